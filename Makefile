@@ -1,0 +1,31 @@
+# orchestrd — the README's two commands, and a few more.
+#   make run    install missing packages, build Release, serve config/orchestrd.yaml
+#   make test   install missing packages, build, run the whole suite through ctest
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CONFIG ?= config/orchestrd.yaml
+WERROR ?= $(if $(CI),ON,OFF)
+
+.PHONY: all deps configure build run test clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DORCH_WERROR=$(WERROR) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	exec $(BUILD_DIR)/daemon/orchestrd --config $(CONFIG)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+clean:
+	rm -rf $(BUILD_DIR)
