@@ -1,0 +1,93 @@
+#pragma once
+/// The daemon's configuration: plain values read from YAML (config/orchestrd.yaml documents
+/// every key). Parsing checks everything up front, so the rest of the daemon can trust these
+/// values; a bad file throws ConfigError with one line that names the key and the problem:
+///   config/orchestrd.yaml: tenants[1].max_concurrency: must be an integer between 1 and
+///   1000000, got "abc"
+///
+/// Thread-safety: the structs are plain values; the functions are pure (load_config reads the
+/// file it is given) and may be called from any thread.
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orch/common/duration.h"
+
+namespace orch::config {
+
+/// Every task kind a tenant can be allowed to spawn.
+inline constexpr std::array<std::string_view, 6> kKnownKinds = {"sleep",  "http", "exec",
+                                                                "worker", "send", "recv"};
+
+/// One tenant: who it is, how it authenticates, and its quotas.
+struct TenantConfig {
+  std::string name;  ///< [a-z0-9_-]{1,64}, unique.
+  /// SHA-256 of the tenant's bearer token; nullopt for the token-less tenant (at most one),
+  /// which callers without `authorization` metadata act as.
+  std::optional<std::array<unsigned char, 32>> token_sha256;
+  std::uint32_t max_concurrency = 16;         ///< Tasks running at once, 1..1'000'000.
+  std::uint32_t max_queued = 10'000;          ///< Tasks waiting for a permit, 0..100'000'000.
+  std::uint32_t max_channels = 100;           ///< Open channels, 0..1'000'000.
+  std::uint64_t max_message_bytes = 1 << 20;  ///< Largest channel message, 1..1 GiB.
+  /// Kinds this tenant may spawn, each one of kKnownKinds; by default all but `exec`.
+  std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
+
+  bool operator==(const TenantConfig&) const = default;
+};
+
+/// Request limits that protect the daemon; YAML key `limits:` (every entry optional).
+struct Limits {
+  std::uint32_t max_spec_depth = 64;      ///< Nesting depth of a task spec, 1..10'000.
+  std::uint32_t max_spec_nodes = 10'000;  ///< Nodes in one spec, 1..10'000'000.
+  std::uint32_t max_labels = 64;          ///< Labels on one task, 0..10'000.
+  std::uint32_t max_label_bytes = 256;    ///< Bytes in a label key or value, 1..65'536.
+  std::uint32_t max_batch = 10'000;       ///< Tasks in one SpawnBatch, 1..1'000'000.
+  /// Longest sleep or timeout a spec may ask for; greater than zero.
+  Duration max_duration = std::chrono::hours(24 * 365);
+
+  bool operator==(const Limits&) const = default;
+};
+
+/// The whole configuration. Defaults here are the values of keys a file leaves out.
+struct Config {
+  std::string listen = "127.0.0.1:50051";              ///< gRPC API, HOST:PORT.
+  std::string admin_listen = "127.0.0.1:9464";         ///< Admin HTTP (/metrics), HOST:PORT.
+  unsigned threads = 0;                                ///< I/O threads; 0 = one per core.
+  Duration retention = std::chrono::hours(1);          ///< How long finished results are kept.
+  Duration shutdown_grace = std::chrono::seconds(10);  ///< Drain time on shutdown.
+  std::string log_level = "info";                      ///< trace, debug, info, warn, error or off.
+  Limits limits;
+  std::vector<TenantConfig> tenants;  ///< At least one after parsing.
+
+  bool operator==(const Config&) const = default;
+};
+
+/// A configuration that cannot be used. what() is one line: "SOURCE: KEY.PATH: PROBLEM", or
+/// "SOURCE:LINE:COLUMN: invalid YAML: ..." for syntax errors.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Parses and validates YAML text. `source_name` prefixes error messages (usually the path).
+/// Unknown keys are errors at every level; `tenants` is required.
+/// Throws ConfigError.
+Config parse_config(std::string_view yaml_text, std::string_view source_name = "<config>");
+
+/// Reads and parses the file at `path`. Throws ConfigError, also when the file cannot be read.
+Config load_config(const std::filesystem::path& path);
+
+/// The embedded defaults, exactly what config/orchestrd.yaml says: loopback addresses and one
+/// tenant `default` without a token.
+Config default_config();
+
+/// The embedded text of config/orchestrd.yaml.
+std::string_view default_config_yaml();
+
+}  // namespace orch::config

@@ -1,0 +1,179 @@
+#pragma once
+/// The task engine: spawns task trees, runs them as coroutines under each tenant's semaphore,
+/// keeps their results for the retention period, and answers joins, selects and watches.
+///
+/// Every task runs on its own strand; its node tree is a tree of coroutines composed with
+/// Asio's parallel groups, so cancellation (abort, timeout, lost select, shutdown) travels down
+/// the tree through cancellation slots. Every state change of a task goes through one private
+/// function (`transition_locked`), the seam for a durable store.
+///
+/// Thread-safety: every public member may be called from any thread. The task table is guarded
+/// by one short mutex that is never held across a co_await.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "orch/engine/error.h"
+#include "orch/engine/node.h"
+
+namespace orch::metrics {
+class Metrics;
+}
+
+namespace orch::engine {
+
+struct TaskRecord;
+struct TenantState;
+class TaskWatch;
+
+struct EngineOptions {
+  /// How long a terminal task's result stays readable.
+  Duration retention = std::chrono::hours(1);
+};
+
+struct TenantSettings {
+  std::string name;
+  std::uint32_t max_concurrency = 16;
+  std::uint32_t max_queued = 10'000;
+};
+
+using Labels = std::map<std::string, std::string>;
+
+struct SpawnArgs {
+  Node spec;
+  std::string name;
+  Labels labels;
+  std::string idempotency_key;
+};
+
+struct SpawnOutcome {
+  std::string id;
+  bool existing = false;  // the idempotency key matched a task spawned before
+};
+
+/// A consistent copy of a task as it was when read.
+struct TaskSnapshot {
+  std::string id;
+  std::string name;
+  Labels labels;
+  State state = State::kPending;
+  std::optional<NodeResult> result;  // set once terminal
+  std::string idempotency_key;
+  TimePoint created;
+  std::optional<TimePoint> started;
+  std::optional<TimePoint> finished;
+  std::shared_ptr<const Node> spec;
+};
+
+struct ListQuery {
+  std::optional<State> state;
+  Labels labels;  // all must match
+  std::uint32_t page_size = 100;
+  std::string page_token;  // list continues below this id
+};
+
+struct ListPage {
+  std::vector<TaskSnapshot> tasks;  // newest first
+  std::string next_page_token;      // empty on the last page
+};
+
+struct JoinOptions {
+  bool fail_fast = false;
+  bool abort_remaining = false;
+  std::optional<Duration> timeout;
+};
+
+struct SelectOutcome {
+  std::uint32_t winner = 0;  // index into the requested ids
+  TaskSnapshot task;
+};
+
+struct TenantUsage {
+  std::uint32_t permits_in_use = 0;
+  std::uint32_t permits_waiting = 0;
+  std::uint32_t live_tasks = 0;
+  std::uint32_t stored_tasks = 0;
+};
+
+/// One subscriber's stream of task state changes, bounded: a reader that falls more than
+/// kMaxBacklog events behind is ended with RESOURCE_EXHAUSTED instead of buffering forever.
+class TaskWatch {
+ public:
+  static constexpr std::size_t kMaxBacklog = 10'000;
+  virtual ~TaskWatch() = default;
+  /// Completes with the next event; with nullopt once the stream is over (all watched tasks
+  /// terminal, or the engine stopping); with an error when it overflowed. Cancellable: a
+  /// cancelled wait takes no event with it.
+  virtual boost::asio::awaitable<Result<std::optional<TaskSnapshot>>> next() = 0;
+};
+
+class Engine {
+ public:
+  Engine(boost::asio::any_io_executor executor, EngineOptions options,
+         metrics::Metrics* metrics = nullptr);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Registers a tenant (at start-up, before any request for it).
+  void add_tenant(const TenantSettings& settings);
+
+  /// Admits and starts a task. RESOURCE_EXHAUSTED when the tenant's queue is full;
+  /// UNAVAILABLE once stop_accepting() was called. The spec must already be validated.
+  Result<SpawnOutcome> spawn(std::string_view tenant, SpawnArgs args);
+  /// All or nothing: either every task is admitted or none.
+  Result<std::vector<SpawnOutcome>> spawn_batch(std::string_view tenant,
+                                                std::vector<SpawnArgs> batch);
+
+  Result<TaskSnapshot> get(std::string_view tenant, std::string_view id) const;
+  Result<ListPage> list(std::string_view tenant, const ListQuery& query) const;
+  /// Cancels the named tasks; returns the ids that were still running. NOT_FOUND (naming the
+  /// id) when any id is unknown, and then nothing is aborted.
+  Result<std::vector<std::string>> abort(std::string_view tenant,
+                                         const std::vector<std::string>& ids);
+  Result<TenantUsage> usage(std::string_view tenant) const;
+
+  /// Waits until every task is terminal (or, with fail_fast, one did not succeed). Completes
+  /// with DEADLINE_EXCEEDED past the timeout; with CANCELLED when the caller's cancellation
+  /// slot fires. Neither aborts the tasks unless abort_remaining says so.
+  boost::asio::awaitable<Result<std::vector<TaskSnapshot>>> join(std::string tenant,
+                                                                 std::vector<std::string> ids,
+                                                                 JoinOptions options);
+  /// Waits until the first task is terminal; optionally aborts the others.
+  boost::asio::awaitable<Result<SelectOutcome>> select(std::string tenant,
+                                                       std::vector<std::string> ids,
+                                                       bool abort_losers,
+                                                       std::optional<Duration> timeout);
+  /// Subscribes to the given tasks' state changes (all the tenant's tasks when empty). The
+  /// current state of each named task is the first event.
+  Result<std::shared_ptr<TaskWatch>> watch(std::string_view tenant,
+                                           const std::vector<std::string>& ids);
+
+  /// From now on spawns get UNAVAILABLE.
+  void stop_accepting();
+  bool accepting() const;
+  /// Waits up to `grace` for running tasks to end, then cancels the rest (reason: shutdown)
+  /// and waits for them to settle; ends every watch. Call after stop_accepting().
+  boost::asio::awaitable<void> drain(Duration grace);
+
+  /// Refreshes the per-tenant gauges (called before each metrics scrape).
+  void update_gauges() const;
+
+  // Called by running tasks (engine internals).
+  void mark_running(TaskRecord& record);
+  TenantState& tenant_state(TaskRecord& record);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orch::engine

@@ -1,0 +1,530 @@
+#include "orch/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <set>
+#include <span>
+#include <system_error>
+
+namespace orch::config {
+namespace {
+
+// The text of config/orchestrd.yaml; a unit test keeps the two identical.
+constexpr std::string_view kDefaultConfigYaml =
+    R"yaml(# orchestrd's default configuration: loopback only, one tenant without a token.
+# `orchestrd` uses this when started without --config; the daemon embeds the same text,
+# and a unit test keeps the two identical.
+#
+# Every key is optional except `tenants`. Unknown keys are errors, so a typo stops start-up
+# with a message that names it. Durations are written like 250ms, 10s, 1m30s, 1h, 2d (or 0).
+# See config/example.yaml for tokens, several tenants and the `limits:` section.
+
+# gRPC API address, HOST:PORT. HOST is an IPv4 address, a name, or [IPv6]; port 0 picks a
+# free port. Use 0.0.0.0:50051 or [::]:50051 to accept connections from other hosts.
+listen: 127.0.0.1:50051
+
+# Admin HTTP address (Prometheus /metrics, health), HOST:PORT like `listen`.
+admin_listen: 127.0.0.1:9464
+
+# I/O threads running tasks and RPCs; 0 means one per CPU core.
+threads: 0
+
+# How long a finished task's result stays available to Wait/Get before it is forgotten.
+retention: 1h
+
+# On SIGTERM/SIGINT: how long running tasks and RPCs get to finish before they are cancelled.
+shutdown_grace: 10s
+
+# trace, debug, info, warn, error or off.
+log_level: info
+
+# Request limits that protect the daemon (all optional; these are the defaults):
+# limits:
+#   max_spec_depth: 64          # nesting depth of a task spec
+#   max_spec_nodes: 10000       # nodes in one task spec
+#   max_labels: 64              # labels on one task
+#   max_label_bytes: 256        # bytes in one label key or value
+#   max_batch: 10000            # tasks in one SpawnBatch
+#   max_duration: 365d          # longest sleep or timeout a spec may ask for
+
+# Who may call the API. Each tenant sees only its own tasks, channels and schedules.
+tenants:
+  - name: default               # [a-z0-9_-], 1 to 64 characters, unique
+    # No token_sha256: callers that send no `authorization` metadata act as this tenant.
+    # At most one tenant may be token-less. To require a token instead, add
+    #   token_sha256: <64 hex digits>     # printf %s 'TOKEN' | sha256sum
+    # and send the metadata `authorization: Bearer TOKEN`.
+    max_concurrency: 64         # tasks running at once (1 to 1000000)
+    max_queued: 100000          # tasks waiting for a slot; beyond that Spawn is refused
+    max_channels: 100           # open channels
+    max_message_bytes: 1048576  # largest channel message, in bytes
+    # Task kinds this tenant may spawn. `exec` (run a local program) is left out by default.
+    allowed_kinds: [sleep, http, worker, send, recv]
+)yaml";
+
+constexpr std::array<std::string_view, 8> kTopLevelKeys = {
+    "listen",         "admin_listen", "threads", "retention",
+    "shutdown_grace", "log_level",    "limits",  "tenants"};
+constexpr std::array<std::string_view, 6> kLimitsKeys = {"max_spec_depth", "max_spec_nodes",
+                                                         "max_labels",     "max_label_bytes",
+                                                         "max_batch",      "max_duration"};
+constexpr std::array<std::string_view, 7> kTenantKeys = {
+    "name",         "token_sha256",      "max_concurrency", "max_queued",
+    "max_channels", "max_message_bytes", "allowed_kinds"};
+constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
+                                                        "warn",  "error", "off"};
+
+constexpr std::size_t kMaxTenantNameBytes = 64;
+constexpr std::size_t kSha256HexDigits = 64;
+// Scalars quoted back in messages are cut after this many bytes to keep errors on one line.
+constexpr std::size_t kMaxQuotedBytes = 80;
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text.substr(0, kMaxQuotedBytes)) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += '?';
+    } else {
+      out += c;
+    }
+  }
+  if (text.size() > kMaxQuotedBytes) out += "...";
+  out += '"';
+  return out;
+}
+
+// What a node holds, for "got ..." in messages.
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+std::string join(std::span<const std::string_view> words, std::string_view separator) {
+  std::string out;
+  for (const auto word : words) {
+    if (!out.empty()) out += separator;
+    out += word;
+  }
+  return out;
+}
+
+std::string child_path(std::string_view parent, std::string_view key) {
+  std::string path(parent);
+  if (!path.empty()) path += '.';
+  path += key;
+  return path;
+}
+
+std::string index_path(std::string_view parent, std::size_t index) {
+  return std::string(parent) + "[" + std::to_string(index) + "]";
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+bool is_tenant_name(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxTenantNameBytes &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+         });
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_host_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_';
+}
+
+// An IPv6 address, optionally with a zone: "::1", "fe80::1%eth0".
+bool is_ipv6_host(std::string_view host) {
+  const auto percent = host.find('%');
+  const auto address = host.substr(0, percent);
+  const bool address_ok = address.find(':') != std::string_view::npos &&
+                          std::all_of(address.begin(), address.end(), [](char c) {
+                            return hex_value(c) >= 0 || c == ':' || c == '.';
+                          });
+  if (percent == std::string_view::npos) return address_ok;
+  const auto zone = host.substr(percent + 1);
+  return address_ok && !zone.empty() && std::all_of(zone.begin(), zone.end(), is_host_name_char);
+}
+
+// Why `text` is not HOST:PORT, or nullopt when it is. Loose on purpose: the listener reports
+// addresses it cannot bind; this only catches what is plainly not an address.
+std::optional<std::string> host_port_problem(std::string_view text) {
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return "no \"]\" after the IPv6 address";
+    const auto host = text.substr(1, close - 1);
+    if (!is_ipv6_host(host)) {
+      return "not an IPv6 address between [ and ]";
+    }
+    if (close + 1 >= text.size() || text[close + 1] != ':') return "no :PORT";
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return "no :PORT";
+    const auto host = text.substr(0, colon);
+    if (host.empty()) return "no HOST";
+    if (host.find(':') != std::string_view::npos) return "write an IPv6 HOST in brackets: [::1]";
+    if (!std::all_of(host.begin(), host.end(), is_host_name_char)) return "HOST is not a name";
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+    return "PORT must be a number from 0 to 65535";
+  }
+  return std::nullopt;
+}
+
+// Turns a YAML tree into a Config. Every failure throws ConfigError naming the key path.
+class ConfigReader {
+ public:
+  explicit ConfigReader(std::string_view source_name) : source_name_(source_name) {}
+
+  Config read(const YAML::Node& root) const {
+    if (root.IsNull()) fail("", "the configuration is empty; at least \"tenants\" is required");
+    Config config;
+    bool has_tenants = false;
+    const auto read_entry = [&](std::string_view key, const YAML::Node& value,
+                                const std::string& path) {
+      if (key == "listen") {
+        config.listen = read_host_port(value, path);
+      } else if (key == "admin_listen") {
+        config.admin_listen = read_host_port(value, path);
+      } else if (key == "threads") {
+        config.threads = static_cast<unsigned>(read_uint(value, path, 0, 4096));
+      } else if (key == "retention") {
+        config.retention = read_duration(value, path);
+      } else if (key == "shutdown_grace") {
+        config.shutdown_grace = read_duration(value, path);
+      } else if (key == "log_level") {
+        config.log_level = read_log_level(value, path);
+      } else if (key == "limits") {
+        config.limits = read_limits(value, path);
+      } else if (key == "tenants") {
+        config.tenants = read_tenants(value, path);
+        has_tenants = true;
+      } else {
+        return false;
+      }
+      return true;
+    };
+    for_each_entry(root, "", kTopLevelKeys, read_entry);
+    if (!has_tenants) fail("tenants", "missing; list at least one tenant");
+    return config;
+  }
+
+  [[noreturn]] void fail(std::string_view path, std::string_view problem) const {
+    std::string message(source_name_);
+    message += ": ";
+    if (!path.empty()) {
+      message += path;
+      message += ": ";
+    }
+    message += problem;
+    throw ConfigError(message);
+  }
+
+ private:
+  // Calls `on_entry(key, value, path)` for every entry of the mapping `node`; it returns false
+  // for a key it does not know. Refuses non-mappings, duplicate keys and unknown keys.
+  template <typename OnEntry>
+  void for_each_entry(const YAML::Node& node, const std::string& path,
+                      std::span<const std::string_view> known_keys, OnEntry&& on_entry) const {
+    if (!node.IsMap()) fail(path, "expected a mapping of keys, got " + describe(node));
+    std::set<std::string, std::less<>> seen;
+    for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) fail(path, "a key must be a name, got " + describe(entry.first));
+      const std::string& key = entry.first.Scalar();
+      const std::string key_path = child_path(path, key);
+      if (!seen.insert(key).second) fail(key_path, "given twice");
+      if (!on_entry(std::string_view(key), entry.second, key_path)) {
+        fail(path, "unknown key " + quote(key) + suggestion(key, known_keys));
+      }
+    }
+  }
+
+  static std::string suggestion(std::string_view key, std::span<const std::string_view> known) {
+    if (key == "token") {
+      return "; write the token's SHA-256 as token_sha256 (printf %s TOKEN | sha256sum)";
+    }
+    const auto nearest = std::min_element(known.begin(), known.end(), [&](auto a, auto b) {
+      return edit_distance(key, a) < edit_distance(key, b);
+    });
+    if (nearest != known.end() && edit_distance(key, *nearest) <= 2) {
+      return "; did you mean " + quote(*nearest) + "?";
+    }
+    return "; known keys: " + join(known, ", ");
+  }
+
+  std::uint64_t read_uint(const YAML::Node& node, const std::string& path, std::uint64_t min,
+                          std::uint64_t max) const {
+    if (node.IsScalar()) {
+      const std::string& text = node.Scalar();
+      std::uint64_t value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (!text.empty() && ec == std::errc() && end == text.data() + text.size() && value >= min &&
+          value <= max) {
+        return value;
+      }
+    }
+    fail(path, "must be an integer between " + std::to_string(min) + " and " + std::to_string(max) +
+                   ", got " + describe(node));
+  }
+
+  Duration read_duration(const YAML::Node& node, const std::string& path) const {
+    if (node.IsScalar()) {
+      if (const auto duration = parse_duration(node.Scalar())) return *duration;
+    }
+    fail(path, "not a duration (" + describe(node) + "); write e.g. 250ms, 10s, 1h");
+  }
+
+  std::string read_host_port(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) fail(path, "expected HOST:PORT, got " + describe(node));
+    const std::string& text = node.Scalar();
+    if (const auto problem = host_port_problem(text)) {
+      fail(path, "expected HOST:PORT, got " + quote(text) + " (" + *problem + ")");
+    }
+    return text;
+  }
+
+  std::string read_log_level(const YAML::Node& node, const std::string& path) const {
+    if (node.IsScalar() &&
+        std::find(kLogLevels.begin(), kLogLevels.end(), node.Scalar()) != kLogLevels.end()) {
+      return node.Scalar();
+    }
+    fail(path, "must be one of " + join(kLogLevels, ", ") + "; got " + describe(node));
+  }
+
+  Limits read_limits(const YAML::Node& node, const std::string& path) const {
+    Limits limits;
+    const auto read_entry = [&](std::string_view key, const YAML::Node& value,
+                                const std::string& key_path) {
+      if (key == "max_spec_depth") {
+        limits.max_spec_depth = read_u32(value, key_path, 1, 10'000);
+      } else if (key == "max_spec_nodes") {
+        limits.max_spec_nodes = read_u32(value, key_path, 1, 10'000'000);
+      } else if (key == "max_labels") {
+        limits.max_labels = read_u32(value, key_path, 0, 10'000);
+      } else if (key == "max_label_bytes") {
+        limits.max_label_bytes = read_u32(value, key_path, 1, 65'536);
+      } else if (key == "max_batch") {
+        limits.max_batch = read_u32(value, key_path, 1, 1'000'000);
+      } else if (key == "max_duration") {
+        limits.max_duration = read_duration(value, key_path);
+        if (limits.max_duration <= Duration::zero()) {
+          fail(key_path, "must be greater than 0");
+        }
+      } else {
+        return false;
+      }
+      return true;
+    };
+    for_each_entry(node, path, kLimitsKeys, read_entry);
+    return limits;
+  }
+
+  std::uint32_t read_u32(const YAML::Node& node, const std::string& path, std::uint32_t min,
+                         std::uint32_t max) const {
+    return static_cast<std::uint32_t>(read_uint(node, path, min, max));
+  }
+
+  std::vector<TenantConfig> read_tenants(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsSequence()) fail(path, "must be a list of tenants, got " + describe(node));
+    if (node.size() == 0) fail(path, "must list at least one tenant");
+    std::vector<TenantConfig> tenants;
+    tenants.reserve(node.size());
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      tenants.push_back(read_tenant(node[i], index_path(path, i)));
+    }
+    check_tenants_apart(tenants, path);
+    return tenants;
+  }
+
+  TenantConfig read_tenant(const YAML::Node& node, const std::string& path) const {
+    TenantConfig tenant;
+    bool has_name = false;
+    const auto read_entry = [&](std::string_view key, const YAML::Node& value,
+                                const std::string& key_path) {
+      if (key == "name") {
+        tenant.name = read_tenant_name(value, key_path);
+        has_name = true;
+      } else if (key == "token_sha256") {
+        tenant.token_sha256 = read_sha256(value, key_path);
+      } else if (key == "max_concurrency") {
+        tenant.max_concurrency = read_u32(value, key_path, 1, 1'000'000);
+      } else if (key == "max_queued") {
+        tenant.max_queued = read_u32(value, key_path, 0, 100'000'000);
+      } else if (key == "max_channels") {
+        tenant.max_channels = read_u32(value, key_path, 0, 1'000'000);
+      } else if (key == "max_message_bytes") {
+        tenant.max_message_bytes = read_uint(value, key_path, 1, 1ULL << 30);
+      } else if (key == "allowed_kinds") {
+        tenant.allowed_kinds = read_kinds(value, key_path);
+      } else {
+        return false;
+      }
+      return true;
+    };
+    for_each_entry(node, path, kTenantKeys, read_entry);
+    if (!has_name) fail(child_path(path, "name"), "missing; every tenant needs a name");
+    return tenant;
+  }
+
+  std::string read_tenant_name(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar() || !is_tenant_name(node.Scalar())) {
+      fail(path, "must be 1 to 64 characters from a-z, 0-9, _ and -, got " + describe(node));
+    }
+    return node.Scalar();
+  }
+
+  std::array<unsigned char, 32> read_sha256(const YAML::Node& node, const std::string& path) const {
+    const std::string how = "; compute it with: printf %s 'TOKEN' | sha256sum";
+    if (!node.IsScalar()) fail(path, "must be 64 hex digits, got " + describe(node) + how);
+    // The digest is not secret, but a pasted token might be: never quote this value back.
+    const std::string& text = node.Scalar();
+    if (text.size() != kSha256HexDigits) {
+      fail(path, "must be 64 hex digits, got " + std::to_string(text.size()) + " characters" + how);
+    }
+    std::array<unsigned char, 32> digest{};
+    for (std::size_t i = 0; i < digest.size(); ++i) {
+      const int high = hex_value(text[2 * i]);
+      const int low = hex_value(text[2 * i + 1]);
+      if (high < 0 || low < 0) fail(path, "must be 64 hex digits, got a character that is not one");
+      digest[i] = static_cast<unsigned char>(high * 16 + low);
+    }
+    return digest;
+  }
+
+  std::vector<std::string> read_kinds(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsSequence()) fail(path, "must be a list of task kinds, got " + describe(node));
+    std::vector<std::string> kinds;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string item_path = index_path(path, i);
+      if (!item.IsScalar() ||
+          std::find(kKnownKinds.begin(), kKnownKinds.end(), item.Scalar()) == kKnownKinds.end()) {
+        fail(item_path,
+             "unknown kind " + describe(item) + "; known kinds: " + join(kKnownKinds, ", "));
+      }
+      if (std::find(kinds.begin(), kinds.end(), item.Scalar()) != kinds.end()) {
+        fail(item_path, quote(item.Scalar()) + " is listed twice");
+      }
+      kinds.push_back(item.Scalar());
+    }
+    return kinds;
+  }
+
+  // Names and tokens must tell tenants apart; at most one tenant may go without a token.
+  void check_tenants_apart(const std::vector<TenantConfig>& tenants,
+                           const std::string& path) const {
+    std::vector<std::string_view> tokenless;
+    for (std::size_t i = 0; i < tenants.size(); ++i) {
+      const TenantConfig& tenant = tenants[i];
+      if (!tenant.token_sha256) tokenless.push_back(tenant.name);
+      for (std::size_t j = 0; j < i; ++j) {
+        if (tenants[j].name == tenant.name) {
+          fail(child_path(index_path(path, i), "name"),
+               quote(tenant.name) + " is already the name of " + index_path(path, j));
+        }
+        if (tenant.token_sha256 && tenant.token_sha256 == tenants[j].token_sha256) {
+          fail(child_path(index_path(path, i), "token_sha256"),
+               "same token as " + index_path(path, j) + " (" + tenants[j].name +
+                   "); each tenant needs its own");
+        }
+      }
+    }
+    if (tokenless.size() > 1) {
+      const std::string count = tokenless.size() == 2 ? "two" : std::to_string(tokenless.size());
+      fail(path, count + " tenants have no token (" + join(tokenless, ", ") + "): at most one may");
+    }
+  }
+
+  std::string_view source_name_;
+};
+
+}  // namespace
+
+Config parse_config(std::string_view yaml_text, std::string_view source_name) {
+  const ConfigReader reader(source_name);
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    std::string where(source_name);
+    if (!e.mark.is_null()) {
+      where += ':' + std::to_string(e.mark.line + 1) + ':' + std::to_string(e.mark.column + 1);
+    }
+    throw ConfigError(where + ": invalid YAML: " + e.msg);
+  }
+  if (documents.size() > 1) {
+    reader.fail("", "expected one YAML document, found " + std::to_string(documents.size()));
+  }
+  return reader.read(documents.empty() ? YAML::Node() : documents.front());
+}
+
+Config load_config(const std::filesystem::path& path) {
+  const std::string source_name = path.string();
+  const auto cannot_read = [&](int error) {
+    throw ConfigError(source_name + ": cannot read: " + std::generic_category().message(error));
+  };
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  if (!file) cannot_read(errno);
+  std::string text;
+  std::array<char, 8192> buffer;
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
+    text.append(buffer.data(), n);
+  }
+  // Reading a directory "opens" fine and fails here with EISDIR.
+  if (std::ferror(file.get())) cannot_read(errno);
+  return parse_config(text, source_name);
+}
+
+Config default_config() { return parse_config(kDefaultConfigYaml, "<default config>"); }
+
+std::string_view default_config_yaml() { return kDefaultConfigYaml; }
+
+}  // namespace orch::config

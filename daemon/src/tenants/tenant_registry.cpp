@@ -1,0 +1,115 @@
+#include "orch/tenants/tenant_registry.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace orch::tenants {
+namespace {
+
+constexpr std::string_view kBearerScheme = "bearer";
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
+}
+
+// The TOKEN of "Bearer TOKEN" (RFC 6750 §2.1, scheme case-insensitive), or nullopt.
+std::optional<std::string_view> bearer_token(std::string_view value) {
+  while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
+  const auto space = std::find_if(value.begin(), value.end(), is_space);
+  if (!equals_ignoring_case(std::string_view(value.begin(), space), kBearerScheme)) {
+    return std::nullopt;
+  }
+  const auto token_begin = std::find_if_not(space, value.end(), is_space);
+  const std::string_view token(token_begin, value.end());
+  if (token.empty() || std::any_of(token.begin(), token.end(), is_space)) return std::nullopt;
+  return token;
+}
+
+engine::Error unauthenticated(std::string message) {
+  return engine::make_error(engine::ErrorCode::kUnauthenticated, std::move(message));
+}
+
+}  // namespace
+
+std::array<unsigned char, 32> sha256(std::string_view data) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
+      size != digest.size()) {
+    throw std::runtime_error("SHA-256 failed in OpenSSL");
+  }
+  return digest;
+}
+
+std::string sha256_hex(std::string_view data) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(64);
+  for (const unsigned char byte : sha256(data)) {
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0x0f];
+  }
+  return hex;
+}
+
+TenantRegistry::TenantRegistry(std::vector<config::TenantConfig> tenants)
+    : tenants_(std::move(tenants)) {
+  for (std::size_t i = 0; i < tenants_.size(); ++i) {
+    const config::TenantConfig& tenant = tenants_[i];
+    if (!tenant.token_sha256) {
+      if (tokenless_) {
+        throw std::invalid_argument("tenants " + tenants_[*tokenless_].name + " and " +
+                                    tenant.name + " both have no token");
+      }
+      tokenless_ = i;
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (tenants_[j].name == tenant.name) {
+        throw std::invalid_argument("two tenants are named " + tenant.name);
+      }
+      if (tenant.token_sha256 && tenant.token_sha256 == tenants_[j].token_sha256) {
+        throw std::invalid_argument("tenants " + tenants_[j].name + " and " + tenant.name +
+                                    " have the same token");
+      }
+    }
+  }
+}
+
+engine::Result<std::size_t> TenantRegistry::authenticate(
+    std::optional<std::string_view> authorization) const {
+  if (!authorization) {
+    if (tokenless_) return *tokenless_;
+    return unauthenticated("no authorization metadata; send \"authorization: Bearer <token>\"");
+  }
+  const auto token = bearer_token(*authorization);
+  if (!token) {
+    return unauthenticated("malformed authorization metadata; expected \"Bearer <token>\"");
+  }
+  const auto digest = sha256(*token);
+  // Look at every tenant without stopping at a match, so timing does not tell which one it was.
+  std::optional<std::size_t> match;
+  for (std::size_t i = 0; i < tenants_.size(); ++i) {
+    const auto& expected = tenants_[i].token_sha256;
+    if (expected && CRYPTO_memcmp(expected->data(), digest.data(), digest.size()) == 0) match = i;
+  }
+  if (!match) return unauthenticated("unknown token");
+  return *match;
+}
+
+const config::TenantConfig* TenantRegistry::find(std::string_view name) const {
+  const auto it =
+      std::find_if(tenants_.begin(), tenants_.end(),
+                   [&](const config::TenantConfig& tenant) { return tenant.name == name; });
+  return it == tenants_.end() ? nullptr : &*it;
+}
+
+}  // namespace orch::tenants

@@ -1,0 +1,400 @@
+// The engine's semantics against a manual clock: time moves only when a test says so, and the
+// io_context runs on the test's own thread, so every assertion is about an exact instant.
+#include "orch/engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <optional>
+
+using namespace std::chrono_literals;
+
+namespace orch::engine {
+namespace {
+
+namespace asio = boost::asio;
+
+Node sleep_node(Duration d) { return Node{NodeKind::kSleep, d, false, {}}; }
+Node join_node(std::vector<Node> children, bool fail_fast = false) {
+  return Node{NodeKind::kJoin, {}, fail_fast, std::move(children)};
+}
+Node select_node(std::vector<Node> children) {
+  return Node{NodeKind::kSelect, {}, false, std::move(children)};
+}
+Node timeout_node(Duration d, Node child) {
+  return Node{NodeKind::kTimeout, d, false, {std::move(child)}};
+}
+Node sequence_node(std::vector<Node> children) {
+  return Node{NodeKind::kSequence, {}, false, std::move(children)};
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() {
+    Clock::use_manual();
+    engine_.emplace(io_.get_executor(), EngineOptions{std::chrono::hours(1)});
+    engine_->add_tenant({"alpha", 3, 20});
+    engine_->add_tenant({"beta", 3, 20});
+  }
+  ~EngineTest() override {
+    // Tasks reference the engine: end them all before it goes.
+    engine_->stop_accepting();
+    asio::co_spawn(io_, engine_->drain(Duration::zero()), asio::detached);
+    settle();
+    engine_.reset();
+    io_.restart();
+    io_.poll();
+    Clock::use_real();
+  }
+
+  // Runs every ready handler, including timers that the clock has passed.
+  // (Parked waits are no work to the io_context, so it may have stopped: restart it.)
+  void settle() {
+    for (int i = 0; i < 1000; ++i) {
+      io_.restart();
+      if (io_.poll() == 0) break;
+    }
+  }
+  void advance(Duration d) {
+    Clock::advance(d);
+    settle();
+  }
+
+  std::string spawn(Node spec, std::string tenant = "alpha", std::string key = {}) {
+    auto outcome = engine_->spawn(tenant, SpawnArgs{std::move(spec), "", {}, std::move(key)});
+    EXPECT_TRUE(outcome.has_value()) << (outcome ? "" : outcome.error().message);
+    settle();
+    return outcome ? outcome->id : std::string{};
+  }
+
+  TaskSnapshot get(const std::string& id, std::string tenant = "alpha") {
+    auto snapshot = engine_->get(tenant, id);
+    EXPECT_TRUE(snapshot.has_value());
+    return snapshot ? *snapshot : TaskSnapshot{};
+  }
+
+  State state(const std::string& id) { return get(id).state; }
+
+  // Starts an engine coroutine; its result lands in `out` when it completes.
+  template <typename T>
+  void start(asio::awaitable<T> op, std::optional<T>& out) {
+    asio::co_spawn(io_, std::move(op), [&out](std::exception_ptr e, T value) {
+      ASSERT_FALSE(e);
+      out = std::move(value);
+    });
+    settle();
+  }
+
+  asio::io_context io_;
+  std::optional<Engine> engine_;
+};
+
+TEST_F(EngineTest, SleepRunsForExactlyItsDuration) {
+  const auto id = spawn(sleep_node(300ms));
+  EXPECT_EQ(state(id), State::kRunning);
+  advance(299ms);
+  EXPECT_EQ(state(id), State::kRunning);
+  advance(1ms);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kSucceeded);
+  EXPECT_EQ(*task.finished - *task.started, 300ms);
+}
+
+TEST_F(EngineTest, JoinRunsItsChildrenConcurrently) {
+  const auto id = spawn(join_node({sleep_node(300ms), sleep_node(300ms), sleep_node(300ms)}));
+  advance(300ms);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kSucceeded);
+  ASSERT_EQ(task.result->children.size(), 3u);
+  for (const auto& child : task.result->children) EXPECT_EQ(child.state, State::kSucceeded);
+}
+
+TEST_F(EngineTest, SelectReturnsTheWinnerAndCancelsTheLoser) {
+  const auto id = spawn(select_node({sleep_node(3s), sleep_node(300ms)}));
+  advance(300ms);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kSucceeded);
+  EXPECT_EQ(task.result->winner, 1u);
+  EXPECT_EQ(task.result->children[0].state, State::kCancelled);
+  EXPECT_NE(task.result->children[0].error.find("lost the select to child 1"), std::string::npos);
+  EXPECT_EQ(task.result->children[1].state, State::kSucceeded);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+TEST_F(EngineTest, TimeoutEndsItsChildAtTheDeadline) {
+  const auto id = spawn(timeout_node(300ms, sleep_node(5s)));
+  advance(299ms);
+  EXPECT_EQ(state(id), State::kRunning);
+  advance(1ms);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kTimedOut);
+  EXPECT_EQ(task.result->error, "deadline of 300ms passed");
+  EXPECT_EQ(task.result->children.at(0).state, State::kCancelled);
+}
+
+TEST_F(EngineTest, TimeoutPassesThroughAChildThatEndsInTime) {
+  const auto id = spawn(timeout_node(1s, sleep_node(200ms)));
+  advance(200ms);
+  EXPECT_EQ(state(id), State::kSucceeded);
+}
+
+TEST_F(EngineTest, SequenceStopsAtTheFirstFailure) {
+  const auto id = spawn(sequence_node({timeout_node(100ms, sleep_node(1s)), sleep_node(1s)}));
+  advance(100ms);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kTimedOut);
+  EXPECT_EQ(task.result->children.size(), 1u);
+}
+
+TEST_F(EngineTest, SequenceRunsStepsOneAfterAnother) {
+  const auto id = spawn(sequence_node({sleep_node(100ms), sleep_node(200ms)}));
+  advance(100ms);
+  EXPECT_EQ(state(id), State::kRunning);
+  advance(199ms);
+  EXPECT_EQ(state(id), State::kRunning);
+  advance(1ms);
+  EXPECT_EQ(state(id), State::kSucceeded);
+  EXPECT_EQ(get(id).result->children.size(), 2u);
+}
+
+TEST_F(EngineTest, FailFastJoinCancelsSiblingsAtTheFirstFailure) {
+  const auto id = spawn(join_node({timeout_node(100ms, sleep_node(1s)), sleep_node(1s)}, true));
+  advance(100ms);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kTimedOut);
+  EXPECT_EQ(task.result->children[1].state, State::kCancelled);
+  EXPECT_NE(task.result->children[1].error.find("fail_fast"), std::string::npos);
+}
+
+TEST_F(EngineTest, JoinWithoutFailFastWaitsForEveryChild) {
+  const auto id = spawn(join_node({timeout_node(100ms, sleep_node(1s)), sleep_node(1s)}));
+  advance(100ms);
+  EXPECT_EQ(state(id), State::kRunning);
+  advance(900ms);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kTimedOut);
+  EXPECT_EQ(task.result->children[1].state, State::kSucceeded);
+}
+
+TEST_F(EngineTest, SevenSleepsUnderThreePermitsRunInThreeWaves) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(spawn(sleep_node(500ms)));
+  auto count = [&](State s) {
+    return std::count_if(ids.begin(), ids.end(), [&](const auto& id) { return state(id) == s; });
+  };
+  EXPECT_EQ(count(State::kRunning), 3);
+  EXPECT_EQ(count(State::kPending), 4);
+  advance(500ms);
+  EXPECT_EQ(count(State::kSucceeded), 3);
+  EXPECT_EQ(count(State::kRunning), 3);
+  // Arrival order: the first three finished first, the next three run now.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(state(ids[i]), State::kSucceeded);
+  for (int i = 3; i < 6; ++i) EXPECT_EQ(state(ids[i]), State::kRunning);
+  advance(500ms);
+  EXPECT_EQ(count(State::kSucceeded), 6);
+  EXPECT_EQ(count(State::kRunning), 1);
+  advance(500ms);
+  EXPECT_EQ(count(State::kSucceeded), 7);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+TEST_F(EngineTest, SpawnPastTheQueueBoundIsRefusedWhileAnotherTenantStillSpawns) {
+  for (int i = 0; i < 23; ++i) spawn(sleep_node(1s));
+  auto refused = engine_->spawn("alpha", SpawnArgs{sleep_node(1s), "", {}, ""});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(refused.error().message, "tenant alpha has 20 tasks queued (max_queued=20)");
+  EXPECT_TRUE(engine_->spawn("beta", SpawnArgs{sleep_node(1s), "", {}, ""}).has_value());
+}
+
+TEST_F(EngineTest, AbortCancelsEveryDescendant) {
+  const auto id = spawn(join_node({sleep_node(5s), select_node({sleep_node(5s), sleep_node(6s)})}));
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 3u);
+  auto aborted = engine_->abort("alpha", {id});
+  ASSERT_TRUE(aborted.has_value());
+  EXPECT_EQ(*aborted, std::vector<std::string>{id});
+  settle();
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kCancelled);
+  const auto& result = *task.result;
+  EXPECT_EQ(result.children[0].state, State::kCancelled);
+  EXPECT_EQ(result.children[0].error, "cancelled: aborted by request");
+  EXPECT_EQ(result.children[1].state, State::kCancelled);
+  for (const auto& leaf : result.children[1].children) EXPECT_EQ(leaf.state, State::kCancelled);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+  EXPECT_EQ(engine_->usage("alpha")->live_tasks, 0u);
+}
+
+TEST_F(EngineTest, AbortOfAPendingTaskFreesItsQueuePlace) {
+  for (int i = 0; i < 3; ++i) spawn(sleep_node(1s));
+  const auto queued = spawn(sleep_node(1s));
+  EXPECT_EQ(state(queued), State::kPending);
+  ASSERT_TRUE(engine_->abort("alpha", {queued}).has_value());
+  settle();
+  EXPECT_EQ(state(queued), State::kCancelled);
+  EXPECT_EQ(engine_->usage("alpha")->permits_waiting, 0u);
+}
+
+TEST_F(EngineTest, IdempotencyKeyReturnsTheFirstTask) {
+  const auto first = spawn(sleep_node(1s), "alpha", "key-1");
+  auto second = engine_->spawn("alpha", SpawnArgs{sleep_node(2s), "", {}, "key-1"});
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->id, first);
+  EXPECT_TRUE(second->existing);
+  // Keys are per tenant.
+  auto other = engine_->spawn("beta", SpawnArgs{sleep_node(2s), "", {}, "key-1"});
+  ASSERT_TRUE(other.has_value());
+  EXPECT_NE(other->id, first);
+  EXPECT_FALSE(other->existing);
+}
+
+TEST_F(EngineTest, AnotherTenantsTaskIsNotFound) {
+  const auto id = spawn(sleep_node(1s), "alpha");
+  auto read = engine_->get("beta", id);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(engine_->abort("beta", {id}).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(EngineTest, ResultsAreForgottenAfterTheRetentionPeriod) {
+  engine_->add_tenant({"short", 3, 20});
+  const auto id = spawn(sleep_node(0ms), "short");
+  EXPECT_EQ(get(id, "short").state, State::kSucceeded);
+  advance(59min);
+  EXPECT_TRUE(engine_->get("short", id).has_value());
+  advance(1min);
+  EXPECT_EQ(engine_->get("short", id).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(EngineTest, JoinWaitsForAllAndReturnsInRequestOrder) {
+  const auto slow = spawn(sleep_node(500ms));
+  const auto fast = spawn(sleep_node(100ms));
+  std::optional<Result<std::vector<TaskSnapshot>>> joined;
+  start(engine_->join("alpha", {slow, fast}, {}), joined);
+  advance(100ms);
+  EXPECT_FALSE(joined.has_value());
+  advance(400ms);
+  ASSERT_TRUE(joined.has_value());
+  ASSERT_TRUE(joined->has_value());
+  EXPECT_EQ((**joined)[0].id, slow);
+  EXPECT_EQ((**joined)[1].state, State::kSucceeded);
+}
+
+TEST_F(EngineTest, JoinTimeoutIsDeadlineExceededAndAbortsTheRestWhenAsked) {
+  const auto id = spawn(sleep_node(5s));
+  std::optional<Result<std::vector<TaskSnapshot>>> joined;
+  start(engine_->join("alpha", {id}, JoinOptions{false, true, 200ms}), joined);
+  advance(200ms);
+  ASSERT_TRUE(joined.has_value());
+  ASSERT_FALSE(joined->has_value());
+  EXPECT_EQ(joined->error().code, ErrorCode::kDeadlineExceeded);
+  settle();
+  EXPECT_EQ(state(id), State::kCancelled);
+}
+
+TEST_F(EngineTest, FailFastJoinReturnsAtTheFirstFailure) {
+  const auto failing = spawn(timeout_node(100ms, sleep_node(1s)));
+  const auto slow = spawn(sleep_node(5s));
+  std::optional<Result<std::vector<TaskSnapshot>>> joined;
+  start(engine_->join("alpha", {slow, failing}, JoinOptions{true, false, std::nullopt}), joined);
+  advance(100ms);
+  ASSERT_TRUE(joined.has_value() && joined->has_value());
+  EXPECT_EQ((**joined)[1].state, State::kTimedOut);
+  EXPECT_EQ((**joined)[0].state, State::kRunning);  // not aborted without abort_remaining
+}
+
+TEST_F(EngineTest, SelectNamesTheFirstTaskToFinishAndAbortsLosers) {
+  const auto slow = spawn(sleep_node(3s));
+  const auto fast = spawn(sleep_node(300ms));
+  std::optional<Result<SelectOutcome>> selected;
+  start(engine_->select("alpha", {slow, fast}, true, std::nullopt), selected);
+  advance(300ms);
+  ASSERT_TRUE(selected.has_value() && selected->has_value());
+  EXPECT_EQ((*selected)->winner, 1u);
+  EXPECT_EQ((*selected)->task.id, fast);
+  settle();
+  EXPECT_EQ(state(slow), State::kCancelled);
+}
+
+TEST_F(EngineTest, CancelledJoinStopsWaitingWithoutAbortingTasks) {
+  const auto id = spawn(sleep_node(5s));
+  asio::cancellation_signal signal;
+  std::optional<Result<std::vector<TaskSnapshot>>> joined;
+  asio::co_spawn(io_, engine_->join("alpha", {id}, {}),
+                 asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, auto r) {
+                   ASSERT_FALSE(e);
+                   joined = std::move(r);
+                 }));
+  settle();
+  signal.emit(asio::cancellation_type::terminal);
+  settle();
+  ASSERT_TRUE(joined.has_value());
+  EXPECT_EQ(joined->error().code, ErrorCode::kCancelled);
+  EXPECT_EQ(state(id), State::kRunning);
+}
+
+TEST_F(EngineTest, WatchStreamsStatesUntilTheTaskEnds) {
+  for (int i = 0; i < 3; ++i) spawn(sleep_node(100ms));
+  const auto id = spawn(sleep_node(100ms));
+  auto watch = engine_->watch("alpha", {id});
+  ASSERT_TRUE(watch.has_value());
+  std::vector<State> seen;
+  bool ended = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          auto event = co_await (*watch)->next();
+          if (!event || !*event) break;
+          seen.push_back((*event)->state);
+        }
+        ended = true;
+      },
+      [](std::exception_ptr e) { ASSERT_FALSE(e); });
+  advance(100ms);
+  advance(100ms);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(seen, (std::vector<State>{State::kPending, State::kRunning, State::kSucceeded}));
+}
+
+TEST_F(EngineTest, ListPagesNewestFirstAndFilters) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(spawn(sleep_node(i < 2 ? 0ms : 1s)));
+  auto page = engine_->list("alpha", ListQuery{std::nullopt, {}, 2, ""});
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->tasks.size(), 2u);
+  EXPECT_EQ(page->tasks[0].id, ids[4]);
+  EXPECT_EQ(page->tasks[1].id, ids[3]);
+  auto next = engine_->list("alpha", ListQuery{std::nullopt, {}, 2, page->next_page_token});
+  EXPECT_EQ(next->tasks[0].id, ids[2]);
+  auto done = engine_->list("alpha", ListQuery{State::kSucceeded, {}, 10, ""});
+  ASSERT_EQ(done->tasks.size(), 2u);
+  EXPECT_TRUE(done->next_page_token.empty());
+}
+
+TEST_F(EngineTest, DrainRefusesSpawnsThenCancelsWhatOutlivesTheGrace) {
+  const auto quick = spawn(sleep_node(100ms));
+  const auto slow = spawn(sleep_node(10s));
+  engine_->stop_accepting();
+  auto refused = engine_->spawn("alpha", SpawnArgs{sleep_node(1s), "", {}, ""});
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  bool drained = false;
+  asio::co_spawn(io_, engine_->drain(1s), [&](std::exception_ptr e) {
+    ASSERT_FALSE(e);
+    drained = true;
+  });
+  settle();
+  advance(100ms);
+  EXPECT_EQ(state(quick), State::kSucceeded);
+  EXPECT_FALSE(drained);
+  advance(900ms);
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(state(slow), State::kCancelled);
+  EXPECT_EQ(get(slow).result->error, "cancelled: orchestrd is shutting down");
+}
+
+}  // namespace
+}  // namespace orch::engine
