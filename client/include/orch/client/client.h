@@ -1,0 +1,81 @@
+#pragma once
+/// orch::client::Client: a thin, synchronous C++ client of orchestrd's gRPC API.
+///
+/// It owns one channel and one stub per service. Every call carries the tenant's bearer token
+/// (when one is set) and an optional deadline. Errors are returned as `grpc::Status`, never
+/// thrown; a task's own failure is not an error: it is the `state` of the returned TaskInfo.
+///
+/// Thread-safety: after construction every member is safe to call from several threads at
+/// once (gRPC channels and stubs are thread-safe); each call uses its own ClientContext.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "orch/client/specs.h"
+#include "orch/v1/tasks.grpc.pb.h"
+#include "orch/v1/tenants.grpc.pb.h"
+
+namespace orch::client {
+
+struct ClientOptions {
+  /// `host:port` of orchestrd's gRPC listener.
+  std::string address = "127.0.0.1:50051";
+  /// Bearer token of the tenant; empty sends no `authorization` metadata.
+  std::string token;
+};
+
+class Client {
+ public:
+  /// Connects lazily to `options.address` over an insecure channel (TLS is a later issue).
+  explicit Client(ClientOptions options);
+  /// Uses an existing channel (in-process servers in tests); `options.address` is ignored.
+  Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
+
+  /// A fresh context carrying `authorization: Bearer TOKEN` when a token is set, and a deadline
+  /// of now + `deadline` when one is given.
+  std::unique_ptr<grpc::ClientContext> context(
+      std::optional<std::chrono::milliseconds> deadline = std::nullopt) const;
+
+  orch::v1::TaskService::Stub& tasks() { return *tasks_; }
+  orch::v1::TenantService::Stub& tenants() { return *tenants_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  // Unary calls: block until the reply (or the deadline), fill `response`, return the status.
+  // Join and Select wait for tasks to end; their own `timeout` field bounds that wait on the
+  // server, `deadline` bounds the whole call on the client.
+  using Deadline = std::optional<std::chrono::milliseconds>;
+  grpc::Status spawn(const orch::v1::SpawnRequest& request, orch::v1::SpawnResponse& response,
+                     Deadline deadline = std::nullopt);
+  grpc::Status spawn_batch(const orch::v1::SpawnBatchRequest& request,
+                           orch::v1::SpawnBatchResponse& response,
+                           Deadline deadline = std::nullopt);
+  grpc::Status get(const orch::v1::GetTaskRequest& request, orch::v1::TaskInfo& response,
+                   Deadline deadline = std::nullopt);
+  grpc::Status list(const orch::v1::ListTasksRequest& request,
+                    orch::v1::ListTasksResponse& response, Deadline deadline = std::nullopt);
+  grpc::Status join(const orch::v1::JoinRequest& request, orch::v1::JoinResponse& response,
+                    Deadline deadline = std::nullopt);
+  grpc::Status select(const orch::v1::SelectRequest& request, orch::v1::SelectResponse& response,
+                      Deadline deadline = std::nullopt);
+  grpc::Status abort(const orch::v1::AbortRequest& request, orch::v1::AbortResponse& response,
+                     Deadline deadline = std::nullopt);
+  grpc::Status who_am_i(orch::v1::WhoAmIResponse& response, Deadline deadline = std::nullopt);
+
+  /// Starts a Watch stream on `ctx` (make it with context()). Read events until Read() returns
+  /// false, then call Finish() for the status. `ctx.TryCancel()` from any thread ends the
+  /// stream early (Finish() then returns CANCELLED). `ctx` must outlive the reader.
+  std::unique_ptr<grpc::ClientReader<orch::v1::TaskEvent>> watch(
+      grpc::ClientContext& ctx, const orch::v1::WatchRequest& request);
+
+ private:
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<orch::v1::TaskService::Stub> tasks_;
+  std::unique_ptr<orch::v1::TenantService::Stub> tenants_;
+};
+
+}  // namespace orch::client

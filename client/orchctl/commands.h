@@ -1,0 +1,74 @@
+#pragma once
+/// orchctl's commands: each one sends its RPCs, prints the result and returns the exit code.
+/// They throw UsageError or RpcError (exit_codes.h); main() prints those.
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orch/client/client.h"
+
+namespace orchctl {
+
+/// Flags that every command takes.
+struct GlobalArgs {
+  std::string address = "127.0.0.1:50051";
+  std::string token;
+  std::string output = "text";  // text | json
+};
+
+struct SpawnArgs {
+  bool wait = false;
+  std::string name;
+  std::vector<std::string> labels;
+  std::string idempotency_key;
+  std::string file;            // -f; "-" is stdin
+  std::string sleep_duration;  // `spawn sleep DURATION`
+  bool sleep_given = false;
+};
+
+struct ListArgs {
+  std::string state;
+  std::vector<std::string> labels;
+  unsigned limit = 100;  // 0: every page
+};
+
+struct JoinArgs {
+  bool fail_fast = false;
+  bool abort_remaining = false;
+  std::string timeout;
+  std::vector<std::string> ids;
+};
+
+struct SelectArgs {
+  bool abort_losers = false;
+  std::string timeout;
+  std::vector<std::string> ids;
+};
+
+class Commands {
+ public:
+  /// Prints results to `out` (flushed after each record).
+  Commands(const GlobalArgs& globals, std::ostream& out);
+
+  int spawn(const SpawnArgs& args);
+  int get(const std::string& id);
+  int list(const ListArgs& args);
+  int abort(const std::vector<std::string>& ids);
+  int watch(const std::vector<std::string>& ids);
+  int join(const JoinArgs& args);
+  int select(const SelectArgs& args);
+  int who_am_i();
+
+ private:
+  orch::client::Client& client();
+  bool json() const { return globals_.output == "json"; }
+  void print_task(const orch::v1::TaskInfo& task);
+
+  GlobalArgs globals_;
+  std::ostream& out_;
+  std::unique_ptr<orch::client::Client> client_;
+};
+
+}  // namespace orchctl

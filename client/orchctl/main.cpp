@@ -1,0 +1,265 @@
+// orchctl: the command line of orchestrd. This file only wires flags to commands.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+
+#include "commands.h"
+#include "exit_codes.h"
+#include "orch/client/names.h"
+#include "validators.h"
+
+namespace {
+
+constexpr const char* kMainFooter = R"(
+Environment:
+  ORCH_ADDR    default for --addr
+  ORCH_TOKEN   default for --token (sent as "authorization: Bearer TOKEN")
+
+Output (-o):
+  text   plain lines for people and grep; each command's --help shows its form.
+  json   the protobuf JSON mapping (lowerCamelCase, enums by name, RFC 3339 times,
+         durations like "1.500s"), one object per line, fields at default values
+         included; watch prints one object per event.
+
+Durations: 250ms, 2s, 1m30s, 1h (units ns us ms s m h d; "0" alone is zero).
+States:    pending running succeeded failed cancelled timed_out (any case, or TASK_STATE_*).
+Global flags may come before or after the command. Ctrl-C ends `watch` cleanly (exit 0);
+during other commands it ends orchctl at once, and tasks already spawned keep running.
+
+Exit codes:
+  0  success
+  1  join, select, spawn --wait: a returned task did not end SUCCEEDED
+  2  usage error: bad flag, duration, label, state or spec file (nothing was sent)
+  3  RPC error, on stderr as one line that starts with the gRPC code name:
+       RESOURCE_EXHAUSTED: tenant alpha has 20 tasks queued (max_queued=20)
+
+Example:
+  orchctl --addr 127.0.0.1:50051 spawn --wait sleep 2s)";
+
+constexpr const char* kTaskText = R"(
+Text output (a task):
+  id: ID
+  name: NAME                      (when set)
+  state: SUCCEEDED
+  labels: k1=v1 k2=v2             (when set, sorted by key)
+  idempotency_key: KEY            (when set)
+  created: 2024-05-01T12:00:00.250Z
+  started: ...                    (when set)
+  finished: ...                   (when set)
+  result:                         (when terminal) one node per line, 2 spaces per level:
+    select SUCCEEDED winner=1 took=1s
+      [0] timeout CANCELLED took=1s
+        sleep CANCELLED took=1s
+      [1] sleep SUCCEEDED took=1s
+  A node line: [index] (join/select/sequence children), kind, STATE, winner=N (select),
+  took=DURATION (when started and finished), error="..." (when the node has one).)";
+
+constexpr const char* kSpawnFooter = R"(
+Give the node to run as a sub-command (sleep DURATION) or as a TaskSpec file: -f FILE
+(JSON or YAML, '-' reads stdin; duration fields take 250ms, 2s, 1m30s as well as "0.250s").
+
+Output: the new task's id (json: {"id":"...","existing":false}; existing is true when the
+idempotency key matched an earlier task). With --wait: joins the task and prints it as
+`orchctl get` does; exit 1 unless it ended SUCCEEDED.
+)";
+
+constexpr const char* kSpawnExample = R"(
+Example:
+  orchctl spawn --wait --name demo --label team=core sleep 2s
+  echo '{"select":{"children":[{"timeout":{"duration":"2s","child":{"sleep":{"duration":"5s"}}}},{"sleep":{"duration":"1s"}}]}}' | orchctl spawn -f -)";
+
+constexpr const char* kLsFooter = R"(
+Text output: one line per task, newest first, no header; columns aligned and separated by
+two or more spaces: ID  STATE  NAME  CREATED (NAME is "-" when unset).
+json: one ListTasksResponse holding every task read ("nextPageToken" is set when --limit
+stopped the listing before the last page).
+
+Example:
+  orchctl ls --state running --label team=core --limit 20)";
+
+constexpr const char* kWatchFooter = R"(
+Streams until every given task is terminal, or (no ids: all of the tenant's tasks) until
+Ctrl-C or SIGTERM, which end the stream and exit 0.
+Text output: one line per event, flushed at once: TIME ID STATE [error="..."]
+json: one TaskEvent object per line.
+
+Example:
+  orchctl watch 01J0Z4ABCD 01J0Z4EFGH)";
+
+constexpr const char* kJoinFooter = R"(
+Prints every task in request order (text: task blocks separated by a blank line; json: one
+JoinResponse). Exit 1 unless every returned task is SUCCEEDED (a task still running when
+--fail-fast or --timeout ends the wait counts as not succeeded); a --timeout that expires
+is DEADLINE_EXCEEDED (exit 3).
+)";
+
+constexpr const char* kJoinExample = R"(
+Example:
+  orchctl join --fail-fast --abort-remaining --timeout 30s 01J0Z4ABCD 01J0Z4EFGH)";
+
+constexpr const char* kSelectFooter = R"(
+Prints "winner: INDEX" (position in the ids given, from 0) and then the winning task
+(json: one SelectResponse). Exit 1 unless the winner is SUCCEEDED; a --timeout that expires
+is DEADLINE_EXCEEDED (exit 3).
+)";
+
+constexpr const char* kSelectExample = R"(
+Example:
+  orchctl select --abort-losers --timeout 10s 01J0Z4ABCD 01J0Z4EFGH)";
+
+constexpr const char* kAbortFooter = R"(
+Text output: one line per id given: "ID aborted" when it was cancelled now, or
+"ID already terminal" when it had already ended. json: one AbortResponse.
+
+Example:
+  orchctl abort 01J0Z4ABCD 01J0Z4EFGH)";
+
+constexpr const char* kWhoAmIFooter = R"(
+Text output:
+  tenant: NAME
+  limits:
+    max_concurrency: 8            (one "  field: value" line per TenantLimits field;
+    ...                            allowed_kinds comma-separated)
+  usage:
+    permits_in_use: 0             (one line per TenantUsage field)
+    ...
+
+Example:
+  orchctl --token "$ORCH_TOKEN" whoami -o json)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using orchctl::Commands;
+  orchctl::GlobalArgs globals;
+  std::function<int(Commands&)> action;
+
+  CLI::App app{"orchctl: spawn, join, select, watch and abort tasks on orchestrd.", "orchctl"};
+  app.footer(kMainFooter);
+  // Every usage error reads "error: ...", like the ones found after parsing.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "error: " + std::string(e.what()) + "\nRun with --help for more information.\n";
+  });
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the command
+  app.set_version_flag("--version", "orchctl 0.1.0");
+  app.add_option("--addr", globals.address, "orchestrd gRPC address, host:port")
+      ->envname("ORCH_ADDR")
+      ->capture_default_str();
+  app.add_option("--token", globals.token, "tenant bearer token")->envname("ORCH_TOKEN");
+  app.add_option("-o,--output", globals.output, "output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
+  // spawn
+  orchctl::SpawnArgs spawn_args;
+  auto* spawn = app.add_subcommand("spawn", "Spawn a task; print its id, or with --wait its end");
+  spawn->footer(std::string(kSpawnFooter) + "\n" + kTaskText + "\n" + kSpawnExample);
+  spawn->add_flag("--wait", spawn_args.wait, "join the task and print it once it has ended");
+  spawn->add_option("--name", spawn_args.name, "a name for people");
+  spawn->add_option("--label", spawn_args.labels, "a label key=value (repeatable)")
+      ->check(orchctl::label_check())
+      ->allow_extra_args(false);
+  spawn->add_option("--idempotency-key", spawn_args.idempotency_key,
+                    "a second spawn with this key returns the first task");
+  spawn->add_option("-f,--file", spawn_args.file, "TaskSpec file, JSON or YAML; '-' is stdin");
+  spawn->require_subcommand(0, 1);
+  auto* sleep = spawn->add_subcommand("sleep", "Spawn a timer: SUCCEEDED after DURATION");
+  sleep->footer("\nExample:\n  orchctl spawn --wait sleep 1m30s");
+  sleep->add_option("DURATION", spawn_args.sleep_duration, "how long, e.g. 250ms, 2s, 1m30s")
+      ->required()
+      ->check(orchctl::duration_check());
+  spawn->callback([&] {
+    spawn_args.sleep_given = sleep->parsed();
+    action = [&](Commands& c) { return c.spawn(spawn_args); };
+  });
+
+  // get
+  std::string get_id;
+  auto* get = app.add_subcommand("get", "Print one task");
+  get->footer(std::string(kTaskText) +
+              "\njson: one TaskInfo. Exit 0 whatever the task's state.\n\nExample:\n"
+              "  orchctl get 01J0Z4ABCD -o json");
+  get->add_option("ID", get_id, "task id")->required();
+  get->callback([&] { action = [&](Commands& c) { return c.get(get_id); }; });
+
+  // ls
+  orchctl::ListArgs list_args;
+  auto* ls = app.add_subcommand("ls", "List the tenant's tasks, newest first");
+  ls->alias("list");
+  ls->footer(kLsFooter);
+  ls->add_option("--state", list_args.state, "only tasks in this state")
+      ->check(orchctl::state_check());
+  ls->add_option("--label", list_args.labels, "only tasks with this label key=value (repeatable)")
+      ->check(orchctl::label_check())
+      ->allow_extra_args(false);
+  ls->add_option("--limit", list_args.limit, "at most this many tasks (0: all)")
+      ->capture_default_str();
+  ls->callback([&] { action = [&](Commands& c) { return c.list(list_args); }; });
+
+  // abort
+  std::vector<std::string> abort_ids;
+  auto* abort = app.add_subcommand("abort", "Cancel tasks and all their nodes");
+  abort->footer(kAbortFooter);
+  abort->add_option("ID", abort_ids, "task ids")->required();
+  abort->callback([&] { action = [&](Commands& c) { return c.abort(abort_ids); }; });
+
+  // watch
+  std::vector<std::string> watch_ids;
+  auto* watch = app.add_subcommand("watch", "Stream task state changes");
+  watch->footer(kWatchFooter);
+  watch->add_option("ID", watch_ids, "task ids (none: every task of the tenant)");
+  watch->callback([&] { action = [&](Commands& c) { return c.watch(watch_ids); }; });
+
+  // join
+  orchctl::JoinArgs join_args;
+  auto* join = app.add_subcommand("join", "Wait until all the given tasks have ended");
+  join->footer(std::string(kJoinFooter) + "\n" + kTaskText + "\n" + kJoinExample);
+  join->add_flag("--fail-fast", join_args.fail_fast,
+                 "return as soon as one task ends other than SUCCEEDED");
+  join->add_flag("--abort-remaining", join_args.abort_remaining,
+                 "when returning early, abort the tasks still running");
+  join->add_option("--timeout", join_args.timeout, "longest wait (server side)")
+      ->check(orchctl::duration_check());
+  join->add_option("ID", join_args.ids, "task ids")->required();
+  join->callback([&] { action = [&](Commands& c) { return c.join(join_args); }; });
+
+  // select
+  orchctl::SelectArgs select_args;
+  auto* select = app.add_subcommand("select", "Wait until the first of the given tasks has ended");
+  select->footer(std::string(kSelectFooter) + "\n" + kTaskText + "\n" + kSelectExample);
+  select->add_flag("--abort-losers", select_args.abort_losers,
+                   "abort every other task once the winner is known");
+  select->add_option("--timeout", select_args.timeout, "longest wait (server side)")
+      ->check(orchctl::duration_check());
+  select->add_option("ID", select_args.ids, "task ids")->required();
+  select->callback([&] { action = [&](Commands& c) { return c.select(select_args); }; });
+
+  // whoami
+  auto* whoami = app.add_subcommand("whoami", "Print the tenant, its limits and its usage");
+  whoami->footer(kWhoAmIFooter);
+  whoami->callback([&] { action = [&](Commands& c) { return c.who_am_i(); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end here with 0; every real parse error is a usage error.
+    return app.exit(e) == 0 ? orchctl::kExitOk : orchctl::kExitUsage;
+  }
+  if (!action) return orchctl::kExitUsage;  // unreachable: a sub-command is required
+
+  try {
+    Commands commands(globals, std::cout);
+    return action(commands);
+  } catch (const orchctl::UsageError& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return orchctl::kExitUsage;
+  } catch (const orchctl::RpcError& e) {
+    std::cerr << orch::client::format_status(e.status()) << '\n';
+    return orchctl::kExitRpc;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return orchctl::kExitRpc;
+  }
+}

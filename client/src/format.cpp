@@ -1,0 +1,280 @@
+#include "orch/client/format.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "orch/client/names.h"
+#include "orch/common/duration.h"
+
+namespace orch::client {
+namespace {
+
+namespace pb = google::protobuf;
+
+bool is_set(const pb::Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
+
+// The kind of a spec node: the name of the oneof field it sets ("sleep", "join", ...).
+std::string spec_kind(const orch::v1::TaskSpec& spec) {
+  if (spec.node_case() == orch::v1::TaskSpec::NODE_NOT_SET) return "";
+  return orch::v1::TaskSpec::descriptor()->FindFieldByNumber(spec.node_case())->name();
+}
+
+std::string output_kind(const orch::v1::NodeResult& result) {
+  switch (result.output_case()) {
+    case orch::v1::NodeResult::kJoin:
+      return "join";
+    case orch::v1::NodeResult::kSelect:
+      return "select";
+    case orch::v1::NodeResult::kTimeout:
+      return "timeout";
+    case orch::v1::NodeResult::kSequence:
+      return "sequence";
+    default:
+      return "";
+  }
+}
+
+// A composite's spec fits a result only when both name the same composite; a leaf's spec fits
+// a result without output.
+bool spec_fits(const orch::v1::TaskSpec& spec, const orch::v1::NodeResult& result) {
+  const std::string out = output_kind(result);
+  const std::string kind = spec_kind(spec);
+  if (kind.empty()) return false;
+  if (!out.empty()) return kind == out;
+  return kind != "join" && kind != "select" && kind != "timeout" && kind != "sequence";
+}
+
+// The spec of child `index` in `children` (the spec's own child list), when there is one.
+const orch::v1::TaskSpec* child_at(const pb::RepeatedPtrField<orch::v1::TaskSpec>* children,
+                                   int index) {
+  if (children == nullptr || index < 0 || index >= children->size()) return nullptr;
+  return &(*children)[index];
+}
+
+void append_result(std::string& out, const orch::v1::NodeResult& result,
+                   const orch::v1::TaskSpec* spec, int indent, const std::string& label) {
+  if (spec != nullptr && !spec_fits(*spec, result)) spec = nullptr;
+  std::string kind = spec != nullptr ? spec_kind(*spec) : output_kind(result);
+  if (kind.empty()) kind = "node";
+
+  out.append(static_cast<std::size_t>(indent) * 2, ' ');
+  out += label;
+  out += kind;
+  out += ' ';
+  out += task_state_name(result.state());
+  if (result.has_select()) out += " winner=" + std::to_string(result.select().winner());
+  if (is_set(result.started_at()) && is_set(result.finished_at())) {
+    const auto took =
+        pb::util::TimeUtil::DurationToNanoseconds(result.finished_at() - result.started_at());
+    out += " took=" + format_duration(Duration(took));
+  }
+  if (!result.error().empty()) out += " error=" + quote(result.error());
+  out += '\n';
+
+  auto indexed = [](int i) { return "[" + std::to_string(i) + "] "; };
+  const pb::RepeatedPtrField<orch::v1::TaskSpec>* spec_children = nullptr;
+  switch (result.output_case()) {
+    case orch::v1::NodeResult::kJoin: {
+      if (spec != nullptr) spec_children = &spec->join().children();
+      const auto& children = result.join().children();
+      for (int i = 0; i < children.size(); ++i) {
+        append_result(out, children[i], child_at(spec_children, i), indent + 1, indexed(i));
+      }
+      break;
+    }
+    case orch::v1::NodeResult::kSelect: {
+      if (spec != nullptr) spec_children = &spec->select().children();
+      const auto& select = result.select();
+      if (select.children().empty() && select.has_result()) {
+        // Only the winner was reported: show it under its own index.
+        const int winner = static_cast<int>(select.winner());
+        append_result(out, select.result(), child_at(spec_children, winner), indent + 1,
+                      indexed(winner));
+      }
+      for (int i = 0; i < select.children().size(); ++i) {
+        append_result(out, select.children()[i], child_at(spec_children, i), indent + 1,
+                      indexed(i));
+      }
+      break;
+    }
+    case orch::v1::NodeResult::kTimeout:
+      if (result.timeout().has_child()) {
+        const orch::v1::TaskSpec* child =
+            spec != nullptr && spec->timeout().has_child() ? &spec->timeout().child() : nullptr;
+        append_result(out, result.timeout().child(), child, indent + 1, "");
+      }
+      break;
+    case orch::v1::NodeResult::kSequence: {
+      if (spec != nullptr) spec_children = &spec->sequence().children();
+      const auto& children = result.sequence().children();
+      for (int i = 0; i < children.size(); ++i) {
+        append_result(out, children[i], child_at(spec_children, i), indent + 1, indexed(i));
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::string sorted_labels(const pb::Map<std::string, std::string>& labels) {
+  const std::map<std::string, std::string> sorted(labels.begin(), labels.end());
+  std::string out;
+  for (const auto& [key, value] : sorted) {
+    if (!out.empty()) out += ' ';
+    out += key;
+    out += '=';
+    out += value;
+  }
+  return out;
+}
+
+// One value of a scalar field as text: strings as they are, the rest as protobuf prints them.
+std::string field_value(const pb::Message& message, const pb::FieldDescriptor& field, int index) {
+  const pb::Reflection& reflection = *message.GetReflection();
+  if (field.cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
+    return index < 0 ? reflection.GetString(message, &field)
+                     : reflection.GetRepeatedString(message, &field, index);
+  }
+  std::string value;
+  pb::TextFormat::PrintFieldValueToString(message, &field, index, &value);
+  return value;
+}
+
+// `  field: value` for each field of a flat message, in declaration order; a repeated field's
+// values are joined by commas.
+void append_fields(std::string& out, const pb::Message& message) {
+  const pb::Descriptor& type = *message.GetDescriptor();
+  for (int i = 0; i < type.field_count(); ++i) {
+    const pb::FieldDescriptor& field = *type.field(i);
+    out += "  " + field.name() + ": ";
+    if (field.is_repeated()) {
+      const int n = message.GetReflection()->FieldSize(message, &field);
+      for (int j = 0; j < n; ++j) {
+        if (j > 0) out += ',';
+        out += field_value(message, field, j);
+      }
+    } else {
+      out += field_value(message, field, -1);
+    }
+    out += '\n';
+  }
+}
+
+}  // namespace
+
+std::string to_json(const pb::Message& message) {
+  pb::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status = pb::util::MessageToJsonString(message, &json, options);
+  // Printing a well-formed message cannot fail; keep a visible trace if it ever does.
+  if (!status.ok()) return "{\"error\":" + quote(std::string(status.message())) + "}";
+  return json;
+}
+
+std::string format_timestamp(const pb::Timestamp& time) {
+  if (!is_set(time)) return "-";
+  return pb::util::TimeUtil::ToString(time);
+}
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string format_task(const orch::v1::TaskInfo& task) {
+  std::string out = "id: " + task.id() + "\n";
+  if (!task.name().empty()) out += "name: " + task.name() + "\n";
+  out += "state: " + std::string(task_state_name(task.state())) + "\n";
+  if (!task.labels().empty()) out += "labels: " + sorted_labels(task.labels()) + "\n";
+  if (!task.idempotency_key().empty()) out += "idempotency_key: " + task.idempotency_key() + "\n";
+  out += "created: " + format_timestamp(task.created_at()) + "\n";
+  if (is_set(task.started_at())) out += "started: " + format_timestamp(task.started_at()) + "\n";
+  if (is_set(task.finished_at())) {
+    out += "finished: " + format_timestamp(task.finished_at()) + "\n";
+  }
+  if (task.has_result()) {
+    out += "result:\n";
+    out += format_result(task.result(), task.has_spec() ? &task.spec() : nullptr, 1);
+  }
+  return out;
+}
+
+std::string format_result(const orch::v1::NodeResult& result, const orch::v1::TaskSpec* spec,
+                          int indent) {
+  std::string out;
+  append_result(out, result, spec, indent, "");
+  return out;
+}
+
+std::string format_task_table(const pb::RepeatedPtrField<orch::v1::TaskInfo>& tasks) {
+  std::size_t id_width = 0;
+  std::size_t state_width = 0;
+  std::size_t name_width = 0;
+  for (const auto& task : tasks) {
+    id_width = std::max(id_width, task.id().size());
+    state_width = std::max(state_width, task_state_name(task.state()).size());
+    name_width = std::max(name_width, std::max<std::size_t>(task.name().size(), 1));
+  }
+  auto pad = [](std::string text, std::size_t width) {
+    text.resize(std::max(text.size(), width), ' ');
+    return text;
+  };
+  std::string out;
+  for (const auto& task : tasks) {
+    out += pad(task.id(), id_width) + "  ";
+    out += pad(std::string(task_state_name(task.state())), state_width) + "  ";
+    out += pad(task.name().empty() ? "-" : task.name(), name_width) + "  ";
+    out += format_timestamp(task.created_at()) + "\n";
+  }
+  return out;
+}
+
+std::string format_event(const orch::v1::TaskEvent& event) {
+  std::string line = format_timestamp(event.time()) + " " + event.id() + " " +
+                     std::string(task_state_name(event.state()));
+  if (!event.task().result().error().empty()) {
+    line += " error=" + quote(event.task().result().error());
+  }
+  return line;
+}
+
+std::string format_who_am_i(const orch::v1::WhoAmIResponse& who) {
+  std::string out = "tenant: " + who.tenant() + "\n";
+  out += "limits:\n";
+  append_fields(out, who.limits());
+  out += "usage:\n";
+  append_fields(out, who.usage());
+  return out;
+}
+
+}  // namespace orch::client

@@ -1,0 +1,62 @@
+#pragma once
+/// The gRPC server: TaskService and TenantService over the engine, the standard health
+/// service, server reflection, and the services of later releases answering UNIMPLEMENTED.
+///
+/// Each call is a reactor of gRPC's callback API that runs its handler as a coroutine on the
+/// runtime; a client that goes away (or whose deadline passes) cancels that coroutine, never
+/// the tasks it was waiting for.
+///
+/// Thread-safety: start(), shutdown() and wait() are called once each, from the thread that
+/// owns the server (not an io thread).
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace orch::config {
+struct Limits;
+}
+namespace orch::engine {
+class Engine;
+}
+namespace orch::metrics {
+class Metrics;
+}
+namespace orch::tenants {
+class TenantRegistry;
+}
+
+namespace orch::rpc {
+
+struct ServerDeps {
+  engine::Engine& engine;
+  const tenants::TenantRegistry& tenants;
+  const config::Limits& limits;
+  metrics::Metrics* metrics;  // may be null
+  boost::asio::any_io_executor executor;
+};
+
+class RpcServer {
+ public:
+  explicit RpcServer(ServerDeps deps);
+  ~RpcServer();
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+  /// Binds `listen` (HOST:PORT, port 0 = any free port) and starts serving; returns the bound
+  /// port. Throws std::runtime_error naming the address when it cannot bind.
+  std::uint16_t start(const std::string& listen);
+  /// Stops accepting calls; calls still running after `deadline` are cancelled. Must be called
+  /// while the io_context still runs, from a thread that is not one of its threads.
+  void shutdown(std::chrono::milliseconds deadline);
+  /// Marks the health service NOT_SERVING (first step of a graceful stop).
+  void set_not_serving();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orch::rpc

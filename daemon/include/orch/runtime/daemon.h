@@ -1,0 +1,42 @@
+#pragma once
+/// The whole daemon, wired from a Config: the io_context and its threads, the engine, the
+/// gRPC server and the admin HTTP server, and the staged graceful shutdown.
+///
+/// Shutdown (SIGINT, SIGTERM or request_stop()): readiness and gRPC health turn to not
+/// serving; spawns get UNAVAILABLE; running tasks get `shutdown_grace` to end, then are
+/// cancelled; watch streams end; remaining calls are cancelled; the process exits 0.
+///
+/// Thread-safety: construct, start() and run() from one thread; request_stop() from any.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+
+#include "orch/config/config.h"
+
+namespace orch::runtime {
+
+class Daemon {
+ public:
+  explicit Daemon(config::Config config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  /// Binds both listeners and starts serving. Throws std::runtime_error naming the address
+  /// that could not be bound.
+  void start();
+  std::uint16_t grpc_port() const;
+  std::uint16_t admin_port() const;
+
+  /// Serves until a stop is requested, then shuts down gracefully. Returns the exit code.
+  int run();
+  /// Asks run() to shut down. Safe from any thread and from a signal handler's context.
+  void request_stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orch::runtime

@@ -1,0 +1,196 @@
+#pragma once
+// RPC internals: gRPC callback reactors whose handlers are coroutines on the runtime.
+//
+// A reactor co_spawns its handler on its own strand with a cancellation slot it owns. The
+// handler's completion calls Finish exactly once (an escaped exception becomes INTERNAL).
+// OnCancel (client gone, deadline, server shutdown) only posts a terminal cancellation to the
+// strand; OnDone posts the reactor's deletion there, after everything else it ran.
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <mutex>
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "orch/config/config.h"
+#include "orch/engine/error.h"
+#include "orch/engine/wait_queue.h"
+
+namespace orch::engine {
+class Engine;
+}
+namespace orch::metrics {
+class Metrics;
+}
+namespace orch::tenants {
+class TenantRegistry;
+}
+
+namespace orch::rpc {
+
+namespace asio = boost::asio;
+
+/// What every handler gets: the caller's tenant and the daemon's parts.
+struct CallContext {
+  const config::TenantConfig& tenant;
+  const config::Limits& limits;
+  engine::Engine& engine;
+};
+
+/// Shared by all services.
+struct ServiceBase {
+  engine::Engine& engine;
+  const tenants::TenantRegistry& tenants;
+  const config::Limits& limits;
+  metrics::Metrics* metrics;
+  asio::any_io_executor executor;
+
+  /// The caller's tenant, from the `authorization` metadata.
+  engine::Result<const config::TenantConfig*> authenticate(grpc::CallbackServerContext* ctx) const;
+  void observe(const char* method, const grpc::Status& status,
+               std::chrono::steady_clock::time_point started) const;
+};
+
+std::string log_line_for(const char* method, const grpc::Status& status);
+
+/// A unary call whose handler is a coroutine returning the call's status.
+template <typename Request, typename Response>
+class UnaryCall final : public grpc::ServerUnaryReactor {
+ public:
+  // A plain function, not a lambda: a coroutine lambda's captures would die before its frame.
+  using Handler = asio::awaitable<grpc::Status> (*)(CallContext, const Request&, Response&);
+
+  static grpc::ServerUnaryReactor* start(const ServiceBase& service, const char* method,
+                                         grpc::CallbackServerContext* ctx, const Request* request,
+                                         Response* response, Handler handler) {
+    const auto started = std::chrono::steady_clock::now();
+    auto tenant = service.authenticate(ctx);
+    if (!tenant) {
+      auto* reactor = ctx->DefaultReactor();
+      grpc::Status status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message);
+      service.observe(method, status, started);
+      reactor->Finish(status);
+      return reactor;
+    }
+    return new UnaryCall(service, method, started, **tenant, *request, *response, handler);
+  }
+
+  void OnCancel() override {
+    asio::post(strand_, [this] { cancel_.emit(asio::cancellation_type::terminal); });
+  }
+  void OnDone() override {
+    asio::post(strand_, [this] { delete this; });
+  }
+
+ private:
+  UnaryCall(const ServiceBase& service, const char* method,
+            std::chrono::steady_clock::time_point started, const config::TenantConfig& tenant,
+            const Request& request, Response& response, Handler handler)
+      : service_(service), method_(method), started_(started), strand_(asio::make_strand(service.executor)) {
+    CallContext context{tenant, service.limits, service.engine};
+    asio::co_spawn(strand_, handler(context, request, response),
+                   asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e, grpc::Status status) {
+                     if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
+                     service_.observe(method_, status, started_);
+                     Finish(status);
+                   }));
+  }
+
+  const ServiceBase& service_;
+  const char* method_;
+  std::chrono::steady_clock::time_point started_;
+  asio::strand<asio::any_io_executor> strand_;
+  asio::cancellation_signal cancel_;
+};
+
+/// A server-streaming call. The handler writes with `write()`, which waits for the previous
+/// message to leave (one outstanding write at a time: a slow reader slows its own stream).
+template <typename Request, typename Message>
+class StreamCall final : public grpc::ServerWriteReactor<Message> {
+ public:
+  using Handler = asio::awaitable<grpc::Status> (*)(CallContext, const Request&, StreamCall&);
+
+  static grpc::ServerWriteReactor<Message>* start(const ServiceBase& service, const char* method,
+                                                  grpc::CallbackServerContext* ctx,
+                                                  const Request* request, Handler handler) {
+    auto* call = new StreamCall(service, method);
+    auto tenant = service.authenticate(ctx);
+    if (!tenant) {
+      call->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
+      return call;
+    }
+    CallContext context{**tenant, service.limits, service.engine};
+    asio::co_spawn(call->strand_, handler(context, *request, *call),
+                   asio::bind_cancellation_slot(call->cancel_.slot(), [call](std::exception_ptr e, grpc::Status status) {
+                     if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
+                     call->finish(status);
+                   }));
+    return call;
+  }
+
+  /// Sends one message; completes with false when the stream is broken (client gone). Not
+  /// cancellable on purpose: gRPC always completes a started write, and Finish must wait for it.
+  asio::awaitable<bool> write(const Message& message) {
+    message_ = message;
+    {
+      std::lock_guard lock(mutex_);
+      write_ok_.reset();
+    }
+    this->StartWrite(&message_);
+    auto executor = co_await asio::this_coro::executor;
+    co_await engine::async_park(
+        mutex_, &write_waiters_,
+        [this]() -> std::optional<boost::system::error_code> {
+          if (write_ok_) return boost::system::error_code{};
+          return std::nullopt;
+        },
+        [this]() -> engine::WaitQueue* { return &write_waiters_; }, executor,
+        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    std::lock_guard lock(mutex_);
+    co_return *write_ok_;
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mutex_);
+    write_ok_ = ok;
+    if (auto w = write_waiters_.pop_front()) engine::WaitQueue::complete(std::move(*w), {});
+  }
+  void OnCancel() override {
+    asio::post(strand_, [this] { cancel_.emit(asio::cancellation_type::terminal); });
+  }
+  void OnDone() override {
+    asio::post(strand_, [this] { delete this; });
+  }
+
+ private:
+  StreamCall(const ServiceBase& service, const char* method)
+      : service_(service), method_(method), started_(std::chrono::steady_clock::now()),
+        strand_(asio::make_strand(service.executor)) {}
+
+  void finish(const grpc::Status& status) {
+    service_.observe(method_, status, started_);
+    this->Finish(status);
+  }
+
+  const ServiceBase& service_;
+  const char* method_;
+  std::chrono::steady_clock::time_point started_;
+  asio::strand<asio::any_io_executor> strand_;
+  asio::cancellation_signal cancel_;
+  Message message_;
+  std::mutex mutex_;
+  std::optional<bool> write_ok_;
+  engine::WaitQueue write_waiters_;
+};
+
+}  // namespace orch::rpc

@@ -1,0 +1,316 @@
+#include "orch/rpc/convert.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+namespace orch::rpc {
+namespace {
+
+using engine::Error;
+using engine::ErrorCode;
+using engine::Node;
+using engine::NodeKind;
+using engine::Result;
+using google::protobuf::util::TimeUtil;
+
+Error invalid(std::string_view path, std::string_view reason) {
+  return engine::make_error(ErrorCode::kInvalidArgument, std::string(path) + ": " + std::string(reason));
+}
+
+std::string join_path(std::string_view path, std::string_view field) {
+  if (path.empty()) return std::string(field);
+  std::string out(path);
+  out += '.';
+  out += field;
+  return out;
+}
+
+std::string index_path(std::string_view path, std::size_t i) {
+  return std::string(path) + "[" + std::to_string(i) + "]";
+}
+
+// A proto Duration as a non-negative engine duration, at most `max`.
+Result<Duration> duration_from_proto(const google::protobuf::Duration& d, std::string_view path,
+                                     Duration max) {
+  if (d.nanos() <= -1'000'000'000 || d.nanos() >= 1'000'000'000 ||
+      (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0)) {
+    return invalid(path, "not a valid duration");
+  }
+  if (d.seconds() < 0 || d.nanos() < 0) return invalid(path, "must not be negative");
+  const auto max_seconds = std::chrono::duration_cast<std::chrono::seconds>(max).count();
+  if (d.seconds() > max_seconds) {
+    return invalid(path, "must be at most " + format_duration(max) + " (limits.max_duration)");
+  }
+  const Duration value = std::chrono::seconds(d.seconds()) + std::chrono::nanoseconds(d.nanos());
+  if (value > max) return invalid(path, "must be at most " + format_duration(max) + " (limits.max_duration)");
+  return value;
+}
+
+struct Walk {
+  const SpecPolicy& policy;
+  std::size_t nodes = 0;
+
+  Result<Node> node(const v1::TaskSpec& spec, const std::string& path, std::uint32_t depth) {
+    if (depth > policy.limits.max_spec_depth) {
+      return invalid(path, "nesting deeper than " + std::to_string(policy.limits.max_spec_depth) +
+                               " levels (limits.max_spec_depth)");
+    }
+    if (++nodes > policy.limits.max_spec_nodes) {
+      return invalid("spec", "more than " + std::to_string(policy.limits.max_spec_nodes) +
+                                 " nodes (limits.max_spec_nodes)");
+    }
+    switch (spec.node_case()) {
+      case v1::TaskSpec::kSleep:
+        return sleep(spec.sleep(), join_path(path, "sleep"));
+      case v1::TaskSpec::kJoin:
+        return composite(NodeKind::kJoin, spec.join().children(), join_path(path, "join"), depth,
+                         spec.join().fail_fast());
+      case v1::TaskSpec::kSelect:
+        return composite(NodeKind::kSelect, spec.select().children(), join_path(path, "select"),
+                         depth);
+      case v1::TaskSpec::kSequence:
+        return composite(NodeKind::kSequence, spec.sequence().children(),
+                         join_path(path, "sequence"), depth);
+      case v1::TaskSpec::kTimeout:
+        return timeout(spec.timeout(), join_path(path, "timeout"), depth);
+      case v1::TaskSpec::kHttp:
+        return not_yet(NodeKind::kHttp, join_path(path, "http"));
+      case v1::TaskSpec::kExec:
+        return not_yet(NodeKind::kExec, join_path(path, "exec"));
+      case v1::TaskSpec::kWorker:
+        return not_yet(NodeKind::kWorker, join_path(path, "worker"));
+      case v1::TaskSpec::kSend:
+        return not_yet(NodeKind::kSend, join_path(path, "send"));
+      case v1::TaskSpec::kRecv:
+        return not_yet(NodeKind::kRecv, join_path(path, "recv"));
+      case v1::TaskSpec::NODE_NOT_SET:
+        break;
+    }
+    return invalid(path, "no node set; set exactly one of sleep, join, select, timeout, sequence");
+  }
+
+  Result<void> allowed(NodeKind kind, const std::string& path) {
+    const auto& kinds = policy.tenant.allowed_kinds;
+    if (std::find(kinds.begin(), kinds.end(), engine::kind_name(kind)) != kinds.end()) return {};
+    std::string list;
+    for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
+    return engine::make_error(ErrorCode::kPermissionDenied,
+                              path + ": tenant " + policy.tenant.name + " may not use node kind '" +
+                                  std::string(engine::kind_name(kind)) + "' (allowed_kinds: " +
+                                  list + ")");
+  }
+
+  Result<Node> sleep(const v1::SleepNode& sleep, const std::string& path) {
+    if (auto ok = allowed(NodeKind::kSleep, path); !ok) return ok.error();
+    if (!sleep.has_duration()) return invalid(join_path(path, "duration"), "required");
+    auto d = duration_from_proto(sleep.duration(), join_path(path, "duration"),
+                                 policy.limits.max_duration);
+    if (!d) return d.error();
+    return Node{NodeKind::kSleep, *d, false, {}};
+  }
+
+  Result<Node> timeout(const v1::TimeoutNode& timeout, const std::string& path, std::uint32_t depth) {
+    if (!timeout.has_duration()) return invalid(join_path(path, "duration"), "required");
+    auto d = duration_from_proto(timeout.duration(), join_path(path, "duration"),
+                                 policy.limits.max_duration);
+    if (!d) return d.error();
+    if (!timeout.has_child()) return invalid(join_path(path, "child"), "required");
+    auto child = node(timeout.child(), join_path(path, "child"), depth + 1);
+    if (!child) return child.error();
+    Node out{NodeKind::kTimeout, *d, false, {}};
+    out.children.push_back(std::move(*child));
+    return out;
+  }
+
+  Result<Node> composite(NodeKind kind, const google::protobuf::RepeatedPtrField<v1::TaskSpec>& children,
+                         const std::string& path, std::uint32_t depth, bool fail_fast = false) {
+    const std::string children_path = join_path(path, "children");
+    if (children.empty()) return invalid(children_path, "must not be empty");
+    Node out{kind, {}, fail_fast, {}};
+    out.children.reserve(static_cast<std::size_t>(children.size()));
+    for (int i = 0; i < children.size(); ++i) {
+      auto child = node(children[i], index_path(children_path, static_cast<std::size_t>(i)), depth + 1);
+      if (!child) return child.error();
+      out.children.push_back(std::move(*child));
+    }
+    return out;
+  }
+
+  Result<Node> not_yet(NodeKind kind, const std::string& path) {
+    if (auto ok = allowed(kind, path); !ok) return ok.error();
+    return engine::make_error(ErrorCode::kUnimplemented,
+                              path + ": node kind '" + std::string(engine::kind_name(kind)) +
+                                  "' is not available in this version of orchestrd");
+  }
+};
+
+void set_time(const std::optional<engine::TimePoint>& t, google::protobuf::Timestamp* out) {
+  const auto wall = engine::Clock::to_system(*t);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
+  *out = TimeUtil::NanosecondsToTimestamp(ns);
+}
+
+void set_duration(Duration d, google::protobuf::Duration* out) {
+  *out = TimeUtil::NanosecondsToDuration(d.count());
+}
+
+}  // namespace
+
+Result<Node> node_from_proto(const v1::TaskSpec& spec, const SpecPolicy& policy, std::string_view path) {
+  Walk walk{policy};
+  return walk.node(spec, std::string(path), 1);
+}
+
+Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& request,
+                                                const SpecPolicy& policy, std::string_view path) {
+  const auto& limits = policy.limits;
+  if (request.name().size() > limits.max_label_bytes) {
+    return invalid(join_path(path, "name"),
+                   "longer than " + std::to_string(limits.max_label_bytes) + " bytes (limits.max_label_bytes)");
+  }
+  if (request.idempotency_key().size() > limits.max_label_bytes) {
+    return invalid(join_path(path, "idempotency_key"),
+                   "longer than " + std::to_string(limits.max_label_bytes) + " bytes (limits.max_label_bytes)");
+  }
+  if (request.labels_size() > static_cast<int>(limits.max_labels)) {
+    return invalid(join_path(path, "labels"),
+                   "more than " + std::to_string(limits.max_labels) + " labels (limits.max_labels)");
+  }
+  engine::Labels labels;
+  for (const auto& [key, value] : request.labels()) {
+    const std::string label_path = join_path(path, "labels[\"" + key.substr(0, 64) + "\"]");
+    if (key.empty()) return invalid(join_path(path, "labels"), "a label key must not be empty");
+    if (key.size() > limits.max_label_bytes || value.size() > limits.max_label_bytes) {
+      return invalid(label_path, "key or value longer than " + std::to_string(limits.max_label_bytes) +
+                                     " bytes (limits.max_label_bytes)");
+    }
+    labels.emplace(key, value);
+  }
+  if (!request.has_spec()) return invalid(join_path(path, "spec"), "required");
+  auto node = node_from_proto(request.spec(), policy, join_path(path, "spec"));
+  if (!node) return node.error();
+  return engine::SpawnArgs{std::move(*node), request.name(), std::move(labels), request.idempotency_key()};
+}
+
+Result<std::optional<Duration>> timeout_from_proto(const google::protobuf::Duration& d, bool present,
+                                                   std::string_view path) {
+  if (!present) return std::optional<Duration>();
+  auto value = duration_from_proto(d, path, std::chrono::hours(24 * 365));
+  if (!value) return value.error();
+  if (*value == Duration::zero()) return std::optional<Duration>();
+  return std::optional<Duration>(*value);
+}
+
+void node_to_proto(const Node& node, v1::TaskSpec& out) {
+  switch (node.kind) {
+    case NodeKind::kSleep:
+      set_duration(node.duration, out.mutable_sleep()->mutable_duration());
+      break;
+    case NodeKind::kJoin: {
+      auto* join = out.mutable_join();
+      join->set_fail_fast(node.fail_fast);
+      for (const auto& child : node.children) node_to_proto(child, *join->add_children());
+      break;
+    }
+    case NodeKind::kSelect: {
+      auto* select = out.mutable_select();
+      for (const auto& child : node.children) node_to_proto(child, *select->add_children());
+      break;
+    }
+    case NodeKind::kSequence: {
+      auto* sequence = out.mutable_sequence();
+      for (const auto& child : node.children) node_to_proto(child, *sequence->add_children());
+      break;
+    }
+    case NodeKind::kTimeout: {
+      auto* timeout = out.mutable_timeout();
+      set_duration(node.duration, timeout->mutable_duration());
+      node_to_proto(node.children.front(), *timeout->mutable_child());
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+v1::TaskState state_to_proto(engine::State state) {
+  switch (state) {
+    case engine::State::kPending:
+      return v1::TASK_STATE_PENDING;
+    case engine::State::kRunning:
+      return v1::TASK_STATE_RUNNING;
+    case engine::State::kSucceeded:
+      return v1::TASK_STATE_SUCCEEDED;
+    case engine::State::kFailed:
+      return v1::TASK_STATE_FAILED;
+    case engine::State::kCancelled:
+      return v1::TASK_STATE_CANCELLED;
+    case engine::State::kTimedOut:
+      return v1::TASK_STATE_TIMED_OUT;
+  }
+  return v1::TASK_STATE_UNSPECIFIED;
+}
+
+std::optional<engine::State> state_from_proto(v1::TaskState state) {
+  switch (state) {
+    case v1::TASK_STATE_PENDING:
+      return engine::State::kPending;
+    case v1::TASK_STATE_RUNNING:
+      return engine::State::kRunning;
+    case v1::TASK_STATE_SUCCEEDED:
+      return engine::State::kSucceeded;
+    case v1::TASK_STATE_FAILED:
+      return engine::State::kFailed;
+    case v1::TASK_STATE_CANCELLED:
+      return engine::State::kCancelled;
+    case v1::TASK_STATE_TIMED_OUT:
+      return engine::State::kTimedOut;
+    default:
+      return std::nullopt;
+  }
+}
+
+void result_to_proto(const engine::NodeResult& result, v1::NodeResult& out) {
+  out.set_state(state_to_proto(result.state));
+  out.set_error(result.error);
+  if (result.started) set_time(result.started, out.mutable_started_at());
+  if (result.finished) set_time(result.finished, out.mutable_finished_at());
+  switch (result.kind) {
+    case NodeKind::kJoin:
+      for (const auto& child : result.children) result_to_proto(child, *out.mutable_join()->add_children());
+      break;
+    case NodeKind::kSequence:
+      for (const auto& child : result.children) result_to_proto(child, *out.mutable_sequence()->add_children());
+      break;
+    case NodeKind::kSelect: {
+      auto* select = out.mutable_select();
+      for (const auto& child : result.children) result_to_proto(child, *select->add_children());
+      if (result.winner && *result.winner < result.children.size()) {
+        select->set_winner(*result.winner);
+        *select->mutable_result() = select->children(static_cast<int>(*result.winner));
+      }
+      break;
+    }
+    case NodeKind::kTimeout:
+      if (!result.children.empty()) result_to_proto(result.children.front(), *out.mutable_timeout()->mutable_child());
+      break;
+    default:
+      break;
+  }
+}
+
+void task_to_proto(const engine::TaskSnapshot& task, v1::TaskInfo& out) {
+  out.set_id(task.id);
+  out.set_name(task.name);
+  for (const auto& [k, v] : task.labels) (*out.mutable_labels())[k] = v;
+  out.set_state(state_to_proto(task.state));
+  if (task.result) result_to_proto(*task.result, *out.mutable_result());
+  out.set_idempotency_key(task.idempotency_key);
+  set_time(task.created, out.mutable_created_at());
+  if (task.started) set_time(task.started, out.mutable_started_at());
+  if (task.finished) set_time(task.finished, out.mutable_finished_at());
+  if (task.spec) node_to_proto(*task.spec, *out.mutable_spec());
+}
+
+}  // namespace orch::rpc

@@ -1,0 +1,108 @@
+#include "orch/rpc/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "orch/metrics/metrics.h"
+#include "orch/tenants/tenant_registry.h"
+#include "orch/v1/channels.grpc.pb.h"
+#include "orch/v1/mutex.grpc.pb.h"
+#include "orch/v1/schedules.grpc.pb.h"
+#include "orch/v1/workers.grpc.pb.h"
+#include "services.h"
+
+namespace orch::rpc {
+
+namespace {
+
+constexpr const char* kMethods[] = {
+    "TaskService/Spawn", "TaskService/SpawnBatch", "TaskService/Get",   "TaskService/List",
+    "TaskService/Join",  "TaskService/Select",     "TaskService/Abort", "TaskService/Watch",
+    "TenantService/WhoAmI",
+};
+
+// A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
+constexpr int kMaxMessageBytes = 16 * 1024 * 1024;
+
+}  // namespace
+
+engine::Result<const config::TenantConfig*> ServiceBase::authenticate(grpc::CallbackServerContext* ctx) const {
+  std::optional<std::string_view> authorization;
+  const auto& metadata = ctx->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization = std::string_view(it->second.data(), it->second.size());
+  }
+  auto index = tenants.authenticate(authorization);
+  if (!index) return index.error();
+  return &tenants.tenants()[*index];
+}
+
+void ServiceBase::observe(const char* method, const grpc::Status& status,
+                          std::chrono::steady_clock::time_point started) const {
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (metrics) metrics->observe_rpc(method, status.error_code(), seconds);
+  if (status.error_code() == grpc::StatusCode::INTERNAL) {
+    spdlog::error("{} failed: {}", method, status.error_message());
+  } else if (!status.ok()) {
+    spdlog::debug("{} -> {}: {}", method, metrics::grpc_code_name(status.error_code()), status.error_message());
+  }
+}
+
+struct RpcServer::Impl {
+  explicit Impl(ServerDeps deps)
+      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base) {}
+
+  ServiceBase base;
+  TaskServiceImpl tasks;
+  TenantServiceImpl tenants;
+  // Later releases implement these; until then every method answers UNIMPLEMENTED.
+  v1::ScheduleService::CallbackService schedules;
+  v1::ChannelService::CallbackService channels;
+  v1::MutexService::CallbackService mutexes;
+  v1::WorkerService::CallbackService workers;
+  std::unique_ptr<grpc::Server> server;
+};
+
+RpcServer::RpcServer(ServerDeps deps) : impl_(std::make_unique<Impl>(std::move(deps))) {
+  if (impl_->base.metrics) {
+    for (const char* method : kMethods) impl_->base.metrics->add_rpc_method(method);
+  }
+}
+
+RpcServer::~RpcServer() = default;
+
+std::uint16_t RpcServer::start(const std::string& listen) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.RegisterService(&impl_->tasks);
+  builder.RegisterService(&impl_->tenants);
+  builder.RegisterService(&impl_->schedules);
+  builder.RegisterService(&impl_->channels);
+  builder.RegisterService(&impl_->mutexes);
+  builder.RegisterService(&impl_->workers);
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || port == 0) {
+    throw std::runtime_error("listen: cannot serve gRPC on " + listen +
+                             " (address in use, not local, or malformed)");
+  }
+  return static_cast<std::uint16_t>(port);
+}
+
+void RpcServer::set_not_serving() {
+  if (impl_->server) impl_->server->GetHealthCheckService()->Shutdown();
+}
+
+void RpcServer::shutdown(std::chrono::milliseconds deadline) {
+  if (!impl_->server) return;
+  impl_->server->Shutdown(std::chrono::system_clock::now() + deadline);
+  impl_->server->Wait();
+}
+
+}  // namespace orch::rpc

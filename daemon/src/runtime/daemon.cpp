@@ -1,0 +1,137 @@
+#include "orch/runtime/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_future.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "orch/admin/admin_server.h"
+#include "orch/engine/engine.h"
+#include "orch/metrics/metrics.h"
+#include "orch/rpc/server.h"
+#include "orch/tenants/tenant_registry.h"
+
+namespace orch::runtime {
+
+namespace asio = boost::asio;
+
+namespace {
+
+unsigned thread_count(unsigned configured) {
+  if (configured != 0) return configured;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 2 : cores;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  explicit Impl(config::Config cfg)
+      : config(std::move(cfg)),
+        io(static_cast<int>(thread_count(config.threads))),
+        work(asio::make_work_guard(io)),
+        tenants(config.tenants),
+        engine(io.get_executor(), engine::EngineOptions{config.retention}, &metrics),
+        admin(io.get_executor(), metrics, [this] { return ready.load(); }),
+        rpc(rpc::ServerDeps{engine, tenants, config.limits, &metrics, io.get_executor()}),
+        signals(io, SIGINT, SIGTERM) {
+    for (const auto& t : config.tenants) {
+      engine.add_tenant(engine::TenantSettings{t.name, t.max_concurrency, t.max_queued});
+    }
+    metrics.on_scrape([this] { engine.update_gauges(); });
+  }
+
+  config::Config config;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  metrics::Metrics metrics;
+  tenants::TenantRegistry tenants;
+  engine::Engine engine;
+  admin::AdminServer admin;
+  rpc::RpcServer rpc;
+  asio::signal_set signals;
+  std::vector<std::thread> threads;
+  std::atomic<bool> ready{false};
+  std::uint16_t grpc_port = 0;
+  std::uint16_t admin_port = 0;
+
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  bool stop_requested = false;
+
+  void request_stop() {
+    {
+      std::lock_guard lock(stop_mutex);
+      stop_requested = true;
+    }
+    stop_cv.notify_all();
+  }
+};
+
+Daemon::Daemon(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+Daemon::~Daemon() {
+  // A daemon that never ran still owns io threads only if start() ran; stop them.
+  impl_->work.reset();
+  impl_->io.stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void Daemon::start() {
+  auto& d = *impl_;
+  const unsigned n = thread_count(d.config.threads);
+  for (unsigned i = 0; i < n; ++i) d.threads.emplace_back([&io = d.io] { io.run(); });
+  d.grpc_port = d.rpc.start(d.config.listen);
+  d.admin_port = d.admin.start(d.config.admin_listen);
+  d.signals.async_wait([&d](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    d.request_stop();
+  });
+  d.ready = true;
+  spdlog::info("orchestrd serving: gRPC on port {}, admin HTTP on port {} ({} threads, {} tenants)",
+               d.grpc_port, d.admin_port, n, d.config.tenants.size());
+}
+
+std::uint16_t Daemon::grpc_port() const { return impl_->grpc_port; }
+std::uint16_t Daemon::admin_port() const { return impl_->admin_port; }
+
+void Daemon::request_stop() { impl_->request_stop(); }
+
+int Daemon::run() {
+  auto& d = *impl_;
+  {
+    std::unique_lock lock(d.stop_mutex);
+    d.stop_cv.wait(lock, [&d] { return d.stop_requested; });
+  }
+  // 1. Refuse new work; tell load balancers and probes.
+  d.ready = false;
+  d.rpc.set_not_serving();
+  d.engine.stop_accepting();
+  spdlog::info("shutdown: new spawns refused; running tasks have {} to finish",
+               format_duration(d.config.shutdown_grace));
+  // 2. Let running tasks finish, then cancel the rest; watches end.
+  asio::co_spawn(d.io, d.engine.drain(d.config.shutdown_grace), asio::use_future).get();
+  // 3. Calls still open (waits on other things) are cancelled after a short deadline.
+  d.rpc.shutdown(std::chrono::seconds(1));
+  d.admin.stop();
+  d.signals.cancel();
+  // 4. Stop the runtime.
+  d.work.reset();
+  d.io.stop();
+  for (auto& t : d.threads) t.join();
+  d.threads.clear();
+  spdlog::info("shutdown complete");
+  return 0;
+}
+
+}  // namespace orch::runtime
