@@ -86,11 +86,18 @@ std::string format_duration(Duration d) {
     out = "-";
     n = -n;
   }
+  if (n < 1'000) return out + std::to_string(n) + "ns";
   if (n < 1'000'000'000) {
-    // Below a second: the largest unit that divides it exactly, else a decimal of ms.
-    if (n % 1'000'000 == 0) return out + std::to_string(n / 1'000'000) + "ms";
-    if (n % 1'000 == 0) return out + std::to_string(n / 1'000) + "us";
-    return out + std::to_string(n) + "ns";
+    // Below a second: in ms when at least 1ms, else us, with an exact decimal fraction.
+    const std::int64_t unit = n >= 1'000'000 ? 1'000'000 : 1'000;
+    out += std::to_string(n / unit);
+    if (std::int64_t frac = n % unit) {
+      std::string digits = std::to_string(frac);
+      digits.insert(0, (unit == 1'000'000 ? 6 : 3) - digits.size(), '0');
+      while (digits.back() == '0') digits.pop_back();
+      out += "." + digits;
+    }
+    return out + (unit == 1'000'000 ? "ms" : "us");
   }
   const std::int64_t hours = n / 3'600'000'000'000;
   n %= 3'600'000'000'000;

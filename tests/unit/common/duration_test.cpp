@@ -37,10 +37,14 @@ TEST(FormatDuration, WritesTheShortestExactForm) {
   EXPECT_EQ(format_duration(1500ms), "1.5s");
   EXPECT_EQ(format_duration(90s), "1m30s");
   EXPECT_EQ(format_duration(2h), "2h");
+  EXPECT_EQ(format_duration(300245228ns), "300.245228ms");
+  EXPECT_EQ(format_duration(1500us), "1.5ms");
+  EXPECT_EQ(format_duration(1500ns), "1.5us");
 }
 
 TEST(FormatDuration, RoundTripsThroughParse) {
-  for (Duration d : {Duration(1ns), Duration(999us), Duration(61s), Duration(3723500ms)}) {
+  for (Duration d : {Duration(1ns), Duration(999us), Duration(61s), Duration(3723500ms),
+                     Duration(300245228ns), Duration(1001ns)}) {
     EXPECT_EQ(parse_duration(format_duration(d)), d) << format_duration(d);
   }
 }

@@ -200,6 +200,15 @@ TEST(Metrics, RegistryAcceptsFamiliesOfLaterComponents) {
   EXPECT_EQ(sample(metrics.serialize(), "orch_channel_messages_total"), 7);
 }
 
+TEST(Metrics, SerializeRunsScrapeHooksBeforeReadingValues) {
+  Metrics metrics;
+  TenantMetrics& acme = metrics.add_tenant("acme");
+  int scrapes = 0;
+  metrics.on_scrape([&] { acme.tasks_running.Set(++scrapes); });
+  EXPECT_EQ(sample(metrics.serialize(), R"(orch_tasks_running{tenant="acme"})"), 1);
+  EXPECT_EQ(sample(metrics.serialize(), R"(orch_tasks_running{tenant="acme"})"), 2);
+}
+
 TEST(Metrics, SerializeIncludesBuildInfoAndProcessMetrics) {
   Metrics metrics;
   const std::string text = metrics.serialize();

@@ -18,7 +18,8 @@ using Duration = std::chrono::nanoseconds;
 /// Parses `text`; nullopt when it is not a valid, non-negative duration or overflows.
 std::optional<Duration> parse_duration(std::string_view text);
 
-/// Formats the shortest exact form: 1500ms -> "1.5s", 90s -> "1m30s", 0 -> "0s".
+/// Formats the shortest exact form: 1500ms -> "1.5s", 90s -> "1m30s", 300245us -> "300.245ms",
+/// 0 -> "0s". parse_duration reads every result back to the same value.
 std::string format_duration(Duration d);
 
 }  // namespace orch

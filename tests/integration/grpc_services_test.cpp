@@ -1,0 +1,79 @@
+// The gRPC surface beyond TaskService: the standard health service, and the services of later
+// releases that already answer (UNIMPLEMENTED) so clients can be written against them.
+#include <google/protobuf/empty.pb.h>
+#include <google/protobuf/wrappers.pb.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "daemon_process.h"
+#include "orch/v1/channels.grpc.pb.h"
+#include "orch/v1/mutex.grpc.pb.h"
+#include "orch/v1/schedules.grpc.pb.h"
+#include "task_calls.h"
+
+namespace orch::test {
+namespace {
+
+namespace v1 = orch::v1;
+
+TEST(GrpcServices, StandardHealthCheckAnswersServing) {
+  DaemonProcess daemon(two_tenants());
+  auto client = daemon.client();
+
+  // grpc.health.v1 is not installed as a generated header. On the wire its messages are
+  // HealthCheckRequest{string service = 1} and HealthCheckResponse{ServingStatus status = 1}:
+  // an Empty asks about the whole server ("") and the enum reads as an Int32Value (varint
+  // field 1), SERVING being 1.
+  grpc::TemplatedGenericStub<google::protobuf::Empty, google::protobuf::Int32Value> stub(
+      client.channel());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+  google::protobuf::Empty request;
+  google::protobuf::Int32Value response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  const auto status = done.get_future().get();
+  ASSERT_TRUE(status.ok()) << describe(status);
+  EXPECT_EQ(response.value(), 1) << "1 = SERVING";
+}
+
+TEST(GrpcServices, ServicesOfLaterReleasesAnswerUnimplemented) {
+  DaemonProcess daemon(two_tenants());
+  auto client = daemon.client("alpha-secret");
+
+  {
+    auto stub = v1::ChannelService::NewStub(client.channel());
+    auto ctx = client.context(kCallDeadline);
+    v1::CreateChannelRequest request;
+    v1::ChannelInfo response;
+    const auto status = stub->Create(ctx.get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
+  }
+  {
+    auto stub = v1::ScheduleService::NewStub(client.channel());
+    auto ctx = client.context(kCallDeadline);
+    v1::ListSchedulesRequest request;
+    v1::ListSchedulesResponse response;
+    const auto status = stub->List(ctx.get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
+  }
+  {
+    auto stub = v1::MutexService::NewStub(client.channel());
+    auto ctx = client.context(kCallDeadline);
+    v1::GetMutexRequest request;
+    v1::MutexInfo response;
+    const auto status = stub->Get(ctx.get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
+  }
+  // The daemon still serves the implemented API on the same connection.
+  v1::WhoAmIResponse who;
+  const auto status = client.who_am_i(who, kCallDeadline);
+  EXPECT_TRUE(status.ok()) << describe(status);
+  EXPECT_EQ(who.tenant(), "alpha");
+}
+
+}  // namespace
+}  // namespace orch::test
