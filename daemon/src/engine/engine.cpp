@@ -242,13 +242,18 @@ struct Engine::Impl {
   // --- running tasks ---
 
   void start(std::shared_ptr<TaskRecord> record) {
+    // Hook the cancellation slot on the strand, where aborts emit: an abort that arrives
+    // before this runs leaves cancel_reason set, which run_task reads first.
     auto strand = record->strand;
-    auto slot = record->cancel.slot();
-    asio::co_spawn(strand, run_task(record),
-                   asio::bind_cancellation_slot(
-                       slot, [this, record](std::exception_ptr e, NodeResult result) mutable {
-                         finish(*record, e, std::move(result));
-                       }));
+    asio::post(strand, [this, record = std::move(record)]() mutable {
+      auto slot = record->cancel.slot();
+      auto strand = record->strand;
+      asio::co_spawn(strand, run_task(record),
+                     asio::bind_cancellation_slot(
+                         slot, [this, record](std::exception_ptr e, NodeResult result) mutable {
+                           finish(*record, e, std::move(result));
+                         }));
+    });
   }
 
   asio::awaitable<NodeResult> run_task(std::shared_ptr<TaskRecord> record) {
