@@ -39,10 +39,32 @@ Error not_found(std::string_view id) {
 // Watches
 // ---------------------------------------------------------------------------------------------
 
-class WatchImpl final : public TaskWatch, public std::enable_shared_from_this<WatchImpl> {
+/// Finds a live watch by id; the engine's registry, guarded by the engine's mutex. A watch's
+/// cancellation hook may outlive the watch, so it holds an id, never a pointer to it.
+class WatchRegistry {
  public:
-  WatchImpl(std::mutex& mutex, asio::any_io_executor executor, std::set<std::string> ids)
-      : mutex_(mutex), executor_(std::move(executor)), ids_(ids), remaining_(std::move(ids)) {}
+  std::uint64_t add(const std::shared_ptr<WatchImpl>& watch) {
+    std::erase_if(watches_, [](const auto& entry) { return entry.second.expired(); });
+    watches_.emplace(++last_id_, watch);
+    return last_id_;
+  }
+  std::shared_ptr<WatchImpl> find(std::uint64_t id) const {
+    auto it = watches_.find(id);
+    return it == watches_.end() ? nullptr : it->second.lock();
+  }
+
+ private:
+  std::map<std::uint64_t, std::weak_ptr<WatchImpl>> watches_;
+  std::uint64_t last_id_ = 0;
+};
+
+class WatchImpl final : public TaskWatch {
+ public:
+  WatchImpl(std::mutex& mutex, WatchRegistry& registry, std::set<std::string> ids)
+      : mutex_(mutex), registry_(registry), ids_(ids), remaining_(std::move(ids)) {}
+
+  void set_id(std::uint64_t id) { id_ = id; }
+  WaitQueue& reader() { return reader_; }
 
   asio::awaitable<Result<std::optional<TaskSnapshot>>> next() override {
     auto executor = co_await asio::this_coro::executor;
@@ -52,9 +74,9 @@ class WatchImpl final : public TaskWatch, public std::enable_shared_from_this<Wa
           if (!events_.empty() || ended_ || overflowed_) return boost::system::error_code{};
           return std::nullopt;
         },
-        [self = weak_from_this()]() -> WaitQueue* {
-          auto watch = self.lock();
-          return watch ? &watch->reader_ : nullptr;
+        [registry = &registry_, id = id_]() -> WaitQueue* {
+          auto watch = registry->find(id);
+          return watch ? &watch->reader() : nullptr;
         },
         executor, kAwait);
     if (ec) co_return make_error(ErrorCode::kCancelled, "watch cancelled");
@@ -100,7 +122,8 @@ class WatchImpl final : public TaskWatch, public std::enable_shared_from_this<Wa
   }
 
   std::mutex& mutex_;
-  asio::any_io_executor executor_;
+  WatchRegistry& registry_;
+  std::uint64_t id_ = 0;
   const std::set<std::string> ids_;
   std::set<std::string> remaining_;
   std::deque<TaskSnapshot> events_;
@@ -130,6 +153,7 @@ struct Engine::Impl {
   std::uint64_t live = 0;
   WaitQueue idle_waiters;  // completed when no task is live
   std::deque<std::shared_ptr<TaskRecord>> retained;  // terminal tasks in finish order
+  WatchRegistry watches;
 
   // --- lookups (mutex held) ---
 
@@ -302,15 +326,18 @@ struct Engine::Impl {
 
   // --- waiting for tasks ---
 
+  // The frame's `record` keeps the task alive while it waits; the parallel group that runs this
+  // wait (and holds its cancellation hook) ends before the frame does.
   asio::awaitable<State> wait_terminal(std::shared_ptr<TaskRecord> record) {
     auto executor = co_await asio::this_coro::executor;
+    TaskRecord* r = record.get();
     co_await async_park(
-        mutex, &record->terminal_waiters,
-        [&record]() -> std::optional<boost::system::error_code> {
-          if (is_terminal(record->state)) return boost::system::error_code{};
+        mutex, &r->terminal_waiters,
+        [r]() -> std::optional<boost::system::error_code> {
+          if (is_terminal(r->state)) return boost::system::error_code{};
           return std::nullopt;
         },
-        [record]() -> WaitQueue* { return &record->terminal_waiters; }, executor, kAwait);
+        [r]() -> WaitQueue* { return &r->terminal_waiters; }, executor, kAwait);
     std::lock_guard lock(mutex);
     co_return record->state;
   }
@@ -596,8 +623,9 @@ Result<std::shared_ptr<TaskWatch>> Engine::watch(std::string_view tenant_name,
     if (!record) return not_found(id);
     records.push_back(std::move(record));
   }
-  auto watch = std::make_shared<WatchImpl>(impl_->mutex, impl_->executor,
+  auto watch = std::make_shared<WatchImpl>(impl_->mutex, impl_->watches,
                                            std::set<std::string>(ids.begin(), ids.end()));
+  watch->set_id(impl_->watches.add(watch));
   for (const auto& r : records) watch->push_locked(impl_->snapshot_locked(*r));
   if (!impl_->accepting && ids.empty()) watch->end_locked();
   (*tenant)->watches.push_back(watch);

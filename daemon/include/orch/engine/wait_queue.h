@@ -21,6 +21,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 namespace orch::engine {
@@ -96,9 +97,15 @@ struct CancelWait {
 /// nullopt to park the handler in `*queue`. `locate()` finds the queue again when the wait is
 /// cancelled (it returns nullptr when the queue is gone); it is called with `mutex` held.
 /// `mutex` and whatever `locate` refers to must outlive the wait's cancellation slot hook.
+///
+/// `try_now` and `locate` must be trivially destructible (capture pointers and ids only): they
+/// travel inside a co_await expression, and GCC 12 destroys some temporaries of such an
+/// expression twice, which releases a captured shared_ptr or weak_ptr once too often.
 template <typename CompletionToken, typename TryNow, typename Locate>
 auto async_park(std::mutex& mutex, WaitQueue* queue, TryNow try_now, Locate locate,
                 boost::asio::any_io_executor fallback, CompletionToken&& token) {
+  static_assert(std::is_trivially_destructible_v<TryNow> && std::is_trivially_destructible_v<Locate>,
+                "async_park: capture only pointers and ids (see the comment above)");
   return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
       [&mutex, queue, fallback](auto handler, TryNow try_now, Locate locate) {
         auto executor = boost::asio::get_associated_executor(handler, fallback);
