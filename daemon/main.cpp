@@ -51,7 +51,12 @@ int main(int argc, char** argv) {
                  "once serving, write {\"grpc_port\": N, \"admin_port\": N} to this file");
   app.add_flag("--print-default-config", print_default, "print the embedded default configuration and exit");
   app.set_version_flag("--version", "orchestrd 0.1.0");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2, like a bad config.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (print_default) {
     std::cout << orch::config::default_config_yaml();

@@ -45,6 +45,7 @@ struct CallContext {
   const config::TenantConfig& tenant;
   const config::Limits& limits;
   engine::Engine& engine;
+  metrics::Metrics* metrics;  // may be null
 };
 
 /// Shared by all services.
@@ -97,7 +98,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
             std::chrono::steady_clock::time_point started, const config::TenantConfig& tenant,
             const Request& request, Response& response, Handler handler)
       : service_(service), method_(method), started_(started), strand_(asio::make_strand(service.executor)) {
-    CallContext context{tenant, service.limits, service.engine};
+    CallContext context{tenant, service.limits, service.engine, service.metrics};
     asio::co_spawn(strand_, handler(context, request, response),
                    asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
@@ -129,7 +130,7 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
       call->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
       return call;
     }
-    CallContext context{**tenant, service.limits, service.engine};
+    CallContext context{**tenant, service.limits, service.engine, service.metrics};
     asio::co_spawn(call->strand_, handler(context, *request, *call),
                    asio::bind_cancellation_slot(call->cancel_.slot(), [call](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");

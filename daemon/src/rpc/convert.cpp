@@ -49,6 +49,7 @@ Result<Duration> duration_from_proto(const google::protobuf::Duration& d, std::s
 
 struct Walk {
   const SpecPolicy& policy;
+  std::string root;  // "spec", or "tasks[3].spec" in a batch
   std::size_t nodes = 0;
 
   Result<Node> node(const v1::TaskSpec& spec, const std::string& path, std::uint32_t depth) {
@@ -57,7 +58,7 @@ struct Walk {
                                " levels (limits.max_spec_depth)");
     }
     if (++nodes > policy.limits.max_spec_nodes) {
-      return invalid("spec", "more than " + std::to_string(policy.limits.max_spec_nodes) +
+      return invalid(root, "more than " + std::to_string(policy.limits.max_spec_nodes) +
                                  " nodes (limits.max_spec_nodes)");
     }
     switch (spec.node_case()) {
@@ -158,8 +159,8 @@ void set_duration(Duration d, google::protobuf::Duration* out) {
 }  // namespace
 
 Result<Node> node_from_proto(const v1::TaskSpec& spec, const SpecPolicy& policy, std::string_view path) {
-  Walk walk{policy};
-  return walk.node(spec, std::string(path), 1);
+  Walk walk{policy, std::string(path)};
+  return walk.node(spec, walk.root, 1);
 }
 
 Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& request,
@@ -194,9 +195,9 @@ Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& request,
 }
 
 Result<std::optional<Duration>> timeout_from_proto(const google::protobuf::Duration& d, bool present,
-                                                   std::string_view path) {
+                                                   std::string_view path, Duration max) {
   if (!present) return std::optional<Duration>();
-  auto value = duration_from_proto(d, path, std::chrono::hours(24 * 365));
+  auto value = duration_from_proto(d, path, max);
   if (!value) return value.error();
   if (*value == Duration::zero()) return std::optional<Duration>();
   return std::optional<Duration>(*value);

@@ -81,6 +81,8 @@ std::uint16_t RpcServer::start(const std::string& listen) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // A second daemon on the same port must fail to start, not share the port silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&impl_->tasks);
   builder.RegisterService(&impl_->tenants);
   builder.RegisterService(&impl_->schedules);

@@ -2,6 +2,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "orch/engine/engine.h"
+#include "orch/metrics/metrics.h"
 #include "orch/rpc/convert.h"
 #include "orch/rpc/status.h"
 #include "services.h"
@@ -12,6 +13,15 @@ namespace {
 using engine::Result;
 
 SpecPolicy policy(const CallContext& call) { return SpecPolicy{call.limits, call.tenant}; }
+
+// A refused spawn request: counted by reason, then mapped to its status.
+grpc::Status refuse_spawn(const CallContext& call, const engine::Error& error) {
+  if (call.metrics) {
+    const bool permission = error.code == engine::ErrorCode::kPermissionDenied;
+    call.metrics->add_tenant(call.tenant.name).rejected(permission ? "permission" : "invalid").Increment();
+  }
+  return to_status(error);
+}
 
 // A request's list of task ids, checked for size.
 Result<std::vector<std::string>> ids_from_proto(const google::protobuf::RepeatedPtrField<std::string>& ids,
@@ -27,7 +37,7 @@ Result<std::vector<std::string>> ids_from_proto(const google::protobuf::Repeated
 asio::awaitable<grpc::Status> spawn(CallContext call, const v1::SpawnRequest& request,
                                     v1::SpawnResponse& response) {
   auto args = spawn_args_from_proto(request, policy(call));
-  if (!args) co_return to_status(args.error());
+  if (!args) co_return refuse_spawn(call, args.error());
   auto outcome = call.engine.spawn(call.tenant.name, std::move(*args));
   if (!outcome) co_return to_status(outcome.error());
   response.set_id(outcome->id);
@@ -49,7 +59,7 @@ asio::awaitable<grpc::Status> spawn_batch(CallContext call, const v1::SpawnBatch
   batch.reserve(static_cast<std::size_t>(request.tasks_size()));
   for (int i = 0; i < request.tasks_size(); ++i) {
     auto args = spawn_args_from_proto(request.tasks(i), policy(call), "tasks[" + std::to_string(i) + "]");
-    if (!args) co_return to_status(args.error());
+    if (!args) co_return refuse_spawn(call, args.error());
     batch.push_back(std::move(*args));
   }
   auto outcomes = call.engine.spawn_batch(call.tenant.name, std::move(batch));
@@ -82,7 +92,7 @@ asio::awaitable<grpc::Status> list(CallContext call, const v1::ListTasksRequest&
 asio::awaitable<grpc::Status> join(CallContext call, const v1::JoinRequest& request, v1::JoinResponse& response) {
   auto ids = ids_from_proto(request.ids(), call);
   if (!ids) co_return to_status(ids.error());
-  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout");
+  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout", call.limits.max_duration);
   if (!timeout) co_return to_status(timeout.error());
   auto tasks = co_await call.engine.join(call.tenant.name, std::move(*ids),
                                          engine::JoinOptions{request.fail_fast(), request.abort_remaining(), *timeout});
@@ -95,7 +105,7 @@ asio::awaitable<grpc::Status> select(CallContext call, const v1::SelectRequest& 
                                      v1::SelectResponse& response) {
   auto ids = ids_from_proto(request.ids(), call);
   if (!ids) co_return to_status(ids.error());
-  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout");
+  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout", call.limits.max_duration);
   if (!timeout) co_return to_status(timeout.error());
   auto outcome = co_await call.engine.select(call.tenant.name, std::move(*ids), request.abort_losers(), *timeout);
   if (!outcome) co_return to_status(outcome.error());

@@ -98,7 +98,7 @@ void Daemon::start() {
     d.request_stop();
   });
   d.ready = true;
-  spdlog::info("orchestrd serving: gRPC on port {}, admin HTTP on port {} ({} threads, {} tenants)",
+  spdlog::info("orchestrd serving: gRPC on port {}, admin HTTP on port {} (threads: {}, tenants: {})",
                d.grpc_port, d.admin_port, n, d.config.tenants.size());
 }
 

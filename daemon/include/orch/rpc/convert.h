@@ -30,7 +30,8 @@ engine::Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& 
 
 /// Reads an optional wait timeout: absent or zero = no limit.
 engine::Result<std::optional<Duration>> timeout_from_proto(const google::protobuf::Duration& d,
-                                                           bool present, std::string_view path);
+                                                           bool present, std::string_view path,
+                                                           Duration max);
 
 void node_to_proto(const engine::Node& node, v1::TaskSpec& out);
 void result_to_proto(const engine::NodeResult& result, v1::NodeResult& out);
