@@ -11,6 +11,7 @@
 #include "orch/client/spec_file.h"
 #include "orch/client/specs.h"
 #include "orch/common/duration.h"
+#include "orch/v1/schedules.grpc.pb.h"
 
 namespace orchctl {
 namespace {
@@ -242,6 +243,44 @@ int Commands::who_am_i() {
   check(client().who_am_i(response));
   out_ << (json() ? to_json(response) + "\n" : orch::client::format_who_am_i(response));
   out_.flush();
+  return kExitOk;
+}
+
+int Commands::ticks(const TicksArgs& args) {
+  v1::TicksRequest request;
+  const auto every = duration_arg(args.every, "--every");
+  if (every == orch::Duration::zero()) throw UsageError("--every: must be positive");
+  *request.mutable_period() = orch::client::to_proto(every);
+  request.set_count(args.count);
+  if (args.missed_tick == "burst") {
+    request.set_missed_tick_behavior(v1::MISSED_TICK_BEHAVIOR_BURST);
+  } else if (args.missed_tick == "delay") {
+    request.set_missed_tick_behavior(v1::MISSED_TICK_BEHAVIOR_DELAY);
+  } else if (args.missed_tick == "skip") {
+    request.set_missed_tick_behavior(v1::MISSED_TICK_BEHAVIOR_SKIP);
+  } else {
+    throw UsageError("--missed-tick: invalid value \"" + args.missed_tick + "\" (use burst, delay or skip)");
+  }
+
+  // The client library has no ScheduleService stub yet: make one on its channel.
+  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto ctx = client().context();
+  CancelOnInterrupt interrupt(*ctx);
+  auto reader = stub->Ticks(ctx.get(), request);
+  v1::Tick tick;
+  while (reader->Read(&tick)) {
+    if (json()) {
+      out_ << to_json(tick) << '\n';
+    } else {
+      out_ << "TICK " << tick.tick() << " scheduled=" << orch::client::format_timestamp(tick.scheduled_at())
+           << " sent=" << orch::client::format_timestamp(tick.sent_at()) << " missed=" << tick.missed() << '\n';
+    }
+    out_.flush();
+  }
+  const grpc::Status status = reader->Finish();
+  // Ctrl-C is how an endless ticks stream ends: not an error.
+  if (interrupt.interrupted() && status.error_code() == grpc::StatusCode::CANCELLED) return kExitOk;
+  check(status);
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 /// orchctl's commands: each one sends its RPCs, prints the result and returns the exit code.
 /// They throw UsageError or RpcError (exit_codes.h); main() prints those.
 
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -47,6 +48,12 @@ struct SelectArgs {
   std::vector<std::string> ids;
 };
 
+struct TicksArgs {
+  std::string every;                 // --every DURATION (required)
+  std::uint64_t count = 0;           // --count N; 0: until Ctrl-C
+  std::string missed_tick = "skip";  // --missed-tick burst|delay|skip
+};
+
 class Commands {
  public:
   /// Prints results to `out` (flushed after each record).
@@ -60,6 +67,7 @@ class Commands {
   int join(const JoinArgs& args);
   int select(const SelectArgs& args);
   int who_am_i();
+  int ticks(const TicksArgs& args);
 
  private:
   orch::client::Client& client();

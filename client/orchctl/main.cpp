@@ -24,8 +24,8 @@ Output (-o):
 
 Durations: 250ms, 2s, 1m30s, 1h (units ns us ms s m h d; "0" alone is zero).
 States:    pending running succeeded failed cancelled timed_out (any case, or TASK_STATE_*).
-Global flags may come before or after the command. Ctrl-C ends `watch` cleanly (exit 0);
-during other commands it ends orchctl at once, and tasks already spawned keep running.
+Global flags may come before or after the command. Ctrl-C ends `watch` and `ticks` cleanly
+(exit 0); during other commands it ends orchctl at once, and tasks already spawned keep running.
 
 Exit codes:
   0  success
@@ -127,6 +127,20 @@ Text output:
 
 Example:
   orchctl --token "$ORCH_TOKEN" whoami -o json)";
+
+constexpr const char* kTicksFooter = R"(
+A remote `interval.tick().await` loop: the server streams one tick every --every, from now,
+until --count ticks were sent (exit 0) or Ctrl-C / SIGTERM (exit 0). A tick is missed when
+this reader is too slow; --missed-tick says what then (default skip; see docs/schedules.md):
+  burst  every missed tick is sent, back to back, until caught up
+  delay  the late tick is sent, and the timeline restarts one period after it
+  skip   the late tick is sent, the ticks passed meanwhile are dropped (counted in missed)
+Text output: one line per tick, flushed at once:
+  TICK N scheduled=TIME sent=TIME missed=M
+json: one Tick object per line.
+
+Example:
+  orchctl ticks --every 500ms --count 10)";
 
 }  // namespace
 
@@ -240,6 +254,20 @@ int main(int argc, char** argv) {
   auto* whoami = app.add_subcommand("whoami", "Print the tenant, its limits and its usage");
   whoami->footer(kWhoAmIFooter);
   whoami->callback([&] { action = [&](Commands& c) { return c.who_am_i(); }; });
+
+  // ticks
+  orchctl::TicksArgs ticks_args;
+  auto* ticks = app.add_subcommand("ticks", "Stream the ticks of a server-side interval timer");
+  ticks->footer(kTicksFooter);
+  ticks->add_option("--every", ticks_args.every, "period, e.g. 250ms, 2s")
+      ->required()
+      ->check(orchctl::duration_check());
+  ticks->add_option("--count", ticks_args.count, "stop after N ticks (0: until Ctrl-C)")
+      ->capture_default_str();
+  ticks->add_option("--missed-tick", ticks_args.missed_tick, "burst, delay or skip")
+      ->check(CLI::IsMember({"burst", "delay", "skip"}))
+      ->capture_default_str();
+  ticks->callback([&] { action = [&](Commands& c) { return c.ticks(ticks_args); }; });
 
   try {
     app.parse(argc, argv);

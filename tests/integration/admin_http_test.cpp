@@ -5,6 +5,7 @@
 
 #include "daemon_process.h"
 #include "http_get.h"
+#include "metrics_text.h"
 #include "orch/client/specs.h"
 #include "proto_json.h"
 #include "task_calls.h"
@@ -17,17 +18,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 
 constexpr const char* kPromtool = "/usr/bin/promtool";
-
-// The value of the sample whose line starts with `series` followed by a space; nullopt when
-// there is no such line.
-std::optional<double> sample(const std::string& exposition, const std::string& series) {
-  for (const auto& line : lines_of(exposition)) {
-    if (line.size() > series.size() && line.starts_with(series) && line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return std::nullopt;
-}
 
 TEST(AdminHttp, MetricsPassPromtoolAndCountFinishedTasksByKindOutcomeAndTenant) {
   DaemonProcess daemon(two_tenants());
@@ -48,11 +38,11 @@ TEST(AdminHttp, MetricsPassPromtoolAndCountFinishedTasksByKindOutcomeAndTenant) 
   ASSERT_EQ(metrics.status, 200) << metrics.error << metrics.body;
   EXPECT_TRUE(contains(metrics.headers, "text/plain; version=0.0.4"));
 
-  EXPECT_EQ(sample(metrics.body,
+  EXPECT_EQ(metric_sample(metrics.body,
                    R"(orch_tasks_finished_total{kind="sleep",outcome="succeeded",tenant="alpha"})"),
             3.0)
       << metrics.body;
-  EXPECT_EQ(sample(metrics.body,
+  EXPECT_EQ(metric_sample(metrics.body,
                    R"(orch_tasks_finished_total{kind="sleep",outcome="succeeded",tenant="beta"})"),
             1.0)
       << metrics.body;

@@ -27,7 +27,8 @@ TEST(GracefulShutdown, SigtermCancelsRunningTasksAfterTheGraceAndPendingJoinsSee
   auto client = daemon.client(kAlpha);
 
   const std::string id = spawn_task(client, oc::sleep(30s));
-  ASSERT_TRUE(wait_for_state(client, id, v1::TASK_STATE_RUNNING));
+  TaskWatchStream watch(client, {id});
+  ASSERT_TRUE(watch.wait_for(id, v1::TASK_STATE_RUNNING));
 
   // A Join waiting on the task. The callback API sends it at once; the WhoAmI round trip on
   // the same connection after it makes sure the server has it before the signal.
@@ -59,7 +60,9 @@ TEST(GracefulShutdown, SigtermCancelsRunningTasksAfterTheGraceAndPendingJoinsSee
   if (reached_server && join_status.wait_for(0s) != std::future_status::ready) {
     // Still inside the grace: probes are told to stop sending traffic.
     const auto ready = http_get(daemon.admin_port(), "/readyz", 2s);
-    if (ready.status != 0) EXPECT_EQ(ready.status, 503) << ready.body;
+    if (ready.status != 0) {
+      EXPECT_EQ(ready.status, 503) << ready.body;
+    }
   }
 
   ASSERT_EQ(join_status.wait_for(10s), std::future_status::ready) << "the Join never returned";
@@ -71,6 +74,10 @@ TEST(GracefulShutdown, SigtermCancelsRunningTasksAfterTheGraceAndPendingJoinsSee
   EXPECT_EQ(task.state(), v1::TASK_STATE_CANCELLED);
   EXPECT_EQ(task.result().error(), "cancelled: orchestrd is shutting down");
   EXPECT_GE(join_returned, 0.25) << "the task was cancelled before its shutdown_grace";
+  // Watches end with the drain, after the task's last event.
+  EXPECT_TRUE(watch.finish().ok());
+  ASSERT_FALSE(watch.events().empty());
+  EXPECT_EQ(watch.events().back().state(), v1::TASK_STATE_CANCELLED);
 
   const auto code = daemon.wait_exit(10s);
   ASSERT_TRUE(code.has_value()) << "orchestrd still runs 10 s after SIGTERM";

@@ -10,7 +10,6 @@
 #include "daemon_process.h"
 #include "orch/v1/channels.grpc.pb.h"
 #include "orch/v1/mutex.grpc.pb.h"
-#include "orch/v1/schedules.grpc.pb.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -50,14 +49,6 @@ TEST(GrpcServices, ServicesOfLaterReleasesAnswerUnimplemented) {
     v1::CreateChannelRequest request;
     v1::ChannelInfo response;
     const auto status = stub->Create(ctx.get(), request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
-  }
-  {
-    auto stub = v1::ScheduleService::NewStub(client.channel());
-    auto ctx = client.context(kCallDeadline);
-    v1::ListSchedulesRequest request;
-    v1::ListSchedulesResponse response;
-    const auto status = stub->List(ctx.get(), request, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
   }
   {

@@ -158,7 +158,8 @@ TEST(TaskSemantics, AbortOfACompositeCancelsAllItsDescendants) {
                               oc::timeout(30s, oc::sleep(30s)),
                               oc::sequence({oc::sleep(30s), oc::sleep(1s)})});
   const std::string id = spawn_task(client, spec);
-  ASSERT_TRUE(wait_for_state(client, id, v1::TASK_STATE_RUNNING));
+  TaskWatchStream watch(client, {id});
+  ASSERT_TRUE(watch.wait_for(id, v1::TASK_STATE_RUNNING));
   EXPECT_GE(usage(client).permits_in_use(), 1u);
 
   const auto abort = orchctl({"abort", id});
@@ -167,17 +168,27 @@ TEST(TaskSemantics, AbortOfACompositeCancelsAllItsDescendants) {
 
   const auto task = join_task(client, id);
   EXPECT_EQ(task.state(), v1::TASK_STATE_CANCELLED);
+  // The task's own error tells a person why it ended.
   EXPECT_TRUE(contains(task.result().error(), "aborted"));
   int nodes = 0;
   for_each_node(task.result(), "root", [&](const v1::NodeResult& node, const std::string& path) {
     ++nodes;
     EXPECT_EQ(node.state(), v1::TASK_STATE_CANCELLED) << path << ": " << node.error();
+    // Every leaf was cancelled by the abort, and says so (also those inside the select: no
+    // child won it, the abort cancelled them all).
+    if (node.output_case() == v1::NodeResult::OUTPUT_NOT_SET) {
+      EXPECT_TRUE(contains(node.error(), "aborted")) << path;
+    }
   });
   // join + sleep + select + 2 sleeps + timeout + sleep + sequence + its first sleep (the second
   // never started, so it has no result).
   EXPECT_EQ(nodes, 9);
   ASSERT_EQ(task.result().join().children_size(), 4);
   EXPECT_EQ(task.result().join().children(3).sequence().children_size(), 1);
+
+  // The watch saw the end and closed by itself.
+  EXPECT_TRUE(watch.finish().ok());
+  EXPECT_EQ(watch.events().back().state(), v1::TASK_STATE_CANCELLED);
 
   // Every permit came back with the leaves.
   const auto after = usage(client);

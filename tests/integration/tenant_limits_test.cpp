@@ -91,7 +91,8 @@ TEST(TenantLimits, SevenSleepsUnderThreePermitsRunInThreeWavesNeverMoreThanThree
   }
   EXPECT_GE(max_running, 1u);
   EXPECT_LE(max_running, 3u) << "the watch saw " << max_running << " tasks RUNNING at once ("
-                             << at_max << ")";
+                             << at_max << "); WhoAmI saw at most " << max_permits.load()
+                             << " permits in use";
   EXPECT_GT(samples.load(), 0u);
   EXPECT_LE(max_permits.load(), 3u);
   // ceil(7 / 3) = 3 waves of 500 ms.

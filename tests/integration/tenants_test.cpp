@@ -101,7 +101,7 @@ TEST(Authentication, NoTokenIsUnauthenticatedWhenNoTenantIsTokenLess) {
 
 TEST(Authentication, NoTokenActsAsTheTokenLessTenantAndATokenStillSelectsItsTenant) {
   TestConfig config = two_tenants();
-  config.tenants.push_back(TestTenant{.name = "open"});
+  config.tenants.push_back(TestTenant{.name = "open", .token = ""});
   DaemonProcess daemon(config);
 
   const auto open = daemon.orchctl()({"-o", "json", "whoami"});

@@ -58,24 +58,38 @@ v1::TenantUsage usage(orch::client::Client& client) {
   return response.usage();
 }
 
-bool wait_for_state(orch::client::Client& client, const std::string& id, v1::TaskState state,
-                    std::chrono::milliseconds timeout) {
-  auto ctx = client.context(timeout);
+TaskWatchStream::TaskWatchStream(orch::client::Client& client, const std::vector<std::string>& ids,
+                                 std::chrono::milliseconds deadline)
+    : ctx_(client.context(deadline)) {
   v1::WatchRequest request;
-  request.add_ids(id);
-  auto reader = client.watch(*ctx, request);
+  for (const auto& id : ids) request.add_ids(id);
+  reader_ = client.watch(*ctx_, request);
+}
+
+TaskWatchStream::~TaskWatchStream() {
+  if (status_) return;
+  ctx_->TryCancel();
+  reader_->Finish();
+}
+
+bool TaskWatchStream::wait_for(const std::string& id, v1::TaskState state) {
+  if (status_) return false;
   v1::TaskEvent event;
-  bool seen = false;
-  while (reader->Read(&event)) {
-    if (event.state() == state) {
-      seen = true;
-      break;
-    }
-    if (orch::client::is_terminal(event.state())) break;
+  while (reader_->Read(&event)) {
+    events_.push_back(event);
+    if (event.id() == id && event.state() == state) return true;
   }
-  ctx->TryCancel();
-  reader->Finish();
-  return seen;
+  status_ = reader_->Finish();
+  return false;
+}
+
+grpc::Status TaskWatchStream::finish() {
+  if (!status_) {
+    v1::TaskEvent event;
+    while (reader_->Read(&event)) events_.push_back(event);
+    status_ = reader_->Finish();
+  }
+  return *status_;
 }
 
 double seconds_between(const google::protobuf::Timestamp& from,

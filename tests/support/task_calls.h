@@ -9,6 +9,8 @@
 #include <grpcpp/support/status.h>
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,12 +41,32 @@ orch::v1::TaskInfo get_task(orch::client::Client& client, const std::string& id)
 /// The tenant's usage now (WhoAmI); zeros plus a test failure on an RPC error.
 orch::v1::TenantUsage usage(orch::client::Client& client);
 
-/// Watches task `id` until it is in `state` (true), it ended in another state or the stream
-/// ended (false), or `timeout` passed (false). The watch's first event is the task's current
-/// state, so no change is missed.
-bool wait_for_state(orch::client::Client& client, const std::string& id,
-                    orch::v1::TaskState state,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+/// A Watch stream of given tasks, read on demand from the test's thread. The server sends
+/// each task's current state first, then every change, and ends the stream once all are
+/// terminal; finish() reads it to that end. The stream is never cancelled on the normal path
+/// (cancelling a watch is a path of its own, tested by itself): only the destructor of an
+/// unfinished stream, reached when a test has already failed, cancels it.
+class TaskWatchStream {
+ public:
+  TaskWatchStream(orch::client::Client& client, const std::vector<std::string>& ids,
+                  std::chrono::milliseconds deadline = kCallDeadline);
+  ~TaskWatchStream();
+  TaskWatchStream(const TaskWatchStream&) = delete;
+  TaskWatchStream& operator=(const TaskWatchStream&) = delete;
+
+  /// Reads events until task `id` is in `state` (true) or the stream ends (false).
+  bool wait_for(const std::string& id, orch::v1::TaskState state);
+  /// Reads the remaining events and returns the stream's status.
+  grpc::Status finish();
+  /// Every event read so far, in order.
+  const std::vector<orch::v1::TaskEvent>& events() const { return events_; }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReader<orch::v1::TaskEvent>> reader_;
+  std::vector<orch::v1::TaskEvent> events_;
+  std::optional<grpc::Status> status_;
+};
 
 /// Seconds from `from` to `to`.
 double seconds_between(const google::protobuf::Timestamp& from,

@@ -314,6 +314,7 @@ struct Engine::Impl {
       count_finished(record.tenant, metrics, record.spec->kind, outcome, Clock::now() - began);
       retained.push_back(record.tenant.tasks.at(record.id));
     }
+    record.root_permit.reset();
     for (auto& w : wake) WaitQueue::complete(std::move(w), {});
   }
 

@@ -101,6 +101,11 @@ asio::awaitable<NodeResult> run_sleep(const Node& node, RunContext& ctx) {
   auto [ec] = co_await semaphore.async_acquire(executor, kAwait);
   if (ec) co_return finish(std::move(r), State::kCancelled);
   Permit permit(semaphore);
+  if (&node == ctx.record.spec.get()) {
+    // A task that is one leaf keeps its permit until its terminal state is published, so no
+    // observer sees the next task RUNNING while this one still is.
+    ctx.record.root_permit.emplace(std::move(permit));
+  }
   observe_permit_wait(ctx.engine.tenant_state(ctx.record), Clock::now() - queued_at);
   ctx.engine.mark_running(ctx.record);
   // The grant may have raced with a cancellation that found nothing left to cancel.
@@ -123,6 +128,10 @@ asio::awaitable<NodeResult> run_join(const Node& node, RunContext& ctx) {
     group = co_await run_children(node, ctx, wait_for_all());
   }
   auto& [order, results] = group;
+  if (co_await cancelled()) {
+    r.children = std::move(results);
+    co_return finish(std::move(r), State::kCancelled);
+  }
   // The join's outcome is the first child, in completion order, that did not succeed.
   State state = State::kSucceeded;
   std::string error;
@@ -146,6 +155,11 @@ asio::awaitable<NodeResult> run_join(const Node& node, RunContext& ctx) {
 asio::awaitable<NodeResult> run_select(const Node& node, RunContext& ctx) {
   NodeResult r = begin(node);
   auto [order, results] = co_await run_children(node, ctx, wait_for_one(asio::cancellation_type::terminal));
+  if (co_await cancelled()) {
+    // Cancelled from above: nobody won, and whoever cancelled explains it.
+    r.children = std::move(results);
+    co_return finish(std::move(r), State::kCancelled);
+  }
   const auto winner = static_cast<std::uint32_t>(order.front());
   for (auto& loser : results) {
     explain_cancellation(loser, "cancelled: lost the select to child " + std::to_string(winner));
@@ -201,22 +215,32 @@ asio::awaitable<NodeResult> run_sequence(const Node& node, RunContext& ctx) {
 asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
   // Cancellation is read explicitly (and turned into a CANCELLED result), never thrown.
   co_await asio::this_coro::throw_if_cancelled(false);
+  NodeResult result;
   switch (node.kind) {
     case NodeKind::kSleep:
-      co_return co_await run_sleep(node, ctx);
+      result = co_await run_sleep(node, ctx);
+      break;
     case NodeKind::kJoin:
-      co_return co_await run_join(node, ctx);
+      result = co_await run_join(node, ctx);
+      break;
     case NodeKind::kSelect:
-      co_return co_await run_select(node, ctx);
+      result = co_await run_select(node, ctx);
+      break;
     case NodeKind::kTimeout:
-      co_return co_await run_timeout(node, ctx);
+      result = co_await run_timeout(node, ctx);
+      break;
     case NodeKind::kSequence:
-      co_return co_await run_sequence(node, ctx);
+      result = co_await run_sequence(node, ctx);
+      break;
     default:
       // Validation refuses these kinds until they are built; reaching here is a bug.
       co_return finish(begin(node), State::kFailed,
                        "node kind '" + std::string(kind_name(node.kind)) + "' is not available");
   }
+  // A node cancelled from above says nothing itself: whoever cancelled it (abort, timeout, a
+  // won select, shutdown) explains it, on this node and every descendant.
+  if (result.state == State::kCancelled && co_await cancelled()) result.error.clear();
+  co_return result;
 }
 
 }  // namespace orch::engine

@@ -52,7 +52,8 @@ struct TaskRecord {
   // Owned by the strand.
   boost::asio::strand<boost::asio::any_io_executor> strand;
   boost::asio::cancellation_signal cancel;
-  std::string cancel_reason;  // set before `cancel` is emitted
+  std::string cancel_reason;            // set before `cancel` is emitted
+  std::optional<Permit> root_permit;  // a one-leaf task's permit, returned after it is terminal
 };
 
 struct TenantState {

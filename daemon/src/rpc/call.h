@@ -35,6 +35,9 @@ class Metrics;
 namespace orch::tenants {
 class TenantRegistry;
 }
+namespace orch::schedules {
+class ScheduleRegistry;
+}
 
 namespace orch::rpc {
 
@@ -46,6 +49,7 @@ struct CallContext {
   const config::Limits& limits;
   engine::Engine& engine;
   metrics::Metrics* metrics;  // may be null
+  schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
 };
 
 /// Shared by all services.
@@ -55,6 +59,7 @@ struct ServiceBase {
   const config::Limits& limits;
   metrics::Metrics* metrics;
   asio::any_io_executor executor;
+  schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
 
   /// The caller's tenant, from the `authorization` metadata.
   engine::Result<const config::TenantConfig*> authenticate(grpc::CallbackServerContext* ctx) const;
@@ -98,7 +103,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
             std::chrono::steady_clock::time_point started, const config::TenantConfig& tenant,
             const Request& request, Response& response, Handler handler)
       : service_(service), method_(method), started_(started), strand_(asio::make_strand(service.executor)) {
-    CallContext context{tenant, service.limits, service.engine, service.metrics};
+    CallContext context{tenant, service.limits, service.engine, service.metrics, service.schedules};
     asio::co_spawn(strand_, handler(context, request, response),
                    asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
@@ -130,7 +135,8 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
       call->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
       return call;
     }
-    CallContext context{**tenant, service.limits, service.engine, service.metrics};
+    CallContext context{**tenant, service.limits, service.engine, service.metrics,
+                        service.schedules};
     asio::co_spawn(call->strand_, handler(context, *request, *call),
                    asio::bind_cancellation_slot(call->cancel_.slot(), [call](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");

@@ -12,6 +12,7 @@
 #include "orch/v1/mutex.grpc.pb.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/workers.grpc.pb.h"
+#include "schedule_service.h"
 #include "services.h"
 
 namespace orch::rpc {
@@ -22,6 +23,9 @@ constexpr const char* kMethods[] = {
     "TaskService/Spawn", "TaskService/SpawnBatch", "TaskService/Get",   "TaskService/List",
     "TaskService/Join",  "TaskService/Select",     "TaskService/Abort", "TaskService/Watch",
     "TenantService/WhoAmI",
+    "ScheduleService/CreateInterval", "ScheduleService/Get", "ScheduleService/List",
+    "ScheduleService/Pause", "ScheduleService/Resume", "ScheduleService/Delete",
+    "ScheduleService/Ticks",
 };
 
 // A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
@@ -53,13 +57,13 @@ void ServiceBase::observe(const char* method, const grpc::Status& status,
 
 struct RpcServer::Impl {
   explicit Impl(ServerDeps deps)
-      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base) {}
+      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base), schedules(base) {}
 
   ServiceBase base;
   TaskServiceImpl tasks;
   TenantServiceImpl tenants;
+  ScheduleServiceImpl schedules;
   // Later releases implement these; until then every method answers UNIMPLEMENTED.
-  v1::ScheduleService::CallbackService schedules;
   v1::ChannelService::CallbackService channels;
   v1::MutexService::CallbackService mutexes;
   v1::WorkerService::CallbackService workers;
@@ -98,6 +102,8 @@ std::uint16_t RpcServer::start(const std::string& listen) {
 }
 
 void RpcServer::set_not_serving() {
+  // No new work: schedules stop firing too (their tasks drain with the others).
+  impl_->schedules.stop();
   if (impl_->server) impl_->server->GetHealthCheckService()->Shutdown();
 }
 

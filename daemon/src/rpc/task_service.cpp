@@ -136,6 +136,11 @@ asio::awaitable<grpc::Status> watch(CallContext call, const v1::WatchRequest& re
                                         std::vector<std::string>(request.ids().begin(), request.ids().end()));
   if (!subscription) co_return to_status(subscription.error());
   for (;;) {
+    // A cancel that arrived during the last (uncancellable) write is only recorded in this
+    // coroutine's state: check it before waiting again.
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+      co_return grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away");
+    }
     auto event = co_await (*subscription)->next();
     if (!event) co_return to_status(event.error());
     if (!*event) co_return grpc::Status::OK;

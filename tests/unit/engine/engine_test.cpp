@@ -221,6 +221,7 @@ TEST_F(EngineTest, AbortCancelsEveryDescendant) {
   ASSERT_EQ(task.state, State::kCancelled);
   const auto& result = *task.result;
   EXPECT_EQ(result.children[0].state, State::kCancelled);
+  EXPECT_EQ(result.error, "cancelled: aborted by request");
   EXPECT_EQ(result.children[0].error, "cancelled: aborted by request");
   EXPECT_EQ(result.children[1].state, State::kCancelled);
   for (const auto& leaf : result.children[1].children) EXPECT_EQ(leaf.state, State::kCancelled);

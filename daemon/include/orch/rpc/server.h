@@ -51,7 +51,8 @@ class RpcServer {
   /// Stops accepting calls; calls still running after `deadline` are cancelled. Must be called
   /// while the io_context still runs, from a thread that is not one of its threads.
   void shutdown(std::chrono::milliseconds deadline);
-  /// Marks the health service NOT_SERVING (first step of a graceful stop).
+  /// Marks the health service NOT_SERVING and stops every schedule from firing (first step of
+  /// a graceful stop).
   void set_not_serving();
 
  private:

@@ -1,0 +1,350 @@
+#include "orch/schedules/schedule_registry.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <set>
+
+namespace orch::schedules {
+
+namespace asio = boost::asio;
+using engine::Clock;
+using engine::ErrorCode;
+using engine::make_error;
+using engine::Result;
+using engine::TimePoint;
+
+struct ScheduleRegistry::Schedule {
+  Schedule(asio::any_io_executor executor, std::string tenant_name, ScheduleSpec schedule_spec)
+      : tenant(std::move(tenant_name)),
+        spec(std::move(schedule_spec)),
+        strand(asio::make_strand(executor)),
+        timer(strand),
+        timeline(spec.timing),
+        gate(spec.overlap),
+        created(Clock::now()) {}
+
+  const std::string tenant;
+  const ScheduleSpec spec;
+  asio::strand<asio::any_io_executor> strand;
+  engine::Timer timer;  // only touched on `strand`
+
+  std::mutex mutex;  // guards everything below
+  IntervalTimeline timeline;
+  OverlapGate gate;
+  TimePoint created;
+  bool deleted = false;
+  std::uint64_t spawned = 0;
+  std::uint64_t rejected = 0;
+  std::string last_error;
+  std::string last_task_id;
+  std::set<std::string> running;
+  std::uint64_t buffered_tick = 0;  // the tick the gate holds, when it holds one
+};
+
+namespace {
+
+using Schedule = ScheduleRegistry::Schedule;
+
+// Wakes the driver so it reads the schedule's state again.
+void poke(const std::shared_ptr<Schedule>& s) {
+  asio::post(s->strand, [s] { s->timer.cancel(); });
+}
+
+ScheduleSnapshot snapshot_locked(const Schedule& s) {
+  ScheduleSnapshot out;
+  out.name = s.spec.name;
+  switch (s.timeline.state()) {
+    case IntervalTimeline::State::kActive:
+      out.state = ScheduleSnapshot::State::kActive;
+      break;
+    case IntervalTimeline::State::kPaused:
+      out.state = ScheduleSnapshot::State::kPaused;
+      break;
+    case IntervalTimeline::State::kFinished:
+      out.state = ScheduleSnapshot::State::kFinished;
+      break;
+  }
+  out.period = s.spec.timing.period;
+  out.missed_tick_behavior = s.spec.timing.missed_tick_behavior;
+  out.overlap = s.spec.overlap;
+  out.max_ticks = s.spec.max_ticks;
+  out.catchup_window = s.spec.timing.catchup_window;
+  out.task_template = s.spec.task_template;
+  out.task_labels = s.spec.task_labels;
+  out.start_at = s.spec.timing.start;
+  out.created = s.created;
+  out.next_tick_at = s.timeline.next_deadline();
+  out.last_tick_at = s.timeline.last_fired_at();
+  out.ticks_fired = s.spawned;
+  out.ticks_missed = s.timeline.ticks_missed();
+  out.ticks_skipped = s.gate.ticks_skipped();
+  out.ticks_rejected = s.rejected;
+  out.last_error = s.last_error;
+  out.last_task_id = s.last_task_id;
+  out.running_tasks = s.running.size();
+  out.tick_buffered = s.gate.has_buffered();
+  return out;
+}
+
+void log_failure(const char* what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("schedule {} failed: {}", what, ex.what());
+  }
+}
+
+void spawn_tick_locked(const std::shared_ptr<Schedule>& s, engine::Engine& engine,
+                       std::uint64_t tick);
+
+// Waits for one spawned task to end, then tells the gate (which may release a held tick).
+asio::awaitable<void> watch_task(std::shared_ptr<Schedule> s, engine::Engine& engine,
+                                 std::string id) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  std::vector<std::string> ids{id};
+  co_await engine.join(s->tenant, std::move(ids), engine::JoinOptions{});
+  std::lock_guard lock(s->mutex);
+  s->running.erase(id);
+  if (s->deleted) co_return;
+  if (s->gate.on_task_finished() == FinishAction::kSpawnBuffered) {
+    spawn_tick_locked(s, engine, s->buffered_tick);
+  }
+}
+
+// Spawns the task of `tick`; the gate already counts it as running.
+void spawn_tick_locked(const std::shared_ptr<Schedule>& s, engine::Engine& engine,
+                       std::uint64_t tick) {
+  if (s->timeline.state() == IntervalTimeline::State::kFinished) {
+    // max_ticks was reached while this tick was held: it spawns nothing.
+    s->gate.on_task_finished();
+    return;
+  }
+  engine::Labels labels = s->spec.task_labels;
+  labels["schedule"] = s->spec.name;
+  labels["tick"] = std::to_string(tick);
+  auto outcome = engine.spawn(
+      s->tenant, engine::SpawnArgs{s->spec.task_template, s->spec.name, std::move(labels), {}});
+  if (!outcome) {
+    ++s->rejected;
+    s->last_error = outcome.error().message;
+    // A refused spawn is a task that ended at once (OverlapGate's contract).
+    if (s->gate.on_task_finished() == FinishAction::kSpawnBuffered) {
+      spawn_tick_locked(s, engine, s->buffered_tick);
+    }
+    return;
+  }
+  ++s->spawned;
+  s->last_task_id = outcome->id;
+  s->running.insert(outcome->id);
+  if (s->spec.max_ticks && s->spawned >= *s->spec.max_ticks) s->timeline.finish();
+  asio::co_spawn(s->strand, watch_task(s, engine, outcome->id),
+                 [](std::exception_ptr e) { log_failure("task watch", e); });
+}
+
+// A tick fired: do what the overlap gate says.
+void on_tick_locked(const std::shared_ptr<Schedule>& s, engine::Engine& engine,
+                    std::uint64_t tick) {
+  switch (s->gate.on_tick()) {
+    case TickAction::kSpawn:
+      spawn_tick_locked(s, engine, tick);
+      break;
+    case TickAction::kSkip:
+      break;
+    case TickAction::kBuffer:
+    case TickAction::kReplaceBuffered:
+      s->buffered_tick = tick;
+      break;
+    case TickAction::kCancelRunningAndBuffer: {
+      s->buffered_tick = tick;
+      std::vector<std::string> ids(s->running.begin(), s->running.end());
+      if (auto aborted = engine.abort(s->tenant, ids); !aborted) {
+        spdlog::warn("schedule {}: abort of the previous tasks failed: {}", s->spec.name,
+                     aborted.error().message);
+      }
+      break;
+    }
+  }
+}
+
+// The schedule's driver: sleeps until the next tick is due (or a poke), fires what is due.
+asio::awaitable<void> drive(std::shared_ptr<Schedule> s, engine::Engine& engine) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    {
+      // Reading the state and starting the wait happen in one strand step, so a poke posted
+      // after a state change either comes before the read or cancels the wait.
+      std::lock_guard lock(s->mutex);
+      if (s->deleted) co_return;
+      const auto deadline = s->timeline.next_deadline();
+      // Paused or finished: sleep until poked.
+      s->timer.expires_at(deadline ? *deadline : Clock::now() + std::chrono::hours(24));
+    }
+    auto [ec] = co_await s->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;  // operation_aborted is a poke: read the state again either way
+    std::lock_guard lock(s->mutex);
+    if (s->deleted) co_return;
+    const TimePoint now = Clock::now();
+    // BURST may have several ticks due at once: fire them all.
+    while (auto tick = s->timeline.fire(now)) {
+      on_tick_locked(s, engine, tick->tick_number);
+      const auto next = s->timeline.next_deadline();
+      if (!next || *next > now) break;
+    }
+  }
+}
+
+std::shared_ptr<Schedule> find_locked(
+    const std::map<std::string, std::map<std::string, std::shared_ptr<Schedule>>>& all,
+    const std::string& tenant, const std::string& name) {
+  auto t = all.find(tenant);
+  if (t == all.end()) return nullptr;
+  auto s = t->second.find(name);
+  return s == t->second.end() ? nullptr : s->second;
+}
+
+engine::Error not_found(const std::string& name) {
+  return make_error(ErrorCode::kNotFound, "schedule \"" + name + "\" not found");
+}
+
+}  // namespace
+
+ScheduleRegistry::ScheduleRegistry(asio::any_io_executor executor, engine::Engine& engine)
+    : executor_(std::move(executor)), engine_(engine) {}
+
+ScheduleRegistry::~ScheduleRegistry() { stop(); }
+
+Result<ScheduleSnapshot> ScheduleRegistry::create(const std::string& tenant, ScheduleSpec spec) {
+  if (spec.timing.max_ticks) {
+    return make_error(ErrorCode::kInternal, "schedule timing must not carry max_ticks");
+  }
+  std::shared_ptr<Schedule> s;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return make_error(ErrorCode::kUnavailable, "the daemon is shutting down");
+    auto& names = schedules_[tenant];
+    if (names.contains(spec.name)) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        "name: a schedule \"" + spec.name + "\" already exists");
+    }
+    s = std::make_shared<Schedule>(executor_, tenant, std::move(spec));
+    names.emplace(s->spec.name, s);
+  }
+  asio::co_spawn(s->strand, drive(s, engine_),
+                 [](std::exception_ptr e) { log_failure("driver", e); });
+  std::lock_guard lock(s->mutex);
+  return snapshot_locked(*s);
+}
+
+Result<ScheduleSnapshot> ScheduleRegistry::get(const std::string& tenant,
+                                               const std::string& name) const {
+  std::shared_ptr<Schedule> s;
+  {
+    std::lock_guard lock(mutex_);
+    s = find_locked(schedules_, tenant, name);
+  }
+  if (!s) return not_found(name);
+  std::lock_guard lock(s->mutex);
+  return snapshot_locked(*s);
+}
+
+std::vector<ScheduleSnapshot> ScheduleRegistry::list(const std::string& tenant) const {
+  std::vector<std::shared_ptr<Schedule>> found;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto t = schedules_.find(tenant); t != schedules_.end()) {
+      for (const auto& [name, s] : t->second) found.push_back(s);
+    }
+  }
+  std::vector<ScheduleSnapshot> out;
+  out.reserve(found.size());
+  for (const auto& s : found) {
+    std::lock_guard lock(s->mutex);
+    out.push_back(snapshot_locked(*s));
+  }
+  return out;
+}
+
+Result<ScheduleSnapshot> ScheduleRegistry::pause(const std::string& tenant,
+                                                 const std::string& name) {
+  std::shared_ptr<Schedule> s;
+  {
+    std::lock_guard lock(mutex_);
+    s = find_locked(schedules_, tenant, name);
+  }
+  if (!s) return not_found(name);
+  std::lock_guard lock(s->mutex);
+  if (s->timeline.state() == IntervalTimeline::State::kFinished) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "schedule \"" + name + "\" is finished: it cannot be paused");
+  }
+  s->timeline.pause();
+  poke(s);
+  return snapshot_locked(*s);
+}
+
+Result<ScheduleSnapshot> ScheduleRegistry::resume(const std::string& tenant,
+                                                  const std::string& name, bool reset) {
+  std::shared_ptr<Schedule> s;
+  {
+    std::lock_guard lock(mutex_);
+    s = find_locked(schedules_, tenant, name);
+  }
+  if (!s) return not_found(name);
+  std::lock_guard lock(s->mutex);
+  if (s->timeline.state() == IntervalTimeline::State::kFinished) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "schedule \"" + name + "\" is finished: it cannot be resumed");
+  }
+  const TimePoint now = Clock::now();
+  s->timeline.resume(now);
+  if (reset) s->timeline.reset(now);
+  poke(s);
+  return snapshot_locked(*s);
+}
+
+Result<std::vector<std::string>> ScheduleRegistry::remove(const std::string& tenant,
+                                                          const std::string& name,
+                                                          bool abort_running) {
+  std::shared_ptr<Schedule> s;
+  {
+    std::lock_guard lock(mutex_);
+    s = find_locked(schedules_, tenant, name);
+    if (!s) return not_found(name);
+    schedules_[tenant].erase(name);
+  }
+  std::vector<std::string> running;
+  {
+    std::lock_guard lock(s->mutex);
+    s->deleted = true;
+    s->gate.drop_buffered();
+    running.assign(s->running.begin(), s->running.end());
+    poke(s);
+  }
+  if (!abort_running || running.empty()) return std::vector<std::string>{};
+  return engine_.abort(tenant, running);
+}
+
+void ScheduleRegistry::stop() {
+  std::map<std::string, std::map<std::string, std::shared_ptr<Schedule>>> all;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    all.swap(schedules_);
+  }
+  for (auto& [tenant, names] : all) {
+    for (auto& [name, s] : names) {
+      std::lock_guard lock(s->mutex);
+      s->deleted = true;
+      poke(s);
+    }
+  }
+}
+
+}  // namespace orch::schedules
