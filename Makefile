@@ -6,7 +6,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CONFIG ?= config/orchestrd.yaml
-WERROR ?= $(if $(CI),ON,OFF)
+WERROR ?= ON
 
 .PHONY: all deps configure build run test clean
 
