@@ -3,29 +3,11 @@
 #include <array>
 #include <cctype>
 
+#include "orch/common/grpc_codes.h"
+
 namespace orch::client {
 namespace {
 
-// Indexed by the numeric code, as gRPC defines them (0..16).
-constexpr std::array<std::string_view, 17> kStatusCodeNames{
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
 
 constexpr std::string_view kStatePrefix = "TASK_STATE_";
 
@@ -41,9 +23,7 @@ std::string normalize_state(std::string_view text) {
 }  // namespace
 
 std::string_view status_code_name(grpc::StatusCode code) {
-  const auto index = static_cast<int>(code);
-  if (index < 0 || index >= static_cast<int>(kStatusCodeNames.size())) return "UNKNOWN";
-  return kStatusCodeNames[static_cast<std::size_t>(index)];
+  return grpc_code_name(static_cast<int>(code));
 }
 
 std::string format_status(const grpc::Status& status) {

@@ -25,25 +25,6 @@ constexpr std::array<std::string_view, kOutcomeLabelCount> kOutcomeValues = {
     "succeeded", "failed", "cancelled", "timed_out"};
 constexpr std::array<std::string_view, kRejectLabelCount> kRejectValues = {
     "invalid", "quota", "unavailable", "permission"};
-constexpr std::array<std::string_view, kGrpcCodeCount> kGrpcCodeNames = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
 constexpr int kGrpcUnknown = 2;
 constexpr std::string_view kUnknownMethod = "unknown";
 
@@ -93,10 +74,7 @@ std::optional<RejectLabel> parse_reject_label(std::string_view text) noexcept {
   return parse_label<RejectLabel>(kRejectValues, text);
 }
 
-std::string_view grpc_code_name(int code) noexcept {
-  if (code < 0 || code >= static_cast<int>(kGrpcCodeCount)) code = kGrpcUnknown;
-  return kGrpcCodeNames[static_cast<std::size_t>(code)];
-}
+std::string_view grpc_code_name(int code) noexcept { return orch::grpc_code_name(code); }
 
 // --- TenantMetrics ---------------------------------------------------------------------------
 
@@ -220,7 +198,7 @@ Metrics::RpcMetrics Metrics::make_rpc_metrics(const std::string& method) {
   RpcMetrics rpc;
   for (std::size_t code = 0; code < kGrpcCodeCount; ++code) {
     rpc.requests[code] =
-        &rpc_requests_.Add({{"method", method}, {"code", to_string(kGrpcCodeNames[code])}});
+        &rpc_requests_.Add({{"method", method}, {"code", to_string(orch::grpc_code_name(static_cast<int>(code)))}});
   }
   rpc.duration = &rpc_duration_.Add({{"method", method}}, kRpcDurationBuckets);
   return rpc;

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "orch/common/grpc_codes.h"
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -67,7 +69,7 @@ enum class RejectLabel : std::uint8_t {
 inline constexpr std::size_t kRejectLabelCount = 4;
 
 /// gRPC status codes 0 (OK) .. 16 (UNAUTHENTICATED).
-inline constexpr std::size_t kGrpcCodeCount = 17;
+using orch::kGrpcCodeCount;
 
 /// The label values: "sleep", ..., "sequence"; "succeeded", "failed", "cancelled", "timed_out";
 /// "invalid", "quota", "unavailable", "permission".
