@@ -47,6 +47,57 @@ void add_labels(const std::vector<std::string>& labels,
 
 bool succeeded(const v1::TaskInfo& task) { return task.state() == v1::TASK_STATE_SUCCEEDED; }
 
+v1::MissedTickBehavior missed_tick_arg(const std::string& text) {
+  if (text == "burst") return v1::MISSED_TICK_BEHAVIOR_BURST;
+  if (text == "delay") return v1::MISSED_TICK_BEHAVIOR_DELAY;
+  if (text == "skip") return v1::MISSED_TICK_BEHAVIOR_SKIP;
+  throw UsageError("--missed-tick: invalid value \"" + text + "\" (use burst, delay or skip)");
+}
+
+v1::OverlapPolicy overlap_arg(const std::string& text) {
+  if (text == "allow") return v1::OVERLAP_POLICY_ALLOW;
+  if (text == "skip") return v1::OVERLAP_POLICY_SKIP;
+  if (text == "buffer-one") return v1::OVERLAP_POLICY_BUFFER_ONE;
+  if (text == "cancel-previous") return v1::OVERLAP_POLICY_CANCEL_PREVIOUS;
+  throw UsageError("--overlap: invalid value \"" + text +
+                   "\" (use allow, skip, buffer-one or cancel-previous)");
+}
+
+// An enum value's name without its prefix: "SCHEDULE_STATE_ACTIVE" -> "ACTIVE".
+std::string short_name(const std::string& full, const std::string& prefix) {
+  return full.rfind(prefix, 0) == 0 ? full.substr(prefix.size()) : full;
+}
+
+std::string period_text(const v1::ScheduleInfo& info) {
+  return orch::format_duration(orch::client::from_proto(info.period()));
+}
+
+// `interval get` / `interval create` text output: one `field: value` line per field.
+std::string format_schedule(const v1::ScheduleInfo& info) {
+  std::string text;
+  text += "name: " + info.name() + '\n';
+  text += "state: " + short_name(v1::ScheduleState_Name(info.state()), "SCHEDULE_STATE_") + '\n';
+  text += "period: " + period_text(info) + '\n';
+  text += "missed_tick: " +
+          short_name(v1::MissedTickBehavior_Name(info.missed_tick_behavior()),
+                     "MISSED_TICK_BEHAVIOR_") +
+          '\n';
+  text += "overlap: " +
+          short_name(v1::OverlapPolicy_Name(info.overlap_policy()), "OVERLAP_POLICY_") + '\n';
+  text += "next_tick: " + orch::client::format_timestamp(info.next_tick_at()) + '\n';
+  text += "ticks_fired: " + std::to_string(info.ticks_fired()) + '\n';
+  text += "ticks_missed: " + std::to_string(info.ticks_missed()) + '\n';
+  text += "ticks_skipped: " + std::to_string(info.ticks_skipped()) + '\n';
+  text += "last_task: " + (info.last_task_id().empty() ? std::string("-") : info.last_task_id()) +
+          '\n';
+  text += "last_task_state: " +
+          (info.last_task_id().empty()
+               ? std::string("-")
+               : std::string(orch::client::task_state_name(info.last_task_state()))) +
+          '\n';
+  return text;
+}
+
 }  // namespace
 
 Commands::Commands(const GlobalArgs& globals, std::ostream& out) : globals_(globals), out_(out) {}
@@ -281,6 +332,135 @@ int Commands::ticks(const TicksArgs& args) {
   // Ctrl-C is how an endless ticks stream ends: not an error.
   if (interrupt.interrupted() && status.error_code() == grpc::StatusCode::CANCELLED) return kExitOk;
   check(status);
+  return kExitOk;
+}
+
+}  // namespace orchctl
+
+namespace orchctl {
+
+void Commands::print_schedule(const v1::ScheduleInfo& info) {
+  out_ << (json() ? to_json(info) + "\n" : format_schedule(info));
+  out_.flush();
+}
+
+int Commands::interval_create(const IntervalCreateArgs& args) {
+  v1::CreateIntervalRequest request;
+  // Everything local is checked before anything is sent.
+  if (!args.file.empty() && args.sleep_given) {
+    throw UsageError("interval create: give either -f FILE or a node (sleep DURATION), not both");
+  }
+  if (!args.file.empty()) {
+    auto spec = orch::client::read_spec_file(args.file, std::cin);
+    if (!spec) throw UsageError(spec.error);
+    *request.mutable_template_() = std::move(*spec.value);
+  } else if (args.sleep_given) {
+    *request.mutable_template_() =
+        orch::client::sleep(duration_arg(args.sleep_duration, "DURATION"));
+  } else {
+    throw UsageError("interval create: say what each tick runs: `sleep DURATION` or -f FILE");
+  }
+  request.set_name(args.name);
+  const auto every = duration_arg(args.every, "--every");
+  if (every == orch::Duration::zero()) throw UsageError("--every: must be positive");
+  *request.mutable_period() = orch::client::to_proto(every);
+  request.set_missed_tick_behavior(missed_tick_arg(args.missed_tick));
+  request.set_overlap_policy(overlap_arg(args.overlap));
+  if (!args.catchup_window.empty()) {
+    *request.mutable_catchup_window() =
+        orch::client::to_proto(duration_arg(args.catchup_window, "--catchup-window"));
+  }
+  if (!args.delay.empty()) {
+    *request.mutable_delay() = orch::client::to_proto(duration_arg(args.delay, "--delay"));
+  }
+  request.set_max_ticks(args.max_ticks);
+  add_labels(args.labels, *request.mutable_task_labels());
+
+  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto ctx = client().context();
+  v1::ScheduleInfo info;
+  check(stub->CreateInterval(ctx.get(), request, &info));
+  print_schedule(info);
+  return kExitOk;
+}
+
+int Commands::interval_list() {
+  auto stub = v1::ScheduleService::NewStub(client().channel());
+  v1::ListSchedulesRequest request;
+  request.set_page_size(kMaxPageSize);
+  // Follow next_page_token to the last page.
+  v1::ListSchedulesResponse all;
+  while (true) {
+    auto ctx = client().context();
+    v1::ListSchedulesResponse page;
+    check(stub->List(ctx.get(), request, &page));
+    for (auto& info : *page.mutable_schedules()) *all.add_schedules() = std::move(info);
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+
+  if (json()) {
+    out_ << to_json(all) << '\n';
+  } else {
+    for (const auto& info : all.schedules()) {
+      out_ << info.name() << "  "
+           << short_name(v1::ScheduleState_Name(info.state()), "SCHEDULE_STATE_") << "  "
+           << period_text(info) << "  " << orch::client::format_timestamp(info.next_tick_at())
+           << "  " << info.ticks_fired() << '\n';
+    }
+  }
+  out_.flush();
+  return kExitOk;
+}
+
+int Commands::interval_get(const std::string& name) {
+  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto ctx = client().context();
+  v1::GetScheduleRequest request;
+  request.set_name(name);
+  v1::ScheduleInfo info;
+  check(stub->Get(ctx.get(), request, &info));
+  print_schedule(info);
+  return kExitOk;
+}
+
+int Commands::interval_pause(const std::string& name) {
+  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto ctx = client().context();
+  v1::PauseScheduleRequest request;
+  request.set_name(name);
+  v1::ScheduleInfo info;
+  check(stub->Pause(ctx.get(), request, &info));
+  print_schedule(info);
+  return kExitOk;
+}
+
+int Commands::interval_resume(const std::string& name) {
+  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto ctx = client().context();
+  v1::ResumeScheduleRequest request;
+  request.set_name(name);
+  v1::ScheduleInfo info;
+  check(stub->Resume(ctx.get(), request, &info));
+  print_schedule(info);
+  return kExitOk;
+}
+
+int Commands::interval_remove(const std::string& name, bool abort_running) {
+  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto ctx = client().context();
+  v1::DeleteScheduleRequest request;
+  request.set_name(name);
+  request.set_abort_running(abort_running);
+  v1::DeleteScheduleResponse response;
+  check(stub->Delete(ctx.get(), request, &response));
+  if (json()) {
+    out_ << to_json(response) << '\n';
+  } else {
+    out_ << name << " removed" << '\n';
+    for (const auto& id : response.aborted()) out_ << id << " aborted" << '\n';
+  }
+  out_.flush();
   return kExitOk;
 }
 

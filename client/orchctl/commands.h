@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "orch/client/client.h"
+#include "orch/v1/schedules.pb.h"
 
 namespace orchctl {
 
@@ -54,6 +55,20 @@ struct TicksArgs {
   std::string missed_tick = "skip";  // --missed-tick burst|delay|skip
 };
 
+struct IntervalCreateArgs {
+  std::string name;
+  std::string every;                 // --every DURATION (required)
+  std::string missed_tick = "skip";  // --missed-tick burst|delay|skip
+  std::string overlap = "skip";      // --overlap allow|skip|buffer-one|cancel-previous
+  std::string catchup_window;        // --catchup-window DURATION; empty: none
+  std::string delay;                 // --delay DURATION; empty: first tick at once
+  std::uint64_t max_ticks = 0;       // --max-ticks N; 0: no limit
+  std::vector<std::string> labels;
+  std::string file;                  // -f; "-" is stdin
+  std::string sleep_duration;        // `interval create NAME sleep DURATION`
+  bool sleep_given = false;
+};
+
 class Commands {
  public:
   /// Prints results to `out` (flushed after each record).
@@ -68,11 +83,18 @@ class Commands {
   int select(const SelectArgs& args);
   int who_am_i();
   int ticks(const TicksArgs& args);
+  int interval_create(const IntervalCreateArgs& args);
+  int interval_list();
+  int interval_get(const std::string& name);
+  int interval_pause(const std::string& name);
+  int interval_resume(const std::string& name);
+  int interval_remove(const std::string& name, bool abort_running);
 
  private:
   orch::client::Client& client();
   bool json() const { return globals_.output == "json"; }
   void print_task(const orch::v1::TaskInfo& task);
+  void print_schedule(const orch::v1::ScheduleInfo& info);
 
   GlobalArgs globals_;
   std::ostream& out_;

@@ -142,6 +142,41 @@ json: one Tick object per line.
 Example:
   orchctl ticks --every 500ms --count 10)";
 
+constexpr const char* kIntervalFooter = R"(
+Interval schedules: named server-side timers whose every tick spawns a task from a template
+(see docs/schedules.md). Each spawned task is named after the schedule and labelled
+schedule=NAME and tick=N, so `orchctl ls --label schedule=NAME` lists them.
+
+Text output of create, get, pause and resume (one `field: value` line each):
+  name: NAME
+  state: ACTIVE | PAUSED | FINISHED
+  period: 100ms
+  missed_tick: SKIP | BURST | DELAY
+  overlap: SKIP | ALLOW | BUFFER_ONE | CANCEL_PREVIOUS
+  next_tick: TIME               ("-" while paused and once finished)
+  ticks_fired: N
+  ticks_missed: N
+  ticks_skipped: N
+  last_task: ID                 ("-" before the first tick)
+  last_task_state: STATE        ("-" before the first tick)
+ls: one line per schedule, by name, columns separated by two spaces:
+  NAME  STATE  PERIOD  NEXT_TICK  TICKS_FIRED
+rm: "NAME removed", then "ID aborted" per task aborted by --abort-running.
+json: one ScheduleInfo (ls: one ListSchedulesResponse; rm: one DeleteScheduleResponse).
+
+Example:
+  orchctl interval create nightly --every 24h --label team=core sleep 1m
+  orchctl interval pause nightly)";
+
+constexpr const char* kIntervalCreateFooter = R"(
+Give the node each tick runs as a sub-command (sleep DURATION) or as a TaskSpec file: -f FILE
+(JSON or YAML, '-' reads stdin), as for `orchctl spawn`.
+  --missed-tick  when ticks come due faster than they can fire (default skip)
+  --overlap      when a tick comes while an earlier tick's task still runs (default skip)
+
+Example:
+  orchctl interval create beat --every 100ms --max-ticks 5 sleep 10ms)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -268,6 +303,77 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"burst", "delay", "skip"}))
       ->capture_default_str();
   ticks->callback([&] { action = [&](Commands& c) { return c.ticks(ticks_args); }; });
+
+  // interval
+  auto* interval = app.add_subcommand("interval", "Manage interval schedules that spawn tasks");
+  interval->footer(kIntervalFooter);
+  interval->require_subcommand(1);
+
+  orchctl::IntervalCreateArgs create_args;
+  auto* create = interval->add_subcommand("create", "Create an interval schedule");
+  create->footer(kIntervalCreateFooter);
+  create->add_option("NAME", create_args.name, "schedule name, unique in the tenant")->required();
+  create->add_option("--every", create_args.every, "period, e.g. 250ms, 2s")
+      ->required()
+      ->check(orchctl::duration_check());
+  create->add_option("--missed-tick", create_args.missed_tick, "burst, delay or skip")
+      ->check(CLI::IsMember({"burst", "delay", "skip"}))
+      ->capture_default_str();
+  create->add_option("--overlap", create_args.overlap,
+                     "allow, skip, buffer-one or cancel-previous")
+      ->check(CLI::IsMember({"allow", "skip", "buffer-one", "cancel-previous"}))
+      ->capture_default_str();
+  create->add_option("--catchup-window", create_args.catchup_window,
+                     "a tick later than this does not fire (default: no window)")
+      ->check(orchctl::duration_check());
+  create->add_option("--delay", create_args.delay, "first tick after this (default: at once)")
+      ->check(orchctl::duration_check());
+  create->add_option("--max-ticks", create_args.max_ticks,
+                     "finish after N ticks spawned a task (0: no limit)")
+      ->capture_default_str();
+  create->add_option("--label", create_args.labels, "a label key=value for every task (repeatable)")
+      ->check(orchctl::label_check())
+      ->allow_extra_args(false);
+  create->add_option("-f,--file", create_args.file, "TaskSpec file, JSON or YAML; '-' is stdin");
+  create->require_subcommand(0, 1);
+  auto* create_sleep = create->add_subcommand("sleep", "Each tick spawns a timer of DURATION");
+  create_sleep->add_option("DURATION", create_args.sleep_duration, "how long, e.g. 250ms, 2s")
+      ->required()
+      ->check(orchctl::duration_check());
+  create->callback([&] {
+    create_args.sleep_given = create_sleep->parsed();
+    action = [&](Commands& c) { return c.interval_create(create_args); };
+  });
+
+  auto* interval_ls = interval->add_subcommand("ls", "List the tenant's schedules by name");
+  interval_ls->alias("list");
+  interval_ls->callback([&] { action = [&](Commands& c) { return c.interval_list(); }; });
+
+  std::string interval_name;
+  auto* interval_get = interval->add_subcommand("get", "Print one schedule");
+  interval_get->add_option("NAME", interval_name, "schedule name")->required();
+  interval_get->callback(
+      [&] { action = [&](Commands& c) { return c.interval_get(interval_name); }; });
+
+  auto* interval_pause = interval->add_subcommand("pause", "Stop a schedule's ticks from firing");
+  interval_pause->add_option("NAME", interval_name, "schedule name")->required();
+  interval_pause->callback(
+      [&] { action = [&](Commands& c) { return c.interval_pause(interval_name); }; });
+
+  auto* interval_resume = interval->add_subcommand("resume", "Let a paused schedule fire again");
+  interval_resume->add_option("NAME", interval_name, "schedule name")->required();
+  interval_resume->callback(
+      [&] { action = [&](Commands& c) { return c.interval_resume(interval_name); }; });
+
+  bool abort_running = false;
+  auto* interval_rm = interval->add_subcommand("rm", "Delete a schedule");
+  interval_rm->alias("delete");
+  interval_rm->add_option("NAME", interval_name, "schedule name")->required();
+  interval_rm->add_flag("--abort-running", abort_running,
+                        "also abort the schedule's tasks still running");
+  interval_rm->callback([&] {
+    action = [&](Commands& c) { return c.interval_remove(interval_name, abort_running); };
+  });
 
   try {
     app.parse(argc, argv);

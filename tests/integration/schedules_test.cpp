@@ -10,6 +10,7 @@
 #include "daemon_process.h"
 #include "orch/client/specs.h"
 #include "orch/v1/schedules.grpc.pb.h"
+#include "proto_json.h"
 #include "task_calls.h"
 #include "text_assertions.h"
 
@@ -151,6 +152,34 @@ TEST(Schedules, AnActiveScheduleWithRunningTasksDoesNotHoldUpShutdown) {
   }
   ASSERT_GE(info.running_tasks(), 1u);
   EXPECT_EQ(daemon.stop(), 0) << daemon.log();
+}
+
+TEST(Schedules, OrchctlIntervalCreateRunsMaxTicksTasksThenRmExitsZero) {
+  DaemonProcess daemon(two_tenants());
+  const auto orchctl = daemon.orchctl(kAlpha);
+  const auto created = orchctl(
+      {"interval", "create", "beat", "--every", "100ms", "--max-ticks", "5", "sleep", "10ms"});
+  ASSERT_EQ(created.exit_code, 0) << describe(created);
+  EXPECT_TRUE(contains(created.out, "name: beat\n")) << created.out;
+
+  v1::ScheduleInfo info;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    const auto got = orchctl({"interval", "get", "beat", "-o", "json"});
+    ASSERT_EQ(got.exit_code, 0) << describe(got);
+    info = parse_json<v1::ScheduleInfo>(got.out);
+    if (info.state() == v1::SCHEDULE_STATE_FINISHED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(info.state(), v1::SCHEDULE_STATE_FINISHED) << info.DebugString();
+  EXPECT_EQ(info.ticks_fired(), 5u);
+
+  const auto listed = orchctl({"ls", "--label", "schedule=beat", "-o", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << describe(listed);
+  EXPECT_EQ(parse_json<v1::ListTasksResponse>(listed.out).tasks_size(), 5) << listed.out;
+
+  const auto removed = orchctl({"interval", "rm", "beat"});
+  EXPECT_EQ(removed.exit_code, 0) << describe(removed);
 }
 
 }  // namespace
