@@ -313,11 +313,10 @@ int Commands::ticks(const TicksArgs& args) {
     throw UsageError("--missed-tick: invalid value \"" + args.missed_tick + "\" (use burst, delay or skip)");
   }
 
-  // The client library has no ScheduleService stub yet: make one on its channel.
-  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto& stub = client().schedules();
   auto ctx = client().context();
   CancelOnInterrupt interrupt(*ctx);
-  auto reader = stub->Ticks(ctx.get(), request);
+  auto reader = stub.Ticks(ctx.get(), request);
   v1::Tick tick;
   while (reader->Read(&tick)) {
     if (json()) {
@@ -376,16 +375,16 @@ int Commands::interval_create(const IntervalCreateArgs& args) {
   request.set_max_ticks(args.max_ticks);
   add_labels(args.labels, *request.mutable_task_labels());
 
-  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto& stub = client().schedules();
   auto ctx = client().context();
   v1::ScheduleInfo info;
-  check(stub->CreateInterval(ctx.get(), request, &info));
+  check(stub.CreateInterval(ctx.get(), request, &info));
   print_schedule(info);
   return kExitOk;
 }
 
 int Commands::interval_list() {
-  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto& stub = client().schedules();
   v1::ListSchedulesRequest request;
   request.set_page_size(kMaxPageSize);
   // Follow next_page_token to the last page.
@@ -393,7 +392,7 @@ int Commands::interval_list() {
   while (true) {
     auto ctx = client().context();
     v1::ListSchedulesResponse page;
-    check(stub->List(ctx.get(), request, &page));
+    check(stub.List(ctx.get(), request, &page));
     for (auto& info : *page.mutable_schedules()) *all.add_schedules() = std::move(info);
     if (page.next_page_token().empty()) break;
     request.set_page_token(page.next_page_token());
@@ -414,46 +413,46 @@ int Commands::interval_list() {
 }
 
 int Commands::interval_get(const std::string& name) {
-  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto& stub = client().schedules();
   auto ctx = client().context();
   v1::GetScheduleRequest request;
   request.set_name(name);
   v1::ScheduleInfo info;
-  check(stub->Get(ctx.get(), request, &info));
+  check(stub.Get(ctx.get(), request, &info));
   print_schedule(info);
   return kExitOk;
 }
 
 int Commands::interval_pause(const std::string& name) {
-  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto& stub = client().schedules();
   auto ctx = client().context();
   v1::PauseScheduleRequest request;
   request.set_name(name);
   v1::ScheduleInfo info;
-  check(stub->Pause(ctx.get(), request, &info));
+  check(stub.Pause(ctx.get(), request, &info));
   print_schedule(info);
   return kExitOk;
 }
 
 int Commands::interval_resume(const std::string& name) {
-  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto& stub = client().schedules();
   auto ctx = client().context();
   v1::ResumeScheduleRequest request;
   request.set_name(name);
   v1::ScheduleInfo info;
-  check(stub->Resume(ctx.get(), request, &info));
+  check(stub.Resume(ctx.get(), request, &info));
   print_schedule(info);
   return kExitOk;
 }
 
 int Commands::interval_remove(const std::string& name, bool abort_running) {
-  auto stub = v1::ScheduleService::NewStub(client().channel());
+  auto& stub = client().schedules();
   auto ctx = client().context();
   v1::DeleteScheduleRequest request;
   request.set_name(name);
   request.set_abort_running(abort_running);
   v1::DeleteScheduleResponse response;
-  check(stub->Delete(ctx.get(), request, &response));
+  check(stub.Delete(ctx.get(), request, &response));
   if (json()) {
     out_ << to_json(response) << '\n';
   } else {
