@@ -52,6 +52,18 @@ void observe_permit_wait(TenantState& tenant, Duration waited) {
   if (tenant.metrics) tenant.metrics->permit_wait.Observe(seconds(waited));
 }
 
+void count_attempt(TenantState& tenant, NodeKind kind, bool retry) {
+  if (!tenant.metrics) return;
+  if (auto* attempts = tenant.metrics->attempts(kind_label(kind))) attempts->Increment();
+  if (auto* retries = tenant.metrics->retries(kind_label(kind)); retries && retry) retries->Increment();
+}
+
+void count_attempt_failure(TenantState& tenant, NodeKind kind, FailureReason reason) {
+  if (tenant.metrics) {
+    tenant.metrics->attempt_failures(kind_label(kind), failure_reason_name(reason)).Increment();
+  }
+}
+
 void update_tenant_gauges(const TenantState& tenant) {
   if (!tenant.metrics) return;
   tenant.metrics->tasks_running.Set(tenant.running);

@@ -18,6 +18,8 @@ void count_finished(TenantState& tenant, metrics::Metrics* metrics, NodeKind roo
                     State outcome, Duration run_time);
 void count_rejected(TenantState& tenant, const char* reason);
 void observe_permit_wait(TenantState& tenant, Duration waited);
+void count_attempt(TenantState& tenant, NodeKind kind, bool retry);
+void count_attempt_failure(TenantState& tenant, NodeKind kind, FailureReason reason);
 /// Sets the tenant's gauges; call with the engine's mutex held.
 void update_tenant_gauges(const TenantState& tenant);
 

@@ -7,7 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "engine_metrics.h"
+#include "leaf_runner.h"
 #include "orch/engine/engine.h"
 #include "task_record.h"
 
@@ -94,22 +94,9 @@ asio::awaitable<NodeResult> run_sleep(const Node& node, RunContext& ctx) {
   NodeResult r;
   r.kind = node.kind;
   auto executor = co_await asio::this_coro::executor;
-  TenantSemaphore& semaphore = ctx.engine.tenant_state(ctx.record).semaphore;
-
-  // Wait for a permit: the only place where a leaf queues.
-  const TimePoint queued_at = Clock::now();
-  auto [ec] = co_await semaphore.async_acquire(executor, kAwait);
-  if (ec) co_return finish(std::move(r), State::kCancelled);
-  Permit permit(semaphore);
-  if (&node == ctx.record.spec.get()) {
-    // A task that is one leaf keeps its permit until its terminal state is published, so no
-    // observer sees the next task RUNNING while this one still is.
-    ctx.record.root_permit.emplace(std::move(permit));
-  }
-  observe_permit_wait(ctx.engine.tenant_state(ctx.record), Clock::now() - queued_at);
-  ctx.engine.mark_running(ctx.record);
-  // The grant may have raced with a cancellation that found nothing left to cancel.
-  if (co_await cancelled()) co_return finish(std::move(r), State::kCancelled);
+  std::optional<Permit> permit = co_await acquire_permit(ctx);
+  if (!permit) co_return finish(std::move(r), State::kCancelled);
+  keep_if_root(node, ctx, permit);
 
   r.started = Clock::now();
   Timer timer(executor);

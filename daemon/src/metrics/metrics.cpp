@@ -98,6 +98,16 @@ prometheus::Counter& TenantMetrics::rejected(std::string_view reason) const {
   return rejected(*label);
 }
 
+prometheus::Counter& TenantMetrics::attempt_failures(KindLabel kind, std::string_view reason) {
+  std::lock_guard lock(failures_mutex_);
+  auto key = std::pair{kind, std::string(reason)};
+  if (auto it = failures_.find(key); it != failures_.end()) return *it->second;
+  auto& counter = failures_family_->Add(
+      {{"tenant", tenant_}, {"kind", std::string(label_value(kind))}, {"reason", key.second}});
+  failures_.emplace(std::move(key), &counter);
+  return counter;
+}
+
 // --- Metrics ---------------------------------------------------------------------------------
 
 Metrics::Metrics()
@@ -140,6 +150,18 @@ Metrics::Metrics()
                     .Help("Task submissions refused before running, by tenant and reason "
                           "(invalid, quota, unavailable, permission).")
                     .Register(*registry_)),
+      attempts_(prometheus::BuildCounter()
+                    .Name("orch_task_attempts_total")
+                    .Help("Attempts started by work leaves (http, exec, worker), by tenant and kind.")
+                    .Register(*registry_)),
+      retries_(prometheus::BuildCounter()
+                   .Name("orch_task_retries_total")
+                   .Help("Attempts after the first (retries), by tenant and kind.")
+                   .Register(*registry_)),
+      attempt_failures_(prometheus::BuildCounter()
+                            .Name("orch_task_attempt_failures_total")
+                            .Help("Failed attempts of work leaves, by tenant, kind and reason.")
+                            .Register(*registry_)),
       task_duration_family_(prometheus::BuildHistogram()
                                 .Name("orch_task_duration_seconds")
                                 .Help("Run time of finished tasks, by node kind.")
@@ -191,6 +213,13 @@ TenantMetrics& Metrics::add_tenant(const std::string& name) {
     handles->rejected_[reason] =
         &rejected_.Add({{"tenant", name}, {"reason", to_string(kRejectValues[reason])}});
   }
+  for (KindLabel kind : {KindLabel::kHttp, KindLabel::kExec, KindLabel::kWorker}) {
+    const prometheus::Labels labels{{"tenant", name}, {"kind", std::string(label_value(kind))}};
+    handles->attempts_[static_cast<std::size_t>(kind)] = &attempts_.Add(labels);
+    handles->retries_[static_cast<std::size_t>(kind)] = &retries_.Add(labels);
+  }
+  handles->tenant_ = name;
+  handles->failures_family_ = &attempt_failures_;
   return *tenants_.emplace(name, std::move(handles)).first->second;
 }
 

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <variant>
 
 namespace orch::rpc {
 namespace {
@@ -46,6 +47,9 @@ Result<Duration> duration_from_proto(const google::protobuf::Duration& d, std::s
   if (value > max) return invalid(path, "must be at most " + format_duration(max) + " (limits.max_duration)");
   return value;
 }
+
+// More attempts than this is a mistake in the spec, not a policy.
+constexpr std::uint32_t kMaxAttempts = 1000;
 
 struct Walk {
   const SpecPolicy& policy;
@@ -108,7 +112,7 @@ struct Walk {
     auto d = duration_from_proto(sleep.duration(), join_path(path, "duration"),
                                  policy.limits.max_duration);
     if (!d) return d.error();
-    return Node{NodeKind::kSleep, *d, false, {}};
+    return engine::make_node(NodeKind::kSleep, *d);
   }
 
   Result<Node> timeout(const v1::TimeoutNode& timeout, const std::string& path, std::uint32_t depth) {
@@ -119,7 +123,7 @@ struct Walk {
     if (!timeout.has_child()) return invalid(join_path(path, "child"), "required");
     auto child = node(timeout.child(), join_path(path, "child"), depth + 1);
     if (!child) return child.error();
-    Node out{NodeKind::kTimeout, *d, false, {}};
+    Node out = engine::make_node(NodeKind::kTimeout, *d);
     out.children.push_back(std::move(*child));
     return out;
   }
@@ -128,7 +132,8 @@ struct Walk {
                          const std::string& path, std::uint32_t depth, bool fail_fast = false) {
     const std::string children_path = join_path(path, "children");
     if (children.empty()) return invalid(children_path, "must not be empty");
-    Node out{kind, {}, fail_fast, {}};
+    Node out = engine::make_node(kind);
+    out.fail_fast = fail_fast;
     out.children.reserve(static_cast<std::size_t>(children.size()));
     for (int i = 0; i < children.size(); ++i) {
       auto child = node(children[i], index_path(children_path, static_cast<std::size_t>(i)), depth + 1);
@@ -136,6 +141,62 @@ struct Walk {
       out.children.push_back(std::move(*child));
     }
     return out;
+  }
+
+  // The retry policy of a work leaf (http, exec, worker); absent = one attempt.
+  Result<engine::RetryPolicy> retry(const v1::TaskSpec& spec, const std::string& node_path) {
+    engine::RetryPolicy policy;
+    if (!spec.has_retry()) return policy;
+    const auto& retry = spec.retry();
+    const std::string path = join_path(node_path, "retry");
+    if (retry.max_attempts() > kMaxAttempts) {
+      return invalid(join_path(path, "max_attempts"), "must be at most " + std::to_string(kMaxAttempts));
+    }
+    policy.max_attempts = std::max<std::uint32_t>(retry.max_attempts(), 1);
+    if (retry.has_initial_backoff()) {
+      auto d = duration_from_proto(retry.initial_backoff(), join_path(path, "initial_backoff"),
+                                   policy_limits().max_duration);
+      if (!d) return d.error();
+      policy.initial_backoff = *d;
+    }
+    if (retry.has_max_backoff()) {
+      auto d = duration_from_proto(retry.max_backoff(), join_path(path, "max_backoff"),
+                                   policy_limits().max_duration);
+      if (!d) return d.error();
+      policy.max_backoff = *d;
+    }
+    if (policy.max_backoff < policy.initial_backoff) {
+      return invalid(join_path(path, "max_backoff"), "must not be less than initial_backoff (" +
+                                                          format_duration(policy.initial_backoff) + ")");
+    }
+    if (retry.multiplier() != 0.0) {
+      if (!(retry.multiplier() >= 1.0 && retry.multiplier() <= 100.0)) {
+        return invalid(join_path(path, "multiplier"), "must be between 1 and 100");
+      }
+      policy.multiplier = retry.multiplier();
+    }
+    for (int i = 0; i < retry.non_retryable_errors_size(); ++i) {
+      const auto& name = retry.non_retryable_errors(i);
+      auto reason = engine::failure_reason_from_name(name);
+      if (!reason) {
+        return invalid(index_path(join_path(path, "non_retryable_errors"), static_cast<std::size_t>(i)),
+                       "unknown failure reason '" + name.substr(0, 64) + "' (one of " +
+                           failure_reason_list() + ")");
+      }
+      policy.non_retryable_errors.push_back(*reason);
+    }
+    return policy;
+  }
+
+  const config::Limits& policy_limits() const { return policy.limits; }
+
+  static std::string failure_reason_list() {
+    std::string list;
+    for (std::size_t i = 0; i < engine::kFailureReasonCount; ++i) {
+      if (!list.empty()) list += ", ";
+      list += engine::failure_reason_name(static_cast<engine::FailureReason>(i));
+    }
+    return list;
   }
 
   Result<Node> not_yet(NodeKind kind, const std::string& path) {
@@ -154,6 +215,48 @@ void set_time(const std::optional<engine::TimePoint>& t, google::protobuf::Times
 
 void set_duration(Duration d, google::protobuf::Duration* out) {
   *out = TimeUtil::NanosecondsToDuration(d.count());
+}
+
+void output_to_proto(const std::monostate&, v1::NodeResult&) {}
+
+void output_to_proto(const engine::HttpOutput& http, v1::NodeResult& out) {
+  auto* o = out.mutable_http();
+  o->set_status(http.status);
+  o->set_reason(http.reason);
+  for (const auto& [name, value] : http.headers) {
+    auto* header = o->add_headers();
+    header->set_name(name);
+    header->set_value(value);
+  }
+  o->set_body(http.body);
+  o->set_truncated(http.truncated);
+  o->set_url(http.url);
+}
+
+void output_to_proto(const engine::ExecOutput& exec, v1::NodeResult& out) {
+  auto* o = out.mutable_exec();
+  if (exec.exit_code) o->set_exit_code(*exec.exit_code);
+  if (exec.signal) o->set_signal(*exec.signal);
+  o->set_stdout(exec.stdout_data);
+  o->set_stderr(exec.stderr_data);
+  o->set_stdout_truncated(exec.stdout_truncated);
+  o->set_stderr_truncated(exec.stderr_truncated);
+}
+
+void output_to_proto(const engine::WorkerOutput& worker, v1::NodeResult& out) {
+  auto* o = out.mutable_worker();
+  o->set_result(worker.result);
+  o->set_worker_id(worker.worker_id);
+}
+
+void output_to_proto(const engine::SendOutput& send, v1::NodeResult& out) {
+  out.mutable_send()->set_receivers(send.receivers);
+}
+
+void output_to_proto(const engine::RecvOutput& recv, v1::NodeResult& out) {
+  auto* o = out.mutable_recv();
+  o->set_payload(recv.payload);
+  o->set_sequence(recv.sequence);
 }
 
 }  // namespace
@@ -203,7 +306,18 @@ Result<std::optional<Duration>> timeout_from_proto(const google::protobuf::Durat
   return std::optional<Duration>(*value);
 }
 
+void retry_to_proto(const engine::RetryPolicy& policy, v1::RetryPolicy& out) {
+  out.set_max_attempts(policy.max_attempts);
+  set_duration(policy.initial_backoff, out.mutable_initial_backoff());
+  set_duration(policy.max_backoff, out.mutable_max_backoff());
+  out.set_multiplier(policy.multiplier);
+  for (auto reason : policy.non_retryable_errors) {
+    out.add_non_retryable_errors(std::string(engine::failure_reason_name(reason)));
+  }
+}
+
 void node_to_proto(const Node& node, v1::TaskSpec& out) {
+  if (node.retry != engine::RetryPolicy{}) retry_to_proto(node.retry, *out.mutable_retry());
   switch (node.kind) {
     case NodeKind::kSleep:
       set_duration(node.duration, out.mutable_sleep()->mutable_duration());
@@ -299,6 +413,10 @@ void result_to_proto(const engine::NodeResult& result, v1::NodeResult& out) {
     default:
       break;
   }
+  out.set_attempts(result.attempts);
+  out.set_last_attempt_error(result.last_attempt_error);
+  out.set_fencing_token(result.fencing_token);
+  std::visit([&out](const auto& output) { output_to_proto(output, out); }, result.output);
 }
 
 void task_to_proto(const engine::TaskSnapshot& task, v1::TaskInfo& out) {

@@ -17,18 +17,20 @@ namespace {
 
 namespace asio = boost::asio;
 
-Node sleep_node(Duration d) { return Node{NodeKind::kSleep, d, false, {}}; }
+Node sleep_node(Duration d) { return make_node(NodeKind::kSleep, d); }
 Node join_node(std::vector<Node> children, bool fail_fast = false) {
-  return Node{NodeKind::kJoin, {}, fail_fast, std::move(children)};
+  Node join = make_node(NodeKind::kJoin, {}, std::move(children));
+  join.fail_fast = fail_fast;
+  return join;
 }
 Node select_node(std::vector<Node> children) {
-  return Node{NodeKind::kSelect, {}, false, std::move(children)};
+  return make_node(NodeKind::kSelect, {}, std::move(children));
 }
 Node timeout_node(Duration d, Node child) {
-  return Node{NodeKind::kTimeout, d, false, {std::move(child)}};
+  return make_node(NodeKind::kTimeout, d, {std::move(child)});
 }
 Node sequence_node(std::vector<Node> children) {
-  return Node{NodeKind::kSequence, {}, false, std::move(children)};
+  return make_node(NodeKind::kSequence, {}, std::move(children));
 }
 
 class EngineTest : public ::testing::Test {

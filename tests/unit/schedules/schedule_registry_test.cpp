@@ -21,7 +21,7 @@ using engine::ErrorCode;
 using engine::Node;
 using engine::NodeKind;
 
-Node sleep_node(Duration d) { return Node{NodeKind::kSleep, d, false, {}}; }
+Node sleep_node(Duration d) { return engine::make_node(NodeKind::kSleep, d); }
 
 class ScheduleRegistryTest : public ::testing::Test {
  protected:

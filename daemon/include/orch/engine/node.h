@@ -10,6 +10,7 @@
 
 #include "orch/common/duration.h"
 #include "orch/engine/clock.h"
+#include "orch/engine/leaf.h"
 
 namespace orch::engine {
 
@@ -38,7 +39,18 @@ struct Node {
   Duration duration{};         // sleep: how long; timeout: the deadline
   bool fail_fast = false;      // join
   std::vector<Node> children;  // join, select, sequence: all; timeout: exactly one
+  WorkSpec work;               // http, exec, worker: their spec; send, recv: the channel op
+  RetryPolicy retry;           // http, exec, worker
 };
+
+/// A node of `kind` with `duration` and `children`, every other field at its default.
+inline Node make_node(NodeKind kind, Duration duration = {}, std::vector<Node> children = {}) {
+  Node node;
+  node.kind = kind;
+  node.duration = duration;
+  node.children = std::move(children);
+  return node;
+}
 
 /// Number of nodes in the tree rooted at `node`.
 std::size_t count_nodes(const Node& node);
@@ -64,6 +76,12 @@ struct NodeResult {
   std::optional<TimePoint> finished;
   std::optional<std::uint32_t> winner;  // select: index of the first child to finish
   std::vector<NodeResult> children;     // composites: results of the children that ran, in order
+  // Work leaves: attempts started (from 1), the latest failed attempt's error, and the latest
+  // attempt's fencing token.
+  std::uint32_t attempts = 0;
+  std::string last_attempt_error;
+  std::uint64_t fencing_token = 0;
+  LeafOutput output;  // leaves other than sleep: what the (last) attempt produced
 };
 
 /// Sets `reason` as the error of every cancelled node in the tree that has none yet.

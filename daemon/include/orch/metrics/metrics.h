@@ -113,6 +113,19 @@ struct TenantMetrics {
   /// (a programming error: reasons come from our code, never from the network).
   prometheus::Counter& rejected(std::string_view reason) const;
 
+  /// orch_task_attempts_total{tenant,kind} and orch_task_retries_total{tenant,kind} (attempts
+  /// after the first), for the work kinds http, exec and worker; nullptr for other kinds.
+  prometheus::Counter* attempts(KindLabel kind) const noexcept {
+    return attempts_[static_cast<std::size_t>(kind)];
+  }
+  prometheus::Counter* retries(KindLabel kind) const noexcept {
+    return retries_[static_cast<std::size_t>(kind)];
+  }
+  /// orch_task_attempt_failures_total{tenant,kind,reason}. The child is made on first use
+  /// (under a short mutex); `reason` comes from the engine's closed set of failure reasons, so
+  /// the label set stays bounded.
+  prometheus::Counter& attempt_failures(KindLabel kind, std::string_view reason);
+
   TenantMetrics(const TenantMetrics&) = delete;
   TenantMetrics& operator=(const TenantMetrics&) = delete;
 
@@ -124,6 +137,13 @@ struct TenantMetrics {
   std::array<prometheus::Counter*, kKindLabelCount> spawned_{};
   std::array<std::array<prometheus::Counter*, kOutcomeLabelCount>, kKindLabelCount> finished_{};
   std::array<prometheus::Counter*, kRejectLabelCount> rejected_{};
+  std::array<prometheus::Counter*, kKindLabelCount> attempts_{};
+  std::array<prometheus::Counter*, kKindLabelCount> retries_{};
+
+  std::string tenant_;
+  prometheus::Family<prometheus::Counter>* failures_family_ = nullptr;
+  std::mutex failures_mutex_;
+  std::map<std::pair<KindLabel, std::string>, prometheus::Counter*, std::less<>> failures_;
 };
 
 /// Owns the registry and the daemon's metric families, plus the process collector
@@ -196,6 +216,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& spawned_;
   prometheus::Family<prometheus::Counter>& finished_;
   prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Family<prometheus::Counter>& attempts_;
+  prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Family<prometheus::Counter>& attempt_failures_;
   prometheus::Family<prometheus::Histogram>& task_duration_family_;
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
