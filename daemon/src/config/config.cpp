@@ -62,6 +62,7 @@ tenants:
     # and send the metadata `authorization: Bearer TOKEN`.
     max_concurrency: 64         # tasks running at once (1 to 1000000)
     max_queued: 100000          # tasks waiting for a slot; beyond that Spawn is refused
+    max_schedules: 100          # interval schedules at once
     max_channels: 100           # open channels
     max_message_bytes: 1048576  # largest channel message, in bytes
     # Task kinds this tenant may spawn. `exec` (run a local program) is left out by default.
@@ -74,9 +75,9 @@ constexpr std::array<std::string_view, 8> kTopLevelKeys = {
 constexpr std::array<std::string_view, 6> kLimitsKeys = {"max_spec_depth", "max_spec_nodes",
                                                          "max_labels",     "max_label_bytes",
                                                          "max_batch",      "max_duration"};
-constexpr std::array<std::string_view, 7> kTenantKeys = {
-    "name",         "token_sha256",      "max_concurrency", "max_queued",
-    "max_channels", "max_message_bytes", "allowed_kinds"};
+constexpr std::array<std::string_view, 8> kTenantKeys = {
+    "name",          "token_sha256", "max_concurrency",   "max_queued",
+    "max_schedules", "max_channels", "max_message_bytes", "allowed_kinds"};
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
@@ -396,6 +397,8 @@ class ConfigReader {
         tenant.max_concurrency = read_u32(value, key_path, 1, 1'000'000);
       } else if (key == "max_queued") {
         tenant.max_queued = read_u32(value, key_path, 0, 100'000'000);
+      } else if (key == "max_schedules") {
+        tenant.max_schedules = read_u32(value, key_path, 0, 100'000);
       } else if (key == "max_channels") {
         tenant.max_channels = read_u32(value, key_path, 0, 1'000'000);
       } else if (key == "max_message_bytes") {

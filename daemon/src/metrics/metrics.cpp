@@ -37,6 +37,11 @@ const prometheus::Histogram::BucketBoundaries kTaskDurationBuckets = {
 const prometheus::Histogram::BucketBoundaries kPermitWaitBuckets = {
     0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
 };
+/// Tick lateness: 100 µs on an idle daemon up to seconds behind a stalled one.
+const prometheus::Histogram::BucketBoundaries kLatenessBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10,
+};
 /// RPC handling: sub-millisecond unary calls to long waits and streams.
 const prometheus::Histogram::BucketBoundaries kRpcDurationBuckets = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
@@ -108,6 +113,29 @@ prometheus::Counter& TenantMetrics::attempt_failures(KindLabel kind, std::string
   return counter;
 }
 
+// --- ScheduleMetrics -------------------------------------------------------------------------
+
+ScheduleMetrics::ScheduleMetrics(prometheus::Family<prometheus::Counter>& fired_family,
+                                 prometheus::Family<prometheus::Counter>& missed_family,
+                                 prometheus::Family<prometheus::Counter>& skipped_family,
+                                 prometheus::Family<prometheus::Histogram>& lateness_family,
+                                 const std::map<std::string, std::string>& labels)
+    : fired(fired_family.Add(labels)),
+      missed(missed_family.Add(labels)),
+      skipped(skipped_family.Add(labels)),
+      lateness(lateness_family.Add(labels, kLatenessBuckets)),
+      fired_family_(fired_family),
+      missed_family_(missed_family),
+      skipped_family_(skipped_family),
+      lateness_family_(lateness_family) {}
+
+ScheduleMetrics::~ScheduleMetrics() {
+  fired_family_.Remove(&fired);
+  missed_family_.Remove(&missed);
+  skipped_family_.Remove(&skipped);
+  lateness_family_.Remove(&lateness);
+}
+
 // --- Metrics ---------------------------------------------------------------------------------
 
 Metrics::Metrics()
@@ -166,6 +194,25 @@ Metrics::Metrics()
                                 .Name("orch_task_duration_seconds")
                                 .Help("Run time of finished tasks, by node kind.")
                                 .Register(*registry_)),
+      schedule_fired_(prometheus::BuildCounter()
+                          .Name("orch_schedule_ticks_fired_total")
+                          .Help("Ticks of an interval schedule that spawned a task.")
+                          .Register(*registry_)),
+      schedule_missed_(prometheus::BuildCounter()
+                           .Name("orch_schedule_ticks_missed_total")
+                           .Help("Ticks of an interval schedule that never fired: dropped by the "
+                                 "missed-tick behaviour or later than the catch-up window.")
+                           .Register(*registry_)),
+      schedule_skipped_(prometheus::BuildCounter()
+                            .Name("orch_schedule_ticks_skipped_total")
+                            .Help("Ticks of an interval schedule that fired but spawned nothing "
+                                  "because of the overlap policy.")
+                            .Register(*registry_)),
+      schedule_lateness_(prometheus::BuildHistogram()
+                             .Name("orch_schedule_tick_lateness_seconds")
+                             .Help("How long after its due instant each tick of an interval "
+                                   "schedule fired.")
+                             .Register(*registry_)),
       rpc_requests_(prometheus::BuildCounter()
                         .Name("orch_grpc_requests_total")
                         .Help("gRPC requests handled, by method and status code.")
@@ -187,6 +234,14 @@ Metrics::Metrics()
 }
 
 Metrics::~Metrics() = default;
+
+std::unique_ptr<ScheduleMetrics> Metrics::add_schedule(const std::string& tenant,
+                                                      const std::string& name) {
+  // Not make_unique: the constructor is private to Metrics.
+  return std::unique_ptr<ScheduleMetrics>(
+      new ScheduleMetrics(schedule_fired_, schedule_missed_, schedule_skipped_,
+                          schedule_lateness_, {{"tenant", tenant}, {"schedule", name}}));
+}
 
 TenantMetrics& Metrics::add_tenant(const std::string& name) {
   if (name.empty()) throw std::invalid_argument("metrics: a tenant name must not be empty");

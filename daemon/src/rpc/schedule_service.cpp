@@ -35,7 +35,7 @@ asio::awaitable<grpc::Status> create_interval(CallContext call,
   auto spec =
       schedule_spec_from_proto(request, SpecPolicy{call.limits, call.tenant}, engine::Clock::now());
   if (!spec) co_return to_status(spec.error());
-  auto created = call.schedules->create(call.tenant.name, std::move(*spec));
+  auto created = call.schedules->create(call.tenant.name, std::move(*spec), call.tenant.max_schedules);
   if (!created) co_return to_status(created.error());
   info_of(call, *created, response);
   co_return grpc::Status::OK;

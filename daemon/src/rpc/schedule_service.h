@@ -11,7 +11,7 @@ namespace orch::rpc {
 class ScheduleServiceImpl final : public v1::ScheduleService::CallbackService {
  public:
   explicit ScheduleServiceImpl(ServiceBase base)
-      : base_(std::move(base)), registry_(base_.executor, base_.engine) {
+      : base_(std::move(base)), registry_(base_.executor, base_.engine, base_.metrics) {
     base_.schedules = &registry_;
   }
 

@@ -10,6 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <set>
 
+#include "orch/metrics/metrics.h"
+
 namespace orch::schedules {
 
 namespace asio = boost::asio;
@@ -45,11 +47,23 @@ struct ScheduleRegistry::Schedule {
   std::string last_task_id;
   std::set<std::string> running;
   std::uint64_t buffered_tick = 0;  // the tick the gate holds, when it holds one
+  // The schedule's series; reset when it is deleted, before its name can be used again.
+  std::unique_ptr<metrics::ScheduleMetrics> metrics;
+  std::uint64_t missed_exported = 0;  // the timeline's missed ticks already counted in `metrics`
 };
 
 namespace {
 
 using Schedule = ScheduleRegistry::Schedule;
+
+// Adds the ticks the timeline missed since the last call to the schedule's counter.
+void export_missed_locked(Schedule& s) {
+  const std::uint64_t missed = s.timeline.ticks_missed();
+  if (s.metrics && missed > s.missed_exported) {
+    s.metrics->missed.Increment(static_cast<double>(missed - s.missed_exported));
+  }
+  s.missed_exported = missed;
+}
 
 // Wakes the driver so it reads the schedule's state again.
 void poke(const std::shared_ptr<Schedule>& s) {
@@ -141,6 +155,7 @@ void spawn_tick_locked(const std::shared_ptr<Schedule>& s, engine::Engine& engin
     return;
   }
   ++s->spawned;
+  if (s->metrics) s->metrics->fired.Increment();
   s->last_task_id = outcome->id;
   s->running.insert(outcome->id);
   if (s->spec.max_ticks && s->spawned >= *s->spec.max_ticks) s->timeline.finish();
@@ -151,7 +166,12 @@ void spawn_tick_locked(const std::shared_ptr<Schedule>& s, engine::Engine& engin
 // A tick fired: do what the overlap gate says.
 void on_tick_locked(const std::shared_ptr<Schedule>& s, engine::Engine& engine,
                     std::uint64_t tick) {
-  switch (s->gate.on_tick()) {
+  const std::uint64_t skipped_before = s->gate.ticks_skipped();
+  const TickAction action = s->gate.on_tick();
+  if (s->metrics) {
+    s->metrics->skipped.Increment(static_cast<double>(s->gate.ticks_skipped() - skipped_before));
+  }
+  switch (action) {
     case TickAction::kSpawn:
       spawn_tick_locked(s, engine, tick);
       break;
@@ -193,10 +213,14 @@ asio::awaitable<void> drive(std::shared_ptr<Schedule> s, engine::Engine& engine)
     const TimePoint now = Clock::now();
     // BURST may have several ticks due at once: fire them all.
     while (auto tick = s->timeline.fire(now)) {
+      if (s->metrics) {
+        s->metrics->lateness.Observe(std::chrono::duration<double>(now - tick->scheduled).count());
+      }
       on_tick_locked(s, engine, tick->tick_number);
       const auto next = s->timeline.next_deadline();
       if (!next || *next > now) break;
     }
+    export_missed_locked(*s);
   }
 }
 
@@ -215,12 +239,14 @@ engine::Error not_found(const std::string& name) {
 
 }  // namespace
 
-ScheduleRegistry::ScheduleRegistry(asio::any_io_executor executor, engine::Engine& engine)
-    : executor_(std::move(executor)), engine_(engine) {}
+ScheduleRegistry::ScheduleRegistry(asio::any_io_executor executor, engine::Engine& engine,
+                                   metrics::Metrics* metrics)
+    : executor_(std::move(executor)), engine_(engine), metrics_(metrics) {}
 
 ScheduleRegistry::~ScheduleRegistry() { stop(); }
 
-Result<ScheduleSnapshot> ScheduleRegistry::create(const std::string& tenant, ScheduleSpec spec) {
+Result<ScheduleSnapshot> ScheduleRegistry::create(const std::string& tenant, ScheduleSpec spec,
+                                                  std::uint32_t max_schedules) {
   if (spec.timing.max_ticks) {
     return make_error(ErrorCode::kInternal, "schedule timing must not carry max_ticks");
   }
@@ -233,7 +259,13 @@ Result<ScheduleSnapshot> ScheduleRegistry::create(const std::string& tenant, Sch
       return make_error(ErrorCode::kAlreadyExists,
                         "name: a schedule \"" + spec.name + "\" already exists");
     }
+    if (names.size() >= max_schedules) {
+      return make_error(ErrorCode::kResourceExhausted,
+                        "tenant " + tenant + " has " + std::to_string(names.size()) +
+                            " schedules (max_schedules=" + std::to_string(max_schedules) + ")");
+    }
     s = std::make_shared<Schedule>(executor_, tenant, std::move(spec));
+    if (metrics_) s->metrics = metrics_->add_schedule(tenant, s->spec.name);
     names.emplace(s->spec.name, s);
   }
   asio::co_spawn(s->strand, drive(s, engine_),
@@ -305,6 +337,7 @@ Result<ScheduleSnapshot> ScheduleRegistry::resume(const std::string& tenant,
   const TimePoint now = Clock::now();
   s->timeline.resume(now);
   if (reset) s->timeline.reset(now);
+  export_missed_locked(*s);
   poke(s);
   return snapshot_locked(*s);
 }
@@ -312,17 +345,17 @@ Result<ScheduleSnapshot> ScheduleRegistry::resume(const std::string& tenant,
 Result<std::vector<std::string>> ScheduleRegistry::remove(const std::string& tenant,
                                                           const std::string& name,
                                                           bool abort_running) {
-  std::shared_ptr<Schedule> s;
-  {
-    std::lock_guard lock(mutex_);
-    s = find_locked(schedules_, tenant, name);
-    if (!s) return not_found(name);
-    schedules_[tenant].erase(name);
-  }
   std::vector<std::string> running;
   {
-    std::lock_guard lock(s->mutex);
+    // Both locks (registry, then schedule): once the name is free again, the old schedule's
+    // series are gone, so a new schedule of that name starts its own.
+    std::lock_guard lock(mutex_);
+    std::shared_ptr<Schedule> s = find_locked(schedules_, tenant, name);
+    if (!s) return not_found(name);
+    schedules_[tenant].erase(name);
+    std::lock_guard schedule_lock(s->mutex);
     s->deleted = true;
+    s->metrics.reset();
     s->gate.drop_buffered();
     running.assign(s->running.begin(), s->running.end());
     poke(s);
@@ -342,6 +375,7 @@ void ScheduleRegistry::stop() {
     for (auto& [name, s] : names) {
       std::lock_guard lock(s->mutex);
       s->deleted = true;
+      s->metrics.reset();
       poke(s);
     }
   }

@@ -10,7 +10,11 @@
 #include <optional>
 #include <set>
 
+#include "orch/metrics/metrics.h"
+
 using namespace std::chrono_literals;
+
+constexpr std::uint32_t kMaxSchedules = 10;
 
 namespace orch::schedules {
 namespace {
@@ -30,7 +34,7 @@ class ScheduleRegistryTest : public ::testing::Test {
     engine_.emplace(io_.get_executor(), engine::EngineOptions{std::chrono::hours(1)});
     engine_->add_tenant({"alpha", 3, 20});
     engine_->add_tenant({"beta", 3, 20});
-    registry_.emplace(io_.get_executor(), *engine_);
+    registry_.emplace(io_.get_executor(), *engine_, &metrics_);
   }
   ~ScheduleRegistryTest() override {
     registry_->stop();
@@ -71,7 +75,7 @@ class ScheduleRegistryTest : public ::testing::Test {
   }
 
   ScheduleSnapshot create(std::string tenant, ScheduleSpec s) {
-    auto created = registry_->create(tenant, std::move(s));
+    auto created = registry_->create(tenant, std::move(s), kMaxSchedules);
     EXPECT_TRUE(created.has_value()) << (created ? "" : created.error().message);
     settle();
     return created ? *created : ScheduleSnapshot{};
@@ -91,6 +95,17 @@ class ScheduleRegistryTest : public ::testing::Test {
     return page ? page->tasks : std::vector<engine::TaskSnapshot>{};
   }
 
+  // The value of `family{schedule="NAME",tenant="alpha"}` in the exposition; nullopt when the
+  // series is absent.
+  std::optional<double> series(const std::string& family, const std::string& name) {
+    const std::string text = metrics_.serialize();
+    const std::string key = family + "{schedule=\"" + name + "\",tenant=\"alpha\"} ";
+    const auto at = text.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    return std::stod(text.substr(at + key.size()));
+  }
+
+  metrics::Metrics metrics_;
   asio::io_context io_;
   std::optional<engine::Engine> engine_;
   std::optional<ScheduleRegistry> registry_;
@@ -148,7 +163,7 @@ TEST_F(ScheduleRegistryTest, APausedScheduleSpawnsNothingUntilResumed) {
 
 TEST_F(ScheduleRegistryTest, NamesAreUniquePerTenantAndInvisibleToOtherTenants) {
   create("alpha", spec("n", 1s, 1ms, OverlapPolicy::kSkip));
-  auto again = registry_->create("alpha", spec("n", 1s, 1ms, OverlapPolicy::kSkip));
+  auto again = registry_->create("alpha", spec("n", 1s, 1ms, OverlapPolicy::kSkip), kMaxSchedules);
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
   auto other = registry_->get("beta", "n");
@@ -206,6 +221,70 @@ TEST_F(ScheduleRegistryTest, ARefusedSpawnIsCountedWithItsReason) {
   EXPECT_EQ(info.ticks_rejected, 3u);
   EXPECT_FALSE(info.last_error.empty());
   EXPECT_EQ(info.running_tasks, 0u);
+}
+
+}  // namespace
+}  // namespace orch::schedules
+
+namespace orch::schedules {
+namespace {
+
+TEST_F(ScheduleRegistryTest, ATenantHasAtMostMaxSchedules) {
+  for (std::uint32_t i = 0; i < kMaxSchedules; ++i) {
+    create("alpha", spec("s" + std::to_string(i), 1s, 1ms, OverlapPolicy::kSkip));
+  }
+  auto over = registry_->create("alpha", spec("one-more", 1s, 1ms, OverlapPolicy::kSkip), kMaxSchedules);
+  ASSERT_FALSE(over.has_value());
+  EXPECT_EQ(over.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(over.error().message, "tenant alpha has 10 schedules (max_schedules=10)");
+  // Another tenant's schedules do not count, and a deleted one frees its place.
+  create("beta", spec("s0", 1s, 1ms, OverlapPolicy::kSkip));
+  ASSERT_TRUE(registry_->remove("alpha", "s3", false).has_value());
+  create("alpha", spec("one-more", 1s, 1ms, OverlapPolicy::kSkip));
+}
+
+TEST_F(ScheduleRegistryTest, MetricsCountFiredSkippedAndMissedTicksPerSchedule) {
+  // Tick 0 spawns (runs to 25); 10 and 20 are skipped by the overlap policy; 30 spawns.
+  create("alpha", spec("slow", 10ms, 25ms, OverlapPolicy::kSkip));
+  advance(35ms);
+  EXPECT_EQ(series("orch_schedule_ticks_fired_total", "slow"), 2.0);
+  EXPECT_EQ(series("orch_schedule_ticks_skipped_total", "slow"), 2.0);
+  EXPECT_EQ(series("orch_schedule_ticks_missed_total", "slow"), 0.0);
+  EXPECT_EQ(series("orch_schedule_tick_lateness_seconds_count", "slow"), 4.0);
+
+  // Paused for 3 periods: resuming (SKIP behaviour) misses the ticks passed meanwhile.
+  ASSERT_TRUE(registry_->pause("alpha", "slow").has_value());
+  advance(30ms);
+  ASSERT_TRUE(registry_->resume("alpha", "slow", false).has_value());
+  advance(1ms);
+  const auto info = get("slow");
+  EXPECT_GT(info.ticks_missed, 0u);
+  EXPECT_EQ(series("orch_schedule_ticks_missed_total", "slow"), static_cast<double>(info.ticks_missed));
+  EXPECT_EQ(series("orch_schedule_ticks_fired_total", "slow"), static_cast<double>(info.ticks_fired));
+  EXPECT_EQ(series("orch_schedule_ticks_skipped_total", "slow"), static_cast<double>(info.ticks_skipped));
+}
+
+TEST_F(ScheduleRegistryTest, LatenessIsHowLongAfterItsDueInstantATickFired) {
+  auto s = spec("late", 10ms, 1ms, OverlapPolicy::kAllow);
+  s.timing.missed_tick_behavior = MissedTickBehavior::kBurst;
+  create("alpha", std::move(s));
+  // The daemon stalls for 25 ms: the ticks due at 10 and 20 fire at 25 (BURST), 15 and 5 ms late.
+  Clock::advance(25ms);
+  settle();
+  EXPECT_EQ(series("orch_schedule_tick_lateness_seconds_count", "late"), 3.0);
+  const double sum = *series("orch_schedule_tick_lateness_seconds_sum", "late");
+  EXPECT_NEAR(sum, 0.020, 1e-9);
+}
+
+TEST_F(ScheduleRegistryTest, DeletingAScheduleRemovesItsSeriesAndANewOneOfTheSameNameStartsAtZero) {
+  create("alpha", spec("gone", 10ms, 1ms, OverlapPolicy::kAllow));
+  advance(20ms);
+  EXPECT_EQ(series("orch_schedule_ticks_fired_total", "gone"), 3.0);
+  ASSERT_TRUE(registry_->remove("alpha", "gone", false).has_value());
+  EXPECT_EQ(series("orch_schedule_ticks_fired_total", "gone"), std::nullopt);
+  EXPECT_EQ(series("orch_schedule_tick_lateness_seconds_count", "gone"), std::nullopt);
+  create("alpha", spec("gone", 10ms, 1ms, OverlapPolicy::kAllow));
+  EXPECT_EQ(series("orch_schedule_ticks_fired_total", "gone"), 1.0);
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct TenantConfig {
   std::optional<std::array<unsigned char, 32>> token_sha256;
   std::uint32_t max_concurrency = 16;         ///< Tasks running at once, 1..1'000'000.
   std::uint32_t max_queued = 10'000;          ///< Tasks waiting for a permit, 0..100'000'000.
+  std::uint32_t max_schedules = 100;          ///< Interval schedules, 0..100'000.
   std::uint32_t max_channels = 100;           ///< Open channels, 0..1'000'000.
   std::uint64_t max_message_bytes = 1 << 20;  ///< Largest channel message, 1..1 GiB.
   /// Kinds this tenant may spawn, each one of kKnownKinds; by default all but `exec`.

@@ -146,6 +146,36 @@ struct TenantMetrics {
   std::map<std::pair<KindLabel, std::string>, prometheus::Counter*, std::less<>> failures_;
 };
 
+/// One interval schedule's series, made when the schedule is created and removed by the
+/// destructor, so a deleted schedule leaves nothing behind; the label set is bounded by the
+/// tenants' `max_schedules`. Destroy it before a schedule of the same name may be created again.
+///
+/// Thread-safety: the handles as in the file comment; destruction must not race their use.
+class ScheduleMetrics {
+ public:
+  prometheus::Counter& fired;       ///< orch_schedule_ticks_fired_total{tenant,schedule}
+  prometheus::Counter& missed;      ///< orch_schedule_ticks_missed_total{tenant,schedule}
+  prometheus::Counter& skipped;     ///< orch_schedule_ticks_skipped_total{tenant,schedule}
+  prometheus::Histogram& lateness;  ///< orch_schedule_tick_lateness_seconds{tenant,schedule}
+
+  ~ScheduleMetrics();
+  ScheduleMetrics(const ScheduleMetrics&) = delete;
+  ScheduleMetrics& operator=(const ScheduleMetrics&) = delete;
+
+ private:
+  friend class Metrics;
+  ScheduleMetrics(prometheus::Family<prometheus::Counter>& fired_family,
+                  prometheus::Family<prometheus::Counter>& missed_family,
+                  prometheus::Family<prometheus::Counter>& skipped_family,
+                  prometheus::Family<prometheus::Histogram>& lateness_family,
+                  const std::map<std::string, std::string>& labels);
+
+  prometheus::Family<prometheus::Counter>& fired_family_;
+  prometheus::Family<prometheus::Counter>& missed_family_;
+  prometheus::Family<prometheus::Counter>& skipped_family_;
+  prometheus::Family<prometheus::Histogram>& lateness_family_;
+};
+
 /// Owns the registry and the daemon's metric families, plus the process collector
 /// (`process_*` from /proc/self) and `orch_build_info{version}`.
 ///
@@ -163,6 +193,9 @@ class Metrics {
   /// Creates the tenant's children (every kind/outcome/reason). Idempotent: a second call with
   /// the same name returns the existing handles. Throws std::invalid_argument for an empty name.
   TenantMetrics& add_tenant(const std::string& name);
+
+  /// The series of schedule `name` of `tenant` (see ScheduleMetrics).
+  std::unique_ptr<ScheduleMetrics> add_schedule(const std::string& tenant, const std::string& name);
 
   /// orch_task_duration_seconds{kind}, buckets from 1 ms to 1 h.
   prometheus::Histogram& task_duration(KindLabel kind) const noexcept {
@@ -220,6 +253,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& attempt_failures_;
   prometheus::Family<prometheus::Histogram>& task_duration_family_;
+  prometheus::Family<prometheus::Counter>& schedule_fired_;
+  prometheus::Family<prometheus::Counter>& schedule_missed_;
+  prometheus::Family<prometheus::Counter>& schedule_skipped_;
+  prometheus::Family<prometheus::Histogram>& schedule_lateness_;
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
   prometheus::Family<prometheus::Gauge>& build_info_;

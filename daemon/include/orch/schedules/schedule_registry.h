@@ -27,6 +27,10 @@
 #include "orch/schedules/interval_timeline.h"
 #include "orch/schedules/overlap_gate.h"
 
+namespace orch::metrics {
+class Metrics;
+}
+
 namespace orch::schedules {
 
 /// What CreateInterval asks for, validated.
@@ -70,13 +74,18 @@ struct ScheduleSnapshot {
 
 class ScheduleRegistry {
  public:
-  ScheduleRegistry(boost::asio::any_io_executor executor, engine::Engine& engine);
+  /// With `metrics`, every schedule exports its ticks fired, missed and skipped and its tick
+  /// lateness (see metrics::ScheduleMetrics) while it exists.
+  ScheduleRegistry(boost::asio::any_io_executor executor, engine::Engine& engine,
+                   metrics::Metrics* metrics = nullptr);
   ~ScheduleRegistry();
   ScheduleRegistry(const ScheduleRegistry&) = delete;
   ScheduleRegistry& operator=(const ScheduleRegistry&) = delete;
 
-  /// ALREADY_EXISTS when the tenant has a schedule of that name; UNAVAILABLE after stop().
-  engine::Result<ScheduleSnapshot> create(const std::string& tenant, ScheduleSpec spec);
+  /// ALREADY_EXISTS when the tenant has a schedule of that name; RESOURCE_EXHAUSTED when it has
+  /// `max_schedules` already; UNAVAILABLE after stop().
+  engine::Result<ScheduleSnapshot> create(const std::string& tenant, ScheduleSpec spec,
+                                          std::uint32_t max_schedules);
   /// NOT_FOUND for an unknown name (also another tenant's).
   engine::Result<ScheduleSnapshot> get(const std::string& tenant, const std::string& name) const;
   /// The tenant's schedules by name.
@@ -98,6 +107,7 @@ class ScheduleRegistry {
  private:
   boost::asio::any_io_executor executor_;
   engine::Engine& engine_;
+  metrics::Metrics* metrics_;
   mutable std::mutex mutex_;
   bool stopped_ = false;
   // tenant -> name -> schedule
