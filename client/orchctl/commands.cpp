@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -371,6 +373,12 @@ int Commands::interval_create(const IntervalCreateArgs& args) {
   }
   if (!args.delay.empty()) {
     *request.mutable_delay() = orch::client::to_proto(duration_arg(args.delay, "--delay"));
+  }
+  if (!args.start_at.empty() &&
+      !google::protobuf::util::TimeUtil::FromString(args.start_at, request.mutable_start_at())) {
+    throw UsageError("--start-at: \"" + args.start_at +
+                     "\" is not an RFC 3339 time (e.g. 2026-12-01T09:00:00Z or "
+                     "2026-12-01T10:00:00+01:00)");
   }
   request.set_max_ticks(args.max_ticks);
   add_labels(args.labels, *request.mutable_task_labels());

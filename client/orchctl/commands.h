@@ -62,6 +62,7 @@ struct IntervalCreateArgs {
   std::string overlap = "skip";      // --overlap allow|skip|buffer-one|cancel-previous
   std::string catchup_window;        // --catchup-window DURATION; empty: none
   std::string delay;                 // --delay DURATION; empty: first tick at once
+  std::string start_at;              // --start-at RFC 3339 time; empty: see delay
   std::uint64_t max_ticks = 0;       // --max-ticks N; 0: no limit
   std::vector<std::string> labels;
   std::string file;                  // -f; "-" is stdin

@@ -326,8 +326,12 @@ int main(int argc, char** argv) {
   create->add_option("--catchup-window", create_args.catchup_window,
                      "a tick later than this does not fire (default: no window)")
       ->check(orchctl::duration_check());
-  create->add_option("--delay", create_args.delay, "first tick after this (default: at once)")
-      ->check(orchctl::duration_check());
+  auto* delay = create->add_option("--delay", create_args.delay,
+                                   "first tick after this (default: at once)")
+                      ->check(orchctl::duration_check());
+  create->add_option("--start-at", create_args.start_at,
+                     "first tick at this RFC 3339 time, e.g. 2026-12-01T09:00:00Z")
+      ->excludes(delay);
   create->add_option("--max-ticks", create_args.max_ticks,
                      "finish after N ticks spawned a task (0: no limit)")
       ->capture_default_str();

@@ -1,5 +1,6 @@
 // ScheduleService's interval schedules against the real daemon: each tick spawns the template
 // into the caller's tenant, labelled with the schedule and the tick.
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,6 +9,8 @@
 #include <thread>
 
 #include "daemon_process.h"
+#include "http_get.h"
+#include "metrics_text.h"
 #include "orch/client/specs.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "proto_json.h"
@@ -154,11 +157,20 @@ TEST(Schedules, AnActiveScheduleWithRunningTasksDoesNotHoldUpShutdown) {
   EXPECT_EQ(daemon.stop(), 0) << daemon.log();
 }
 
-TEST(Schedules, OrchctlIntervalCreateRunsMaxTicksTasksThenRmExitsZero) {
+// How far after its tick's due instant a scheduled task may be created and still count as on
+// time. Ticks are typically well under a millisecond late (see bench/README.md); the margin is
+// for a shared 2-core machine under a full build, where a thread can wait to be scheduled.
+constexpr auto kOnTimeTolerance = std::chrono::milliseconds(200);
+
+std::chrono::nanoseconds since_epoch(const google::protobuf::Timestamp& t) {
+  return std::chrono::seconds(t.seconds()) + std::chrono::nanoseconds(t.nanos());
+}
+
+TEST(Schedules, OrchctlIntervalCreateSpawnsExactlyMaxTicksTasksOnTimeThenRmExitsZero) {
   DaemonProcess daemon(two_tenants());
   const auto orchctl = daemon.orchctl(kAlpha);
   const auto created = orchctl(
-      {"interval", "create", "beat", "--every", "100ms", "--max-ticks", "5", "sleep", "10ms"});
+      {"interval", "create", "beat", "--every", "250ms", "--max-ticks", "5", "sleep", "10ms"});
   ASSERT_EQ(created.exit_code, 0) << describe(created);
   EXPECT_TRUE(contains(created.out, "name: beat\n")) << created.out;
 
@@ -176,10 +188,133 @@ TEST(Schedules, OrchctlIntervalCreateRunsMaxTicksTasksThenRmExitsZero) {
 
   const auto listed = orchctl({"ls", "--label", "schedule=beat", "-o", "json"});
   ASSERT_EQ(listed.exit_code, 0) << describe(listed);
-  EXPECT_EQ(parse_json<v1::ListTasksResponse>(listed.out).tasks_size(), 5) << listed.out;
+  const auto tasks = parse_json<v1::ListTasksResponse>(listed.out);
+  ASSERT_EQ(tasks.tasks_size(), 5) << listed.out;
+  // On time: each task was created within the tolerance after a due instant of the timeline
+  // (start_at + k * period; k is tick - 1 unless a tick was missed under load).
+  const auto start = since_epoch(info.start_at());
+  const std::chrono::nanoseconds period = std::chrono::milliseconds(250);
+  for (const auto& task : tasks.tasks()) {
+    const auto after_start = since_epoch(task.created_at()) - start;
+    ASSERT_GE(after_start.count(), 0) << task.DebugString();
+    const auto late = after_start % period;
+    EXPECT_LE(late, kOnTimeTolerance) << "tick " << task.labels().at("tick") << " created "
+                                      << late.count() << " ns after its due instant";
+  }
+
+  // The schedule's series, and none left once it is removed.
+  auto metrics = http_get(daemon.admin_port(), "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.error;
+  EXPECT_EQ(metric_sample(metrics.body,
+                          R"(orch_schedule_ticks_fired_total{schedule="beat",tenant="alpha"})"),
+            5.0)
+      << metrics.body;
+  EXPECT_EQ(metric_sample(metrics.body,
+                          R"(orch_schedule_tick_lateness_seconds_count{schedule="beat",tenant="alpha"})"),
+            5.0)
+      << metrics.body;
 
   const auto removed = orchctl({"interval", "rm", "beat"});
   EXPECT_EQ(removed.exit_code, 0) << describe(removed);
+  metrics = http_get(daemon.admin_port(), "/metrics");
+  EXPECT_FALSE(contains(metrics.body, R"(schedule="beat")")) << metrics.body;
+}
+
+TEST(Schedules, OrchctlStartAtPutsTheFirstTickAtThatInstant) {
+  DaemonProcess daemon(two_tenants());
+  const auto orchctl = daemon.orchctl(kAlpha);
+  // A whole second an hour from now: far enough that nothing fires during the test.
+  google::protobuf::Timestamp start;
+  start.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch() + std::chrono::hours(1))
+                        .count());
+  const std::string text = google::protobuf::util::TimeUtil::ToString(start);
+  const auto created = orchctl({"interval", "create", "later", "--every", "1m", "--start-at",
+                                text, "-o", "json", "sleep", "1ms"});
+  ASSERT_EQ(created.exit_code, 0) << describe(created);
+  const auto info = parse_json<v1::ScheduleInfo>(created.out);
+  EXPECT_EQ(info.start_at().seconds(), start.seconds());
+  EXPECT_EQ(info.next_tick_at().seconds(), start.seconds());
+  EXPECT_EQ(info.ticks_fired(), 0u);
+
+  const auto bad = orchctl({"interval", "create", "x", "--every", "1m", "--start-at", "tomorrow",
+                            "sleep", "1ms"});
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
+  EXPECT_TRUE(contains(bad.err, "--start-at: \"tomorrow\" is not an RFC 3339 time")) << bad.err;
+  const auto both = orchctl({"interval", "create", "x", "--every", "1m", "--start-at", text,
+                             "--delay", "1s", "sleep", "1ms"});
+  EXPECT_EQ(both.exit_code, 2) << describe(both);
+}
+
+TEST(Schedules, UnderAFullSemaphoreTicksQueueAndOverlapPoliciesHold) {
+  TestConfig config = two_tenants();
+  config.tenants[0].max_concurrency = 1;
+  DaemonProcess daemon(config);
+  auto client = daemon.client(kAlpha);
+  ScheduleCalls schedules(client);
+  // The tenant's only permit is taken until the blocker is aborted.
+  const std::string blocker = spawn_task(client, oc::sleep(std::chrono::minutes(5)), "blocker");
+  ASSERT_FALSE(blocker.empty());
+
+  auto request = [](const std::string& name, v1::OverlapPolicy overlap, std::uint64_t max_ticks) {
+    auto r = every_100ms(name, max_ticks);
+    r.set_overlap_policy(overlap);
+    return r;
+  };
+  v1::ScheduleInfo info;
+  ASSERT_TRUE(schedules.create(request("allow", v1::OVERLAP_POLICY_ALLOW, 3), info).ok());
+  ASSERT_TRUE(schedules.create(request("skip", v1::OVERLAP_POLICY_SKIP, 0), info).ok());
+  ASSERT_TRUE(schedules.create(request("buffer", v1::OVERLAP_POLICY_BUFFER_ONE, 0), info).ok());
+
+  // Waits (at most 10 s) until `done` holds for the schedule's info.
+  auto wait_for = [&](const std::string& name, auto done) {
+    v1::ScheduleInfo current;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      current.Clear();
+      EXPECT_TRUE(schedules.get(name, current).ok());
+      if (done(current)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return current;
+  };
+  auto tasks_of = [&](const std::string& name) {
+    v1::ListTasksRequest list;
+    (*list.mutable_labels())["schedule"] = name;
+    v1::ListTasksResponse response;
+    EXPECT_TRUE(client.list(list, response).ok());
+    return response;
+  };
+
+  // ALLOW: every tick spawns, and the tasks queue behind the blocker.
+  info = wait_for("allow", [](const auto& i) { return i.ticks_fired() == 3; });
+  EXPECT_EQ(info.ticks_fired(), 3u);
+  const auto allowed = tasks_of("allow");
+  ASSERT_EQ(allowed.tasks_size(), 3);
+  for (const auto& task : allowed.tasks()) EXPECT_EQ(task.state(), v1::TASK_STATE_PENDING);
+
+  // SKIP: a queued task counts as running, so later ticks spawn nothing.
+  info = wait_for("skip", [](const auto& i) { return i.ticks_skipped() >= 2; });
+  EXPECT_GE(info.ticks_skipped(), 2u);
+  EXPECT_EQ(info.ticks_fired(), 1u);
+  EXPECT_EQ(tasks_of("skip").tasks_size(), 1);
+
+  // BUFFER_ONE: one tick is held, the rest are skipped.
+  info = wait_for("buffer", [](const auto& i) { return i.tick_buffered() && i.ticks_skipped() >= 1; });
+  EXPECT_TRUE(info.tick_buffered());
+  EXPECT_EQ(info.ticks_fired(), 1u);
+  EXPECT_EQ(tasks_of("buffer").tasks_size(), 1);
+
+  // Free the permit: the queued ticks run, and the held tick spawns once its predecessor ends.
+  v1::AbortRequest abort;
+  abort.add_ids(blocker);
+  v1::AbortResponse aborted;
+  ASSERT_TRUE(client.abort(abort, aborted).ok());
+  std::vector<std::string> ids;
+  for (const auto& task : allowed.tasks()) ids.push_back(task.id());
+  for (const auto& task : join_tasks(client, ids)) EXPECT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED);
+  info = wait_for("buffer", [](const auto& i) { return i.ticks_fired() >= 2; });
+  EXPECT_GE(info.ticks_fired(), 2u);
 }
 
 }  // namespace
