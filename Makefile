@@ -1,6 +1,7 @@
 # orchestrd — the README's two commands, and a few more.
 #   make run    install missing packages, build Release, serve config/orchestrd.yaml
 #   make test   install missing packages, build, run the whole suite through ctest
+#   make bench  build, then run the benchmarks in bench/ and print their figures
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
@@ -8,7 +9,7 @@ JOBS ?= $(shell nproc)
 CONFIG ?= config/orchestrd.yaml
 WERROR ?= ON
 
-.PHONY: all deps configure build run test clean
+.PHONY: all deps configure build run test bench clean
 
 all: build
 
@@ -26,6 +27,9 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+bench: build
+	$(BUILD_DIR)/bench/orch_bench_timer_lateness
 
 clean:
 	rm -rf $(BUILD_DIR)
