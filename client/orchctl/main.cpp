@@ -404,18 +404,21 @@ int main(int argc, char** argv) {
   mutex->require_subcommand(1);
 
   orchctl::MutexLockArgs lock_args;
-  auto* mutex_lock = mutex->add_subcommand("lock", "Acquire a mutex; print the guard, token and value");
+  auto* mutex_lock =
+      mutex->add_subcommand("lock", "Acquire a mutex; print the guard, token and value");
   mutex_lock->add_option("NAME", lock_args.name, "mutex name")->required();
   mutex_lock->add_option("--ttl", lock_args.ttl, "lease, e.g. 30s (default: the server's, 30s)")
       ->check(orchctl::duration_check());
   mutex_lock->add_option("--wait", lock_args.wait, "longest wait (default: no limit)")
       ->check(orchctl::duration_check());
   mutex_lock->add_flag("--no-wait", lock_args.no_wait, "fail at once when the mutex is held");
-  mutex_lock->add_option("--holder", lock_args.holder, "who holds it, shown by get (default HOST:PID)");
+  mutex_lock->add_option("--holder", lock_args.holder,
+                         "who holds it, shown by get (default HOST:PID)");
   mutex_lock->callback([&] { action = [&](Commands& c) { return c.mutex_lock(lock_args); }; });
 
   orchctl::MutexUnlockArgs unlock_args;
-  auto* mutex_unlock = mutex->add_subcommand("unlock", "Release a mutex, optionally storing a value");
+  auto* mutex_unlock =
+      mutex->add_subcommand("unlock", "Release a mutex, optionally storing a value");
   mutex_unlock->add_option("NAME", unlock_args.name, "mutex name")->required();
   mutex_unlock->add_option("GUARD", unlock_args.guard, "the guard printed by lock")->required();
   auto* unlock_value =
@@ -426,7 +429,8 @@ int main(int argc, char** argv) {
   });
 
   std::string mutex_name;
-  auto* mutex_get = mutex->add_subcommand("get", "Print a mutex's value and state, without locking");
+  auto* mutex_get =
+      mutex->add_subcommand("get", "Print a mutex's value and state, without locking");
   mutex_get->add_option("NAME", mutex_name, "mutex name")->required();
   mutex_get->callback([&] { action = [&](Commands& c) { return c.mutex_get(mutex_name); }; });
 

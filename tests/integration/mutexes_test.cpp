@@ -85,8 +85,8 @@ class MutexCalls {
 orch::client::Client own_connection(const DaemonProcess& daemon, const std::string& token) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(daemon.grpc_address(),
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(daemon.grpc_address(), grpc::InsecureChannelCredentials(), args);
   return orch::client::Client(channel, orch::client::ClientOptions{daemon.grpc_address(), token});
 }
 
@@ -114,15 +114,19 @@ TEST(Mutexes, FiveOrchctlClientsIncrementACounterUnderTheMutexToFive) {
   const std::string o = std::string(kOrchctl) + " --addr " + orchctl.address + " --token " + kAlpha;
   const std::string script =
       "set -e\n"
-      "out=$(" + o + " mutex lock counter --ttl 60s --wait 60s)\n"
+      "out=$(" +
+      o +
+      " mutex lock counter --ttl 60s --wait 60s)\n"
       "guard=$(printf '%s\\n' \"$out\" | sed -n 's/^guard: //p')\n"
       "token=$(printf '%s\\n' \"$out\" | sed -n 's/^fencing_token: //p')\n"
-      "value=$(printf '%s\\n' \"$out\" | sed -n 's/^value: \"\\(.*\\)\"$/\\1/p')\n"
-      + o + " mutex unlock counter \"$guard\" --value $(( ${value:-0} + 1 ))\n"
+      "value=$(printf '%s\\n' \"$out\" | sed -n 's/^value: \"\\(.*\\)\"$/\\1/p')\n" +
+      o +
+      " mutex unlock counter \"$guard\" --value $(( ${value:-0} + 1 ))\n"
       "echo \"$token $value\"\n";
   std::vector<std::unique_ptr<Subprocess>> clients;
   for (int i = 0; i < 5; ++i) {
-    clients.push_back(std::make_unique<Subprocess>(std::vector<std::string>{"/bin/sh", "-c", script}));
+    clients.push_back(
+        std::make_unique<Subprocess>(std::vector<std::string>{"/bin/sh", "-c", script}));
   }
   std::set<std::string> tokens;
   for (auto& c : clients) {
@@ -222,14 +226,16 @@ TEST(Mutexes, ALeaseExpiryFreesTheLockAndRefusesTheStaleUnlock) {
   EXPECT_EQ(info.value(), "");
 
   // B commits normally.
-  const CommandResult b_unlock = orchctl({"mutex", "unlock", "job", b_lock.guard(), "--value", "b"});
+  const CommandResult b_unlock =
+      orchctl({"mutex", "unlock", "job", b_lock.guard(), "--value", "b"});
   EXPECT_EQ(b_unlock.exit_code, 0) << describe(b_unlock);
   EXPECT_EQ(b_unlock.out, "job unlocked\n");
 
   const std::string metrics = http_get(daemon.admin_port(), "/metrics").body;
   EXPECT_EQ(metric_sample(metrics, "orch_mutex_lease_expiries_total{tenant=\"alpha\"}"), 1.0);
-  EXPECT_EQ(metric_sample(metrics, "orch_mutex_stale_guards_total{call=\"unlock\",tenant=\"alpha\"}"),
-            1.0);
+  EXPECT_EQ(
+      metric_sample(metrics, "orch_mutex_stale_guards_total{call=\"unlock\",tenant=\"alpha\"}"),
+      1.0);
   EXPECT_EQ(metric_sample(metrics, "orch_mutex_acquisitions_total{tenant=\"alpha\"}"), 2.0);
   EXPECT_EQ(metric_sample(metrics, "orch_mutex_wait_seconds_count{tenant=\"alpha\"}"), 2.0);
   EXPECT_EQ(metric_sample(metrics, "orch_mutex_holders{tenant=\"alpha\"}"), 0.0);
@@ -347,8 +353,8 @@ TEST(Mutexes, QuotasAndBadRequestsGetErrorsThatNameTheLimitOrField) {
 TEST(Mutexes, OrchctlPrintsEveryCallAsTextAndJson) {
   DaemonProcess daemon(two_tenants());
   const Orchctl orchctl = daemon.orchctl(kAlpha);
-  const CommandResult lock = orchctl({"-o", "json", "mutex", "lock", "cfg", "--ttl", "10s",
-                                      "--holder", "deploy-1"});
+  const CommandResult lock =
+      orchctl({"-o", "json", "mutex", "lock", "cfg", "--ttl", "10s", "--holder", "deploy-1"});
   ASSERT_EQ(lock.exit_code, 0) << describe(lock);
   const auto grant = parse_json<v1::LockResponse>(lines_of(lock.out).at(0));
   EXPECT_EQ(grant.guard().size(), 32u);

@@ -77,9 +77,7 @@ Error invalid(const std::string& field, const std::string& reason) {
   return make_error(ErrorCode::kInvalidArgument, field + ": " + reason);
 }
 
-Error stopped_error() {
-  return make_error(ErrorCode::kUnavailable, "orchestrd is shutting down");
-}
+Error stopped_error() { return make_error(ErrorCode::kUnavailable, "orchestrd is shutting down"); }
 
 Result<void> check_name(const std::string& name) {
   if (name.empty()) return invalid("name", "must not be empty");
@@ -172,7 +170,9 @@ struct MutexRegistry::State : std::enable_shared_from_this<State> {
   State(asio::any_io_executor ex, MutexOptions opts)
       : executor(std::move(ex)),
         options(std::move(opts)),
-        last_token(std::max<std::uint64_t>(options.first_fencing_token.value_or(wall_clock_token()), 1) - 1) {
+        last_token(options.first_fencing_token.value_or(wall_clock_token())) {
+    // The first acquisition takes last_token + 1.
+    if (last_token > 0) --last_token;
     if (options.max_lease_ttl <= Duration::zero()) options.max_lease_ttl = std::chrono::hours(1);
     options.default_lease_ttl = std::min(options.default_lease_ttl, options.max_lease_ttl);
   }
@@ -181,7 +181,7 @@ struct MutexRegistry::State : std::enable_shared_from_this<State> {
   MutexOptions options;
   std::mutex mutex;
   bool stopped = false;
-  std::uint64_t last_token;
+  std::uint64_t last_token;  // the token of the latest acquisition of any mutex
   std::map<std::string, TenantMutexes, std::less<>> tenants;
 
   TenantMutexes* tenant_locked(std::string_view name) {
@@ -198,7 +198,8 @@ struct MutexRegistry::State : std::enable_shared_from_this<State> {
     }
     TenantMutexes* t = tenant_locked(p.tenant_name);
     if (!t) {
-      p.failure = make_error(ErrorCode::kNotFound, "tenant " + quote(p.tenant_name) + " is unknown");
+      p.failure =
+          make_error(ErrorCode::kNotFound, "tenant " + quote(p.tenant_name) + " is unknown");
       return true;
     }
     p.tenant = t;
@@ -207,11 +208,11 @@ struct MutexRegistry::State : std::enable_shared_from_this<State> {
     if (it == t->entries.end()) {
       if (t->entries.size() >= t->limits.max_mutexes) {
         t->count_failure(LockFailure::kQuota);
-        p.failure = make_error(
-            ErrorCode::kResourceExhausted,
-            "max_mutexes: tenant " + quote(t->limits.tenant) + " already has " +
-                std::to_string(t->entries.size()) +
-                " mutexes that are held, waited for or hold a value (its limit)");
+        p.failure =
+            make_error(ErrorCode::kResourceExhausted,
+                       "max_mutexes: tenant " + quote(t->limits.tenant) + " already has " +
+                           std::to_string(t->entries.size()) +
+                           " mutexes that are held, waited for or hold a value (its limit)");
         return true;
       }
       it = t->entries.emplace(p.name, std::make_unique<Entry>(executor)).first;
@@ -231,9 +232,10 @@ struct MutexRegistry::State : std::enable_shared_from_this<State> {
     }
     if (t->waiting >= t->limits.max_waiters) {
       t->count_failure(LockFailure::kQuota);
-      p.failure = make_error(ErrorCode::kResourceExhausted,
-                             "max_mutex_waiters: tenant " + quote(t->limits.tenant) + " already has " +
-                                 std::to_string(t->waiting) + " Lock calls waiting (its limit)");
+      p.failure =
+          make_error(ErrorCode::kResourceExhausted,
+                     "max_mutex_waiters: tenant " + quote(t->limits.tenant) + " already has " +
+                         std::to_string(t->waiting) + " Lock calls waiting (its limit)");
       return true;
     }
     e.waiters.push_back(&p);
@@ -488,9 +490,8 @@ asio::awaitable<Result<LockGrant>> MutexRegistry::lock(std::string tenant, LockA
                              format_duration(*args.wait_timeout) + " (wait_timeout)");
   }
   if (t) t->count_failure(LockFailure::kCancelled);
-  co_return make_error(ErrorCode::kCancelled,
-                       "the Lock call of mutex " + quote(pending.name) +
-                           " was cancelled while waiting");
+  co_return make_error(ErrorCode::kCancelled, "the Lock call of mutex " + quote(pending.name) +
+                                                  " was cancelled while waiting");
 }
 
 Result<void> MutexRegistry::unlock(const std::string& tenant, const UnlockArgs& args) {
@@ -533,8 +534,8 @@ Result<MutexSnapshot> MutexRegistry::get(const std::string& tenant, const std::s
   s.name = it->first;
   s.value = e.value;
   if (e.hold) {
-    s.holder = HolderSnapshot{e.hold->holder, e.hold->token, e.hold->acquired_at,
-                              e.hold->expires_at};
+    s.holder =
+        HolderSnapshot{e.hold->holder, e.hold->token, e.hold->acquired_at, e.hold->expires_at};
   }
   s.fencing_token = e.last_token;
   s.value_fencing_token = e.value_token;

@@ -51,7 +51,8 @@ asio::awaitable<grpc::Status> lock(CallContext call, const v1::LockRequest& requ
     const auto wait = duration_of(request.wait_timeout());
     if (!wait) co_return invalid("wait_timeout", "must be a valid, non-negative duration");
     if (*wait > call.limits.max_duration) {
-      co_return invalid("wait_timeout", "must be at most " + format_duration(call.limits.max_duration) +
+      co_return invalid("wait_timeout", "must be at most " +
+                                            format_duration(call.limits.max_duration) +
                                             " (limits.max_duration)");
     }
     if (*wait != Duration::zero()) args.wait_timeout = *wait;
@@ -105,7 +106,8 @@ asio::awaitable<grpc::Status> get(CallContext call, const v1::GetMutexRequest& r
   }
   response.set_fencing_token(s->fencing_token);
   response.set_value_fencing_token(s->value_fencing_token);
-  if (s->value_updated_at) *response.mutable_value_updated_at() = timestamp_of(*s->value_updated_at);
+  if (s->value_updated_at)
+    *response.mutable_value_updated_at() = timestamp_of(*s->value_updated_at);
   response.set_waiters(s->waiters);
   co_return grpc::Status::OK;
 }
@@ -148,8 +150,8 @@ grpc::ServerUnaryReactor* MutexServiceImpl::Unlock(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* MutexServiceImpl::Refresh(grpc::CallbackServerContext* ctx,
                                                     const v1::RefreshRequest* request,
                                                     v1::RefreshResponse* response) {
-  return UnaryCall<v1::RefreshRequest, v1::RefreshResponse>::start(
-      base_, "MutexService/Refresh", ctx, request, response, refresh);
+  return UnaryCall<v1::RefreshRequest, v1::RefreshResponse>::start(base_, "MutexService/Refresh",
+                                                                   ctx, request, response, refresh);
 }
 
 grpc::ServerUnaryReactor* MutexServiceImpl::Get(grpc::CallbackServerContext* ctx,

@@ -43,8 +43,7 @@ class MutexRegistryTest : public ::testing::Test {
  protected:
   MutexRegistryTest() {
     Clock::use_manual();
-    registry_.emplace(io_.get_executor(),
-                      MutexOptions{30s, 10min, kFirstToken});
+    registry_.emplace(io_.get_executor(), MutexOptions{30s, 10min, kFirstToken});
     registry_->add_tenant({"alpha", 3, 8, 3, &metrics_.add_tenant("alpha")});
     registry_->add_tenant({"beta", 3, 8, 3, &metrics_.add_tenant("beta")});
   }
@@ -80,11 +79,11 @@ class MutexRegistryTest : public ::testing::Test {
     calls_.push_back(std::make_unique<LockCall>());
     LockCall* call = calls_.back().get();
     asio::co_spawn(io_, registry_->lock(std::move(tenant), std::move(a)),
-                   asio::bind_cancellation_slot(
-                       call->cancel.slot(), [call](std::exception_ptr e, Result<LockGrant> r) {
-                         if (e) std::rethrow_exception(e);
-                         call->result = std::move(r);
-                       }));
+                   asio::bind_cancellation_slot(call->cancel.slot(),
+                                                [call](std::exception_ptr e, Result<LockGrant> r) {
+                                                  if (e) std::rethrow_exception(e);
+                                                  call->result = std::move(r);
+                                                }));
     settle();
     return *call;
   }
@@ -372,7 +371,7 @@ TEST_F(MutexRegistryTest, MaxMutexesCountsOnlyMutexesWithState) {
   EXPECT_EQ(alpha_metrics().lock_failure(LockFailure::kQuota).Value(), 1);
   EXPECT_EQ(alpha_metrics().mutexes.Value(), 3);
 
-  ASSERT_TRUE(unlock("a", a.guard).has_value());         // empty value: forgotten
+  ASSERT_TRUE(unlock("a", a.guard).has_value());          // empty value: forgotten
   ASSERT_TRUE(unlock("b", b.guard, "kept").has_value());  // holds a value: still counted
   EXPECT_EQ(registry_->get("alpha", "a").error().code, ErrorCode::kNotFound);
   EXPECT_EQ(registry_->usage("alpha").mutexes, 2u);

@@ -8,13 +8,19 @@
 ///   orch_mutex_wait_seconds{tenant}             histogram: Lock call to acquisition
 ///   orch_mutex_acquisitions_total{tenant}       counter
 ///   orch_mutex_lease_expiries_total{tenant}     counter: holds ended by their lease
-///   orch_mutex_stale_guards_total{tenant,call}  counter: Unlock/Refresh refused (call=unlock|refresh)
-///   orch_mutex_lock_failures_total{tenant,reason}  counter: Lock calls that did not acquire
+///   orch_mutex_stale_guards_total{tenant,call}  counter: Unlock/Refresh refused for a stale
+///                                               guard (call=unlock|refresh)
+///   orch_mutex_lock_failures_total{tenant,reason}
+///                                               counter: Lock calls that did not acquire
 ///                                               (reason=timeout|busy|cancelled|quota)
 ///
 /// Families are built once on a registry (at start-up); a tenant's handles once per tenant.
 ///
 /// Thread-safety: handles may be used from any thread; add_tenant() takes a short mutex.
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 
 #include <array>
 #include <cstddef>
@@ -23,10 +29,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 
 namespace prometheus {
 class Registry;
