@@ -70,6 +70,27 @@ struct IntervalCreateArgs {
   bool sleep_given = false;
 };
 
+struct MutexLockArgs {
+  std::string name;
+  std::string ttl;     // --ttl DURATION; empty: the server's default lease (30s)
+  std::string wait;    // --wait DURATION; empty: wait without limit
+  bool no_wait = false;
+  std::string holder;  // --holder TEXT; empty: HOST:PID of this orchctl
+};
+
+struct MutexUnlockArgs {
+  std::string name;
+  std::string guard;
+  std::string value;  // --value V
+  bool value_given = false;
+};
+
+struct MutexRefreshArgs {
+  std::string name;
+  std::string guard;
+  std::string ttl;  // --ttl DURATION; empty: the lease of the Lock
+};
+
 class Commands {
  public:
   /// Prints results to `out` (flushed after each record).
@@ -90,6 +111,11 @@ class Commands {
   int interval_pause(const std::string& name);
   int interval_resume(const std::string& name);
   int interval_remove(const std::string& name, bool abort_running);
+  // Named mutexes (mutex_commands.cpp).
+  int mutex_lock(const MutexLockArgs& args);
+  int mutex_unlock(const MutexUnlockArgs& args);
+  int mutex_get(const std::string& name);
+  int mutex_refresh(const MutexRefreshArgs& args);
 
  private:
   orch::client::Client& client();

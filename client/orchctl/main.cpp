@@ -177,6 +177,29 @@ Give the node each tick runs as a sub-command (sleep DURATION) or as a TaskSpec 
 Example:
   orchctl interval create beat --every 100ms --max-ticks 5 sleep 10ms)";
 
+constexpr const char* kMutexFooter = R"(
+Named mutexes: a lock and a small value (bytes) shared by the tenant's clients, held under a
+lease (see docs/mutexes.md). Waiters are served in arrival order. A hold ends by unlock or
+when its lease expires; then the old guard is refused (FAILED_PRECONDITION, exit 3) and a
+value it meant to store is not stored. Pass the fencing token with every write you guard.
+
+Text output:
+  lock:    guard: GUARD             (32 hex digits; unlock and refresh need it)
+           fencing_token: N         (greater than every earlier acquisition's)
+           lease_expires_at: TIME
+           value: "..."             (quoted; \" \\ \n \r \t escaped)
+  unlock:  NAME unlocked
+  refresh: lease_expires_at: TIME
+  get:     name, locked (true|false), then holder, acquired_at, lease_expires_at while
+           locked, then waiters, fencing_token, value, value_fencing_token,
+           value_updated_at ("-" if never set): one `field: value` line each
+json: one LockResponse, UnlockResponse ({}), RefreshResponse or MutexInfo (values base64).
+A --wait that passes is DEADLINE_EXCEEDED; --no-wait on a held mutex is FAILED_PRECONDITION.
+
+Example:
+  orchctl mutex lock counter --ttl 30s --wait 10s
+  orchctl mutex unlock counter 5f0c...e1 --value 42)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -378,6 +401,51 @@ int main(int argc, char** argv) {
   interval_rm->callback([&] {
     action = [&](Commands& c) { return c.interval_remove(interval_name, abort_running); };
   });
+
+  // mutex
+  auto* mutex = app.add_subcommand("mutex", "Lock, unlock and read named mutexes");
+  mutex->footer(kMutexFooter);
+  mutex->require_subcommand(1);
+
+  orchctl::MutexLockArgs lock_args;
+  auto* mutex_lock =
+      mutex->add_subcommand("lock", "Acquire a mutex; print the guard, token and value");
+  mutex_lock->add_option("NAME", lock_args.name, "mutex name")->required();
+  mutex_lock->add_option("--ttl", lock_args.ttl, "lease, e.g. 30s (default: the server's, 30s)")
+      ->check(orchctl::duration_check());
+  mutex_lock->add_option("--wait", lock_args.wait, "longest wait (default: no limit)")
+      ->check(orchctl::duration_check());
+  mutex_lock->add_flag("--no-wait", lock_args.no_wait, "fail at once when the mutex is held");
+  mutex_lock->add_option("--holder", lock_args.holder,
+                         "who holds it, shown by get (default HOST:PID)");
+  mutex_lock->callback([&] { action = [&](Commands& c) { return c.mutex_lock(lock_args); }; });
+
+  orchctl::MutexUnlockArgs unlock_args;
+  auto* mutex_unlock =
+      mutex->add_subcommand("unlock", "Release a mutex, optionally storing a value");
+  mutex_unlock->add_option("NAME", unlock_args.name, "mutex name")->required();
+  mutex_unlock->add_option("GUARD", unlock_args.guard, "the guard printed by lock")->required();
+  auto* unlock_value =
+      mutex_unlock->add_option("--value", unlock_args.value, "store this value (may be empty)");
+  mutex_unlock->callback([&, unlock_value] {
+    unlock_args.value_given = unlock_value->count() > 0;
+    action = [&](Commands& c) { return c.mutex_unlock(unlock_args); };
+  });
+
+  std::string mutex_name;
+  auto* mutex_get =
+      mutex->add_subcommand("get", "Print a mutex's value and state, without locking");
+  mutex_get->add_option("NAME", mutex_name, "mutex name")->required();
+  mutex_get->callback([&] { action = [&](Commands& c) { return c.mutex_get(mutex_name); }; });
+
+  orchctl::MutexRefreshArgs refresh_args;
+  auto* mutex_refresh = mutex->add_subcommand("refresh", "Extend the lease of a held mutex");
+  mutex_refresh->add_option("NAME", refresh_args.name, "mutex name")->required();
+  mutex_refresh->add_option("GUARD", refresh_args.guard, "the guard printed by lock")->required();
+  mutex_refresh->add_option("--ttl", refresh_args.ttl, "new lease from now (default: the lock's)")
+      ->check(orchctl::duration_check());
+  mutex_refresh->callback(
+      [&] { action = [&](Commands& c) { return c.mutex_refresh(refresh_args); }; });
 
   try {
     app.parse(argc, argv);

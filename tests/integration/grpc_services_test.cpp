@@ -9,7 +9,6 @@
 
 #include "daemon_process.h"
 #include "orch/v1/channels.grpc.pb.h"
-#include "orch/v1/mutex.grpc.pb.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -49,14 +48,6 @@ TEST(GrpcServices, ServicesOfLaterReleasesAnswerUnimplemented) {
     v1::CreateChannelRequest request;
     v1::ChannelInfo response;
     const auto status = stub->Create(ctx.get(), request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
-  }
-  {
-    auto stub = v1::MutexService::NewStub(client.channel());
-    auto ctx = client.context(kCallDeadline);
-    v1::GetMutexRequest request;
-    v1::MutexInfo response;
-    const auto status = stub->Get(ctx.get(), request, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
   }
   // The daemon still serves the implemented API on the same connection.

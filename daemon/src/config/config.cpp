@@ -52,8 +52,9 @@ log_level: info
 #   max_label_bytes: 256        # bytes in one label key or value
 #   max_batch: 10000            # tasks in one SpawnBatch
 #   max_duration: 365d          # longest sleep or timeout a spec may ask for
+#   max_lease_ttl: 1h           # longest lease a mutex Lock or Refresh may ask for
 
-# Who may call the API. Each tenant sees only its own tasks, channels and schedules.
+# Who may call the API. Each tenant sees only its own tasks, channels, schedules and mutexes.
 tenants:
   - name: default               # [a-z0-9_-], 1 to 64 characters, unique
     # No token_sha256: callers that send no `authorization` metadata act as this tenant.
@@ -65,6 +66,9 @@ tenants:
     max_schedules: 100          # interval schedules at once
     max_channels: 100           # open channels
     max_message_bytes: 1048576  # largest channel message, in bytes
+    max_mutexes: 1000           # named mutexes held, waited for or holding a value
+    max_mutex_value_bytes: 65536  # largest value a mutex Unlock may store, in bytes
+    max_mutex_waiters: 10000    # mutex Lock calls waiting at once
     # Task kinds this tenant may spawn. `exec` (run a local program) is left out by default.
     allowed_kinds: [sleep, http, worker, send, recv]
 )yaml";
@@ -72,12 +76,13 @@ tenants:
 constexpr std::array<std::string_view, 8> kTopLevelKeys = {
     "listen",         "admin_listen", "threads", "retention",
     "shutdown_grace", "log_level",    "limits",  "tenants"};
-constexpr std::array<std::string_view, 6> kLimitsKeys = {"max_spec_depth", "max_spec_nodes",
-                                                         "max_labels",     "max_label_bytes",
-                                                         "max_batch",      "max_duration"};
-constexpr std::array<std::string_view, 8> kTenantKeys = {
+constexpr std::array<std::string_view, 7> kLimitsKeys = {
+    "max_spec_depth", "max_spec_nodes", "max_labels",   "max_label_bytes",
+    "max_batch",      "max_duration",   "max_lease_ttl"};
+constexpr std::array<std::string_view, 11> kTenantKeys = {
     "name",          "token_sha256", "max_concurrency",   "max_queued",
-    "max_schedules", "max_channels", "max_message_bytes", "allowed_kinds"};
+    "max_schedules", "max_channels", "max_message_bytes", "allowed_kinds",
+    "max_mutexes",   "max_mutex_value_bytes", "max_mutex_waiters"};
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
@@ -357,6 +362,12 @@ class ConfigReader {
         if (limits.max_duration <= Duration::zero()) {
           fail(key_path, "must be greater than 0");
         }
+      } else if (key == "max_lease_ttl") {
+        limits.max_lease_ttl = read_duration(value, key_path);
+        if (limits.max_lease_ttl <= Duration::zero() ||
+            limits.max_lease_ttl > std::chrono::hours(24 * 365)) {
+          fail(key_path, "must be greater than 0 and at most 365d");
+        }
       } else {
         return false;
       }
@@ -405,6 +416,12 @@ class ConfigReader {
         tenant.max_message_bytes = read_uint(value, key_path, 1, 1ULL << 30);
       } else if (key == "allowed_kinds") {
         tenant.allowed_kinds = read_kinds(value, key_path);
+      } else if (key == "max_mutexes") {
+        tenant.max_mutexes = read_u32(value, key_path, 0, 1'000'000);
+      } else if (key == "max_mutex_value_bytes") {
+        tenant.max_mutex_value_bytes = read_uint(value, key_path, 0, 8ULL << 20);
+      } else if (key == "max_mutex_waiters") {
+        tenant.max_mutex_waiters = read_u32(value, key_path, 0, 1'000'000);
       } else {
         return false;
       }

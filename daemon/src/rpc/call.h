@@ -38,6 +38,9 @@ class TenantRegistry;
 namespace orch::schedules {
 class ScheduleRegistry;
 }
+namespace orch::mutexes {
+class MutexRegistry;
+}
 
 namespace orch::rpc {
 
@@ -50,6 +53,7 @@ struct CallContext {
   engine::Engine& engine;
   metrics::Metrics* metrics;  // may be null
   schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
+  mutexes::MutexRegistry* mutexes = nullptr;         // MutexService only
 };
 
 /// Shared by all services.
@@ -60,6 +64,7 @@ struct ServiceBase {
   metrics::Metrics* metrics;
   asio::any_io_executor executor;
   schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
+  mutexes::MutexRegistry* mutexes = nullptr;         // MutexService only
 
   /// The caller's tenant, from the `authorization` metadata.
   engine::Result<const config::TenantConfig*> authenticate(grpc::CallbackServerContext* ctx) const;
@@ -103,7 +108,8 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
             std::chrono::steady_clock::time_point started, const config::TenantConfig& tenant,
             const Request& request, Response& response, Handler handler)
       : service_(service), method_(method), started_(started), strand_(asio::make_strand(service.executor)) {
-    CallContext context{tenant, service.limits, service.engine, service.metrics, service.schedules};
+    CallContext context{tenant,          service.limits,    service.engine,
+                        service.metrics, service.schedules, service.mutexes};
     asio::co_spawn(strand_, handler(context, request, response),
                    asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
@@ -135,8 +141,8 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
       call->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
       return call;
     }
-    CallContext context{**tenant, service.limits, service.engine, service.metrics,
-                        service.schedules};
+    CallContext context{**tenant,        service.limits,    service.engine,
+                        service.metrics, service.schedules, service.mutexes};
     asio::co_spawn(call->strand_, handler(context, *request, *call),
                    asio::bind_cancellation_slot(call->cancel_.slot(), [call](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");

@@ -9,9 +9,9 @@
 #include "orch/metrics/metrics.h"
 #include "orch/tenants/tenant_registry.h"
 #include "orch/v1/channels.grpc.pb.h"
-#include "orch/v1/mutex.grpc.pb.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/workers.grpc.pb.h"
+#include "mutex_service.h"
 #include "schedule_service.h"
 #include "services.h"
 
@@ -26,6 +26,7 @@ constexpr const char* kMethods[] = {
     "ScheduleService/CreateInterval", "ScheduleService/Get", "ScheduleService/List",
     "ScheduleService/Pause", "ScheduleService/Resume", "ScheduleService/Delete",
     "ScheduleService/Ticks",
+    "MutexService/Lock", "MutexService/Unlock", "MutexService/Refresh", "MutexService/Get",
 };
 
 // A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
@@ -57,15 +58,16 @@ void ServiceBase::observe(const char* method, const grpc::Status& status,
 
 struct RpcServer::Impl {
   explicit Impl(ServerDeps deps)
-      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base), schedules(base) {}
+      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base), schedules(base),
+        mutexes(base) {}
 
   ServiceBase base;
   TaskServiceImpl tasks;
   TenantServiceImpl tenants;
   ScheduleServiceImpl schedules;
+  MutexServiceImpl mutexes;
   // Later releases implement these; until then every method answers UNIMPLEMENTED.
   v1::ChannelService::CallbackService channels;
-  v1::MutexService::CallbackService mutexes;
   v1::WorkerService::CallbackService workers;
   std::unique_ptr<grpc::Server> server;
 };
@@ -109,6 +111,8 @@ void RpcServer::set_not_serving() {
 
 void RpcServer::shutdown(std::chrono::milliseconds deadline) {
   if (!impl_->server) return;
+  // Lock calls waiting for a mutex end now (UNAVAILABLE) rather than at the deadline.
+  impl_->mutexes.stop();
   impl_->server->Shutdown(std::chrono::system_clock::now() + deadline);
   impl_->server->Wait();
 }

@@ -132,6 +132,42 @@ tenants:
   EXPECT_TRUE(config.tenants[1].allowed_kinds.empty());
 }
 
+TEST(ParseConfig, ReadsTheMutexQuotasAndTheLeaseLimit) {
+  const Config config = parse_config(R"(
+limits:
+  max_lease_ttl: 5m
+tenants:
+  - name: alpha
+    max_mutexes: 3
+    max_mutex_value_bytes: 0
+    max_mutex_waiters: 7
+  - name: beta
+    token_sha256: 3F8AD42D6DC52445378196CB2E49281F812253EAEA7830FE46F4756F2CA0A3D4
+)");
+  EXPECT_EQ(config.limits.max_lease_ttl, 5min);
+  EXPECT_EQ(config.tenants[0].max_mutexes, 3u);
+  EXPECT_EQ(config.tenants[0].max_mutex_value_bytes, 0u);
+  EXPECT_EQ(config.tenants[0].max_mutex_waiters, 7u);
+  EXPECT_EQ(config.tenants[1].max_mutexes, 1000u);
+  EXPECT_EQ(config.tenants[1].max_mutex_value_bytes, 65536u);
+  EXPECT_EQ(config.tenants[1].max_mutex_waiters, 10'000u);
+  EXPECT_EQ(Limits{}.max_lease_ttl, 1h);
+}
+
+TEST(ParseConfig, MutexQuotaErrorsNameTheKeyAndTheRange) {
+  EXPECT_TRUE(has_substr(error_of(with_tenant("    max_mutexes: 1000001\n")),
+                         "tenants[0].max_mutexes: must be an integer between 0 and 1000000"));
+  EXPECT_TRUE(has_substr(error_of(with_tenant("    max_mutex_value_bytes: 8388609\n")),
+                         "tenants[0].max_mutex_value_bytes: must be an integer between 0 and "
+                         "8388608"));
+  EXPECT_TRUE(has_substr(error_of(with_tenant("    max_mutex_waiters: x\n")),
+                         "tenants[0].max_mutex_waiters: must be an integer"));
+  EXPECT_TRUE(has_substr(error_of("limits: {max_lease_ttl: 0}\ntenants: [{name: a}]\n"),
+                         "limits.max_lease_ttl: must be greater than 0 and at most 365d"));
+  EXPECT_TRUE(has_substr(error_of("limits: {max_lease_ttl: 366d}\ntenants: [{name: a}]\n"),
+                         "limits.max_lease_ttl: must be greater than 0 and at most 365d"));
+}
+
 TEST(DefaultConfig, EmbeddedTextIsTheShippedFile) {
   EXPECT_EQ(read_file(kSourceDir + "/config/orchestrd.yaml"), default_config_yaml())
       << "config/orchestrd.yaml changed: paste it into kDefaultConfigYaml in config.cpp";
@@ -197,7 +233,7 @@ TEST(ParseConfig, UnknownKeyNamesThePathAtEveryLevel) {
             "test.yaml: unknown key \"listn\"; did you mean \"listen\"?");
   EXPECT_EQ(error_of("limits: {max_nodes: 1}\ntenants: [{name: a}]\n"),
             "test.yaml: limits: unknown key \"max_nodes\"; known keys: max_spec_depth, "
-            "max_spec_nodes, max_labels, max_label_bytes, max_batch, max_duration");
+            "max_spec_nodes, max_labels, max_label_bytes, max_batch, max_duration, max_lease_ttl");
   EXPECT_EQ(error_of("tenants:\n  - name: a\n  - name: b\n    max_concurency: 3\n"),
             "test.yaml: tenants[1]: unknown key \"max_concurency\"; did you mean "
             "\"max_concurrency\"?");

@@ -36,6 +36,9 @@ struct TenantConfig {
   std::uint32_t max_schedules = 100;          ///< Interval schedules, 0..100'000.
   std::uint32_t max_channels = 100;           ///< Open channels, 0..1'000'000.
   std::uint64_t max_message_bytes = 1 << 20;  ///< Largest channel message, 1..1 GiB.
+  std::uint32_t max_mutexes = 1000;            ///< Named mutexes with state, 0..1'000'000.
+  std::uint64_t max_mutex_value_bytes = 65536;  ///< Largest mutex value, 0..8 MiB.
+  std::uint32_t max_mutex_waiters = 10'000;    ///< Lock calls waiting at once, 0..1'000'000.
   /// Kinds this tenant may spawn, each one of kKnownKinds; by default all but `exec`.
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
 
@@ -51,6 +54,8 @@ struct Limits {
   std::uint32_t max_batch = 10'000;       ///< Tasks in one SpawnBatch, 1..1'000'000.
   /// Longest sleep or timeout a spec may ask for; greater than zero.
   Duration max_duration = std::chrono::hours(24 * 365);
+  /// Longest lease a mutex Lock or Refresh may ask for; greater than zero, at most 365d.
+  Duration max_lease_ttl = std::chrono::hours(1);
 
   bool operator==(const Limits&) const = default;
 };

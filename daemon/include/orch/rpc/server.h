@@ -1,6 +1,7 @@
 #pragma once
-/// The gRPC server: TaskService and TenantService over the engine, the standard health
-/// service, server reflection, and the services of later releases answering UNIMPLEMENTED.
+/// The gRPC server: TaskService, TenantService, ScheduleService and MutexService, the standard
+/// health service, server reflection, and the services of later releases answering
+/// UNIMPLEMENTED.
 ///
 /// Each call is a reactor of gRPC's callback API that runs its handler as a coroutine on the
 /// runtime; a client that goes away (or whose deadline passes) cancels that coroutine, never
