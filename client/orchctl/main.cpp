@@ -4,6 +4,7 @@
 #include <functional>
 #include <iostream>
 
+#include "chan_commands.h"
 #include "commands.h"
 #include "exit_codes.h"
 #include "orch/client/names.h"
@@ -374,6 +375,9 @@ int main(int argc, char** argv) {
   interval_rm->callback([&] {
     action = [&](Commands& c) { return c.interval_remove(interval_name, abort_running); };
   });
+
+  // chan
+  orchctl::add_chan_commands(app, globals, action);
 
   try {
     app.parse(argc, argv);

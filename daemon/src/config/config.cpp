@@ -64,6 +64,7 @@ tenants:
     max_queued: 100000          # tasks waiting for a slot; beyond that Spawn is refused
     max_channels: 100           # open channels
     max_message_bytes: 1048576  # largest channel message, in bytes
+    max_channel_capacity: 10000 # largest capacity of one channel (messages it may hold)
     # Task kinds this tenant may spawn. `exec` (run a local program) is left out by default.
     allowed_kinds: [sleep, http, worker, send, recv]
 )yaml";
@@ -74,9 +75,9 @@ constexpr std::array<std::string_view, 8> kTopLevelKeys = {
 constexpr std::array<std::string_view, 6> kLimitsKeys = {"max_spec_depth", "max_spec_nodes",
                                                          "max_labels",     "max_label_bytes",
                                                          "max_batch",      "max_duration"};
-constexpr std::array<std::string_view, 7> kTenantKeys = {
-    "name",         "token_sha256",      "max_concurrency", "max_queued",
-    "max_channels", "max_message_bytes", "allowed_kinds"};
+constexpr std::array<std::string_view, 8> kTenantKeys = {
+    "name",         "token_sha256",      "max_concurrency",      "max_queued",
+    "max_channels", "max_message_bytes", "max_channel_capacity", "allowed_kinds"};
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
@@ -400,6 +401,8 @@ class ConfigReader {
         tenant.max_channels = read_u32(value, key_path, 0, 1'000'000);
       } else if (key == "max_message_bytes") {
         tenant.max_message_bytes = read_uint(value, key_path, 1, 1ULL << 30);
+      } else if (key == "max_channel_capacity") {
+        tenant.max_channel_capacity = read_u32(value, key_path, 1, 10'000'000);
       } else if (key == "allowed_kinds") {
         tenant.allowed_kinds = read_kinds(value, key_path);
       } else {

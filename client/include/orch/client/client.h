@@ -16,6 +16,7 @@
 #include <string>
 
 #include "orch/client/specs.h"
+#include "orch/v1/channels.grpc.pb.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/tasks.grpc.pb.h"
 #include "orch/v1/tenants.grpc.pb.h"
@@ -44,6 +45,7 @@ class Client {
   orch::v1::TaskService::Stub& tasks() { return *tasks_; }
   orch::v1::TenantService::Stub& tenants() { return *tenants_; }
   orch::v1::ScheduleService::Stub& schedules() { return *schedules_; }
+  orch::v1::ChannelService::Stub& channels() { return *channels_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // Unary calls: block until the reply (or the deadline), fill `response`, return the status.
@@ -79,6 +81,7 @@ class Client {
   std::unique_ptr<orch::v1::TaskService::Stub> tasks_;
   std::unique_ptr<orch::v1::TenantService::Stub> tenants_;
   std::unique_ptr<orch::v1::ScheduleService::Stub> schedules_;
+  std::unique_ptr<orch::v1::ChannelService::Stub> channels_;
 };
 
 }  // namespace orch::client

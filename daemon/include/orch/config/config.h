@@ -35,6 +35,7 @@ struct TenantConfig {
   std::uint32_t max_queued = 10'000;          ///< Tasks waiting for a permit, 0..100'000'000.
   std::uint32_t max_channels = 100;           ///< Open channels, 0..1'000'000.
   std::uint64_t max_message_bytes = 1 << 20;  ///< Largest channel message, 1..1 GiB.
+  std::uint32_t max_channel_capacity = 10'000;  ///< Largest channel capacity, 1..10'000'000.
   /// Kinds this tenant may spawn, each one of kKnownKinds; by default all but `exec`.
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
 
