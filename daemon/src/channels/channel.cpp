@@ -178,7 +178,10 @@ void Channel::accept_one_locked(SendOp& op) {
 void Channel::take_locked(RecvOp& op) {
   const std::size_t n = std::min<std::size_t>(std::max<std::uint32_t>(op.max_messages, 1), queue_.size());
   const auto now = Clock::now();
+  std::size_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) {
+    bytes += queue_.front().payload.size();
+    if (i > 0 && op.max_bytes != 0 && bytes > op.max_bytes) break;
     Message message = std::move(queue_.front());
     queue_.pop_front();
     ++message.delivery_count;

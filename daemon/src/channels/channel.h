@@ -46,6 +46,7 @@ struct RecvOp {
   /// Take what is there and never park (`try_recv`).
   bool no_wait = false;
   std::uint32_t max_messages = 1;
+  std::size_t max_bytes = 0;  // 0: no limit; the first message is always taken
   DeliveryMode mode = DeliveryMode::kAtMostOnce;
   Duration ack_deadline{};
   /// The subscription taking the messages, or 0 for a Recv call.

@@ -45,6 +45,13 @@ engine::Error cancelled(const char* what) {
   return make_error(ErrorCode::kCancelled, std::string(what) + " cancelled; nothing was taken");
 }
 
+// Whether a coroutine's cancellation state says it was cancelled already. Then its next
+// co_await of an operation would throw operation_aborted (Asio's throw_if_cancelled, on by
+// default), so the waits below answer kCancelled first, having touched nothing.
+bool is_cancelled(const asio::cancellation_state& state) {
+  return state.cancelled() != asio::cancellation_type::none;
+}
+
 std::string too_large(std::string_view field, std::size_t bytes, std::uint64_t max) {
   return std::string(field) + ": " + std::to_string(bytes) +
          " bytes is more than the tenant's max_message_bytes (" + std::to_string(max) + ")";
@@ -178,6 +185,9 @@ asio::awaitable<Result<SendOutcome>> ChannelRegistry::send(std::string tenant, s
     }
   }
   if (channel->kind != ChannelKind::kMpsc) co_return channel->send_fanout(payloads);
+  if (is_cancelled(co_await asio::this_coro::cancellation_state)) {
+    co_return make_error(ErrorCode::kCancelled, "send cancelled; nothing was sent");
+  }
 
   SendOp op;
   op.payloads = &payloads;
@@ -217,6 +227,7 @@ asio::awaitable<Result<Received>> ChannelRegistry::recv(std::string tenant, std:
   auto found = find(tenant, name);
   if (!found) co_return found.error();
   std::shared_ptr<Channel> channel = std::move(*found);
+  if (is_cancelled(co_await asio::this_coro::cancellation_state)) co_return cancelled("recv");
   const auto started = Clock::now();
   std::optional<engine::TimePoint> deadline;
   if (options.timeout && !options.no_wait) deadline = started + *options.timeout;
@@ -255,6 +266,7 @@ asio::awaitable<Result<Received>> ChannelRegistry::recv(std::string tenant, std:
   RecvOp op;
   op.no_wait = options.no_wait;
   op.max_messages = std::max<std::uint32_t>(options.max_messages, 1);
+  op.max_bytes = options.max_bytes;
   op.mode = options.mode;
   op.ack_deadline = options.ack_deadline;
   auto [ec] = co_await async_wait_on(channel.get(), WaitKind::kRecv, &op, &timer, deadline, kAwait);
@@ -362,6 +374,7 @@ Subscription::~Subscription() { channel_->unsubscribe(*this); }
 
 asio::awaitable<Result<ChannelEvent>> Subscription::next() {
   Channel* channel = channel_.get();
+  if (is_cancelled(co_await asio::this_coro::cancellation_state)) co_return cancelled("subscription");
   if (channel->kind == ChannelKind::kMpsc) {
     if (options_.mode == DeliveryMode::kAtLeastOnce && options_.max_unacked > 0) {
       // Take nothing more while this stream already has max_unacked deliveries out.

@@ -111,6 +111,7 @@ Result<channels::RecvOptions> recv_options_from_proto(const v1::RecvRequest& req
     return invalid("max_messages", "must be at most " + std::to_string(kMaxRecvMessages));
   }
   options.max_messages = request.max_messages() == 0 ? 1 : request.max_messages();
+  options.max_bytes = kMaxRecvBytes;
   auto mode = mode_from_proto(request.mode());
   if (!mode) return mode.error();
   options.mode = *mode;

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <list>
 #include <optional>
 
@@ -287,6 +290,27 @@ TEST_F(ChannelTest, ARecvCancelledAfterTheHandoffStillResumesWithTheMessage) {
   EXPECT_EQ(payload_of(recv("jobs")), "a");
 }
 
+// A caller that was cancelled before it asks (its throw_if_cancelled turned off, as RPC
+// handlers do) gets kCancelled at once instead of a wait nobody can end.
+asio::awaitable<Result<Received>> recv_after_cancel(ChannelRegistry& registry) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  engine::Timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(std::chrono::hours(1));
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled by the test
+  co_return co_await registry.recv("alpha", "jobs", RecvOptions{});
+}
+
+TEST_F(ChannelTest, ARecvFromAnAlreadyCancelledCallerIsCancelledAtOnce) {
+  create("jobs", ChannelKind::kMpsc, 10);
+  std::optional<Result<Received>> out;
+  auto& signal = start(recv_after_cancel(*registry_), out);
+  signal.emit(asio::cancellation_type::terminal);
+  settle();
+  ASSERT_TRUE(out && !*out);
+  EXPECT_EQ(out->error().code, ErrorCode::kCancelled);
+  EXPECT_EQ(info("jobs").receivers, 0u);
+}
+
 TEST_F(ChannelTest, AnUncommittedMessageGoesBackToTheFrontBeforeNewerOnes) {
   create("jobs", ChannelKind::kMpsc, 10);
   ASSERT_TRUE(*send("jobs", {"a", "b"}));
@@ -310,6 +334,18 @@ TEST_F(ChannelTest, RecvWithMaxMessagesTakesWhatIsQueuedButNeverWaitsForMore) {
   auto r = recv("jobs", options);
   ASSERT_EQ(r.messages.size(), 2u);
   EXPECT_EQ(r.messages[1].payload, "b");
+}
+
+TEST_F(ChannelTest, RecvStopsAtItsByteBudgetButAlwaysTakesTheFirstMessage) {
+  create("jobs", ChannelKind::kMpsc, 10);
+  ASSERT_TRUE(*send("jobs", {"0123456789", "0123456789", "x"}));
+  RecvOptions options;
+  options.max_messages = 10;
+  options.max_bytes = 15;
+  EXPECT_EQ(recv("jobs", options).messages.size(), 1u);
+  options.max_bytes = 5;
+  EXPECT_EQ(recv("jobs", options).messages.size(), 1u) << "the first message always goes";
+  EXPECT_EQ(payload_of(recv("jobs", options)), "x");
 }
 
 TEST_F(ChannelTest, ARecvTimeoutIsDeadlineExceededAndTakesNothing) {

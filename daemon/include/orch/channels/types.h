@@ -127,6 +127,9 @@ struct RecvOptions {
   bool no_wait = false;
   /// MPSC: take up to this many queued messages once the first is there (>= 1).
   std::uint32_t max_messages = 1;
+  /// MPSC: stop adding messages past this many payload bytes (the first is always taken);
+  /// 0: no limit. Keeps one answer within what a client accepts.
+  std::size_t max_bytes = 0;
   DeliveryMode mode = DeliveryMode::kAtMostOnce;
   /// AT_LEAST_ONCE: how long a delivery stays invisible before it is delivered again.
   Duration ack_deadline = std::chrono::seconds(30);

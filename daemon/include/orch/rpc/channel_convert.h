@@ -17,6 +17,9 @@ namespace orch::rpc {
 
 /// Most messages one Recv may take.
 inline constexpr std::uint32_t kMaxRecvMessages = 1000;
+/// Payload bytes one Recv answer carries at most (beyond its first message): gRPC clients
+/// accept 4 MiB per message by default.
+inline constexpr std::size_t kMaxRecvBytes = 4 * 1024 * 1024 - 64 * 1024;
 /// Ack deadline when a request leaves it at zero.
 inline constexpr Duration kDefaultAckDeadline = std::chrono::seconds(30);
 
