@@ -171,7 +171,8 @@ int ChanCommands::recv(const ChanRecvArgs& args) {
   std::uint64_t printed = 0;
   for (;;) {
     const std::uint64_t left = args.count == 0 ? kMaxRecvBatch : args.count - printed;
-    request.set_max_messages(static_cast<std::uint32_t>(std::min<std::uint64_t>(left, kMaxRecvBatch)));
+    request.set_max_messages(
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(left, kMaxRecvBatch)));
     auto ctx = client_.context();
     v1::RecvResponse response;
     check(client_.channels().Recv(ctx.get(), request, &response));
@@ -331,7 +332,8 @@ void add_chan_commands(CLI::App& app, const GlobalArgs& globals,
   create->add_option("--value", args->create.value, "watch: the initial value");
   create->add_flag("--if-not-exists", args->create.if_not_exists,
                    "return an existing channel of the same kind and capacity");
-  create->callback([args, run] { run([args](ChanCommands& c) { return c.create(args->create); }); });
+  create->callback(
+      [args, run] { run([args](ChanCommands& c) { return c.create(args->create); }); });
 
   auto* send = chan->add_subcommand("send", "Send messages, in order (mpsc: waits while full)");
   send->add_option("NAME", args->send.name, "channel name")->required();
@@ -363,7 +365,8 @@ void add_chan_commands(CLI::App& app, const GlobalArgs& globals,
   auto* ack = chan->add_subcommand("ack", "Acknowledge at-least-once deliveries");
   ack->add_option("NAME", args->name, "channel name")->required();
   ack->add_option("ID", args->ids, "delivery ids (from recv or sub)")->required();
-  ack->callback([args, run] { run([args](ChanCommands& c) { return c.ack(args->name, args->ids); }); });
+  ack->callback(
+      [args, run] { run([args](ChanCommands& c) { return c.ack(args->name, args->ids); }); });
 
   auto* sub = chan->add_subcommand("sub", "Stream a channel's events");
   sub->alias("subscribe");

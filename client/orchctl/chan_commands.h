@@ -17,7 +17,7 @@ namespace orchctl {
 
 struct ChanCreateArgs {
   std::string name;
-  std::string kind = "mpsc";  // mpsc | broadcast | watch
+  std::string kind = "mpsc";              // mpsc | broadcast | watch
   std::optional<std::uint32_t> capacity;  // default: 100 (mpsc, broadcast), 0 (watch)
   std::string value;                      // watch: the initial value
   bool if_not_exists = false;
@@ -32,10 +32,10 @@ struct ChanSendArgs {
 
 struct ChanRecvArgs {
   std::string name;
-  std::uint32_t count = 1;    // -n; 0: until the channel is closed
-  std::string timeout;        // per message; empty: without limit
-  std::string ack_deadline;   // set: at-least-once
-  bool ack = false;           // acknowledge each message once printed
+  std::uint32_t count = 1;   // -n; 0: until the channel is closed
+  std::string timeout;       // per message; empty: without limit
+  std::string ack_deadline;  // set: at-least-once
+  bool ack = false;          // acknowledge each message once printed
   bool no_wait = false;
   std::uint64_t after_version = 0;  // watch
 };

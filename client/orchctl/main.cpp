@@ -185,7 +185,9 @@ int main(int argc, char** argv) {
   orchctl::GlobalArgs globals;
   std::function<int(Commands&)> action;
 
-  CLI::App app{"orchctl: spawn, join, select, watch and abort tasks on orchestrd.", "orchctl"};
+  CLI::App app{"orchctl: spawn, join, select, watch and abort tasks, and pass messages through\n"
+                "channels, on orchestrd.",
+                "orchctl"};
   app.footer(kMainFooter);
   // Every usage error reads "error: ...", like the ones found after parsing.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {

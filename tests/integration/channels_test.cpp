@@ -55,7 +55,10 @@ std::string message_line(std::uint64_t seq, std::uint32_t delivery, const std::s
 
 class Channels : public ::testing::Test {
  protected:
-  Channels() : daemon_(two_tenants()), orchctl_(daemon_.orchctl(kAlpha)), client_(daemon_.client(kAlpha)) {}
+  Channels()
+      : daemon_(two_tenants()),
+        orchctl_(daemon_.orchctl(kAlpha)),
+        client_(daemon_.client(kAlpha)) {}
 
   CommandResult ok(const std::vector<std::string>& args) {
     auto run = orchctl_(args);
@@ -134,7 +137,8 @@ TEST_F(Channels, ThreeBroadcastSubscribersEachGetAllFiveMessages) {
   ok({"chan", "create", "news", "--kind", "broadcast", "--capacity", "16"});
   std::vector<std::unique_ptr<Subprocess>> subscribers;
   std::vector<std::string> argv{kOrchctl};
-  for (const auto& arg : orchctl_.argv({"chan", "sub", "news", "--count", "5"})) argv.push_back(arg);
+  for (const auto& arg : orchctl_.argv({"chan", "sub", "news", "--count", "5"}))
+    argv.push_back(arg);
   for (int i = 0; i < 3; ++i) subscribers.push_back(std::make_unique<Subprocess>(argv));
   ASSERT_TRUE(wait_for(client_, "news", [](const auto& i) { return i.subscribers() == 3; }));
   for (int i = 1; i <= 5; ++i) {
@@ -146,7 +150,8 @@ TEST_F(Channels, ThreeBroadcastSubscribersEachGetAllFiveMessages) {
     ASSERT_EQ(got.exit_code, 0) << describe(got);
     const auto lines = lines_of(got.out);
     ASSERT_EQ(lines.size(), 5u) << got.out;
-    for (int i = 1; i <= 5; ++i) EXPECT_EQ(lines[i - 1], message_line(i, 1, "m" + std::to_string(i)));
+    for (int i = 1; i <= 5; ++i)
+      EXPECT_EQ(lines[i - 1], message_line(i, 1, "m" + std::to_string(i)));
   }
 }
 
@@ -159,8 +164,9 @@ TEST_F(Channels, ASlowBroadcastSubscriberIsToldExactlyHowManyMessagesItLost) {
   ok({"chan", "send", "news", "10", "20", "30"});
   const auto got = slow.finish(kWait);
   ASSERT_EQ(got.exit_code, 0) << describe(got);
-  EXPECT_EQ(lines_of(got.out), (std::vector<std::string>{"lagged skipped=1", message_line(2, 1, "20"),
-                                                         message_line(3, 1, "30")}));
+  EXPECT_EQ(lines_of(got.out),
+            (std::vector<std::string>{"lagged skipped=1", message_line(2, 1, "20"),
+                                      message_line(3, 1, "30")}));
   const auto metrics = http_get(daemon_.admin_port(), "/metrics");
   EXPECT_EQ(metric_sample(metrics.body,
                           R"(orch_channel_lagged_messages_total{channel="news",tenant="alpha"})"),
@@ -218,9 +224,11 @@ TEST_F(Channels, ASubscriberThatStopsReadingLagsAloneAndHoldsNobodyBack) {
     EXPECT_EQ(response.subscribers(), 2u);
   }
   fast_reader.join();
-  EXPECT_EQ(fast_last.load(), static_cast<std::uint64_t>(kMessages)) << "the reader kept up to the end";
+  EXPECT_EQ(fast_last.load(), static_cast<std::uint64_t>(kMessages))
+      << "the reader kept up to the end";
   EXPECT_EQ(fast_messages + fast_skipped, static_cast<std::uint64_t>(kMessages));
-  EXPECT_LE(channel_info(client_, "news").depth(), kCapacity) << "the daemon keeps no more than the ring";
+  EXPECT_LE(channel_info(client_, "news").depth(), kCapacity)
+      << "the daemon keeps no more than the ring";
 
   // The slow reader got what its window held, then a Lagged, then the newest messages.
   std::uint64_t messages = 0;
@@ -258,7 +266,8 @@ TEST_F(Channels, AWatchSubscriberSeesTheCurrentValueThenOnlyTheLatestOfABurst) {
   EXPECT_EQ(watcher.read_line(kWait), std::optional<std::string>("value version=4 \"v4\""));
 
   // A Recv after version 4 waits for the next one.
-  auto reader = orchctl_.start({"chan", "recv", "config", "--after-version", "4", "--timeout", "60s"});
+  auto reader =
+      orchctl_.start({"chan", "recv", "config", "--after-version", "4", "--timeout", "60s"});
   ASSERT_TRUE(wait_for(client_, "config", [](const auto& i) { return i.receivers() == 1; }));
   ok({"chan", "send", "config", "v5"});
   const auto read = reader.finish(kWait);
@@ -282,7 +291,8 @@ TEST_F(Channels, AMessageOfAReceiverKilledBeforeItsAckIsRedeliveredWithDeliveryC
   ASSERT_EQ(::kill(doomed.pid(), SIGKILL), 0);
   doomed.finish(kWait);
 
-  const auto again = ok({"chan", "recv", "jobs", "--ack-deadline", "30s", "--ack", "--timeout", "60s"});
+  const auto again =
+      ok({"chan", "recv", "jobs", "--ack-deadline", "30s", "--ack", "--timeout", "60s"});
   const auto lines = lines_of(again.out);
   ASSERT_EQ(lines.size(), 1u) << again.out;
   EXPECT_TRUE(starts_with(lines[0], "message seq=1 delivery=2 id=")) << lines[0];
@@ -321,9 +331,10 @@ TEST_F(Channels, AReceiverKilledWhileWaitingTakesNoMessageWithIt) {
 TEST_F(Channels, ChannelsArePerTenantAndAnotherTenantsChannelIsNotFound) {
   ok({"chan", "create", "jobs"});
   const auto beta = daemon_.orchctl(kBeta);
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"chan", "get", "jobs"}, {"chan", "send", "jobs", "x"}, {"chan", "recv", "jobs"},
-           {"chan", "rm", "jobs"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"chan", "get", "jobs"},
+                                                                {"chan", "send", "jobs", "x"},
+                                                                {"chan", "recv", "jobs"},
+                                                                {"chan", "rm", "jobs"}}) {
     const auto run = beta(args);
     EXPECT_EQ(run.exit_code, 3) << describe(run);
     EXPECT_TRUE(starts_with(run.err, "NOT_FOUND: channel jobs not found")) << run.err;
@@ -350,12 +361,14 @@ TEST_F(Channels, QuotasAreRefusedWithMessagesThatNameTheConfigKey) {
   EXPECT_EQ(orchctl({"chan", "create", "a", "--capacity", "10"}).exit_code, 0);
   const auto second = orchctl({"chan", "create", "b", "--capacity", "1"});
   EXPECT_EQ(second.exit_code, 3);
-  EXPECT_TRUE(starts_with(second.err, "RESOURCE_EXHAUSTED: tenant alpha has 1 channels (max_channels=1)"))
+  EXPECT_TRUE(
+      starts_with(second.err, "RESOURCE_EXHAUSTED: tenant alpha has 1 channels (max_channels=1)"))
       << second.err;
   const auto large = orchctl({"chan", "send", "a", "ok", "123456789"});
   EXPECT_EQ(large.exit_code, 3);
-  EXPECT_TRUE(starts_with(large.err, "RESOURCE_EXHAUSTED: payloads[1]: 9 bytes is more than the "
-                                     "tenant's max_message_bytes (8)"))
+  EXPECT_TRUE(starts_with(large.err,
+                          "RESOURCE_EXHAUSTED: payloads[1]: 9 bytes is more than the "
+                          "tenant's max_message_bytes (8)"))
       << large.err;
   const auto info = orchctl({"chan", "get", "a"});
   EXPECT_TRUE(contains(info.out, "depth: 0\n")) << info.out;
@@ -369,16 +382,18 @@ TEST_F(Channels, OrchctlGetLsCloseAndRmPrintTextAndJson) {
   ok({"chan", "create", "news", "--kind", "broadcast", "--capacity", "3"});
   ok({"chan", "send", "jobs", "a", "b"});
   const auto text = ok({"chan", "get", "jobs"});
-  EXPECT_TRUE(starts_with(text.out,
-                          "name: jobs\nkind: mpsc\ncapacity: 5\ndepth: 2\nin_flight: 0\nsenders: 0\n"
-                          "receivers: 0\nsubscribers: 0\nstate: open\nmessages_sent: 2\ncreated: "))
+  EXPECT_TRUE(
+      starts_with(text.out,
+                  "name: jobs\nkind: mpsc\ncapacity: 5\ndepth: 2\nin_flight: 0\nsenders: 0\n"
+                  "receivers: 0\nsubscribers: 0\nstate: open\nmessages_sent: 2\ncreated: "))
       << text.out;
   const auto json = ok({"-o", "json", "chan", "get", "jobs"});
   const auto info = parse_json<v1::ChannelInfo>(lines_of(json.out).at(0));
   EXPECT_EQ(info.kind(), v1::CHANNEL_KIND_MPSC);
   EXPECT_EQ(info.depth(), 2u);
-  EXPECT_EQ(lines_of(ok({"chan", "ls"}).out),
-            (std::vector<std::string>{"jobs  mpsc  5  2  0  open", "news  broadcast  3  0  0  open"}));
+  EXPECT_EQ(
+      lines_of(ok({"chan", "ls"}).out),
+      (std::vector<std::string>{"jobs  mpsc  5  2  0  open", "news  broadcast  3  0  0  open"}));
   EXPECT_EQ(lines_of(ok({"chan", "ls", "--kind", "broadcast"}).out),
             (std::vector<std::string>{"news  broadcast  3  0  0  open"}));
   EXPECT_TRUE(contains(ok({"chan", "close", "jobs"}).out, "state: closed\n"));
@@ -393,7 +408,8 @@ TEST_F(Channels, OrchctlGetLsCloseAndRmPrintTextAndJson) {
   EXPECT_EQ(first.messages(1).payload(), "b");
   EXPECT_TRUE(parse_json<v1::RecvResponse>(responses.back()).closed());
   EXPECT_EQ(ok({"chan", "rm", "news"}).out, "news removed (0 messages discarded)\n");
-  EXPECT_EQ(lines_of(ok({"chan", "ls"}).out), (std::vector<std::string>{"jobs  mpsc  5  0  0  closed"}));
+  EXPECT_EQ(lines_of(ok({"chan", "ls"}).out),
+            (std::vector<std::string>{"jobs  mpsc  5  0  0  closed"}));
 }
 
 TEST_F(Channels, MetricsCountMessagesPerChannelAndForgetADeletedChannel) {
@@ -401,12 +417,14 @@ TEST_F(Channels, MetricsCountMessagesPerChannelAndForgetADeletedChannel) {
   ok({"chan", "send", "jobs", "a", "b", "c"});
   ok({"chan", "recv", "jobs"});
   const std::string labels = R"({channel="jobs",tenant="alpha"})";
-  ASSERT_TRUE(wait_for_sample(daemon_.admin_port(), "orch_channel_messages_received_total" + labels, 1));
+  ASSERT_TRUE(
+      wait_for_sample(daemon_.admin_port(), "orch_channel_messages_received_total" + labels, 1));
   auto body = http_get(daemon_.admin_port(), "/metrics").body;
   EXPECT_EQ(metric_sample(body, "orch_channel_messages_sent_total" + labels), 3);
   EXPECT_EQ(metric_sample(body, "orch_channel_depth" + labels), 2);
   EXPECT_EQ(metric_sample(body, R"(orch_channel_send_wait_seconds_count{tenant="alpha"})"), 1);
-  EXPECT_TRUE(metric_sample(body, R"(orch_grpc_requests_total{code="OK",method="ChannelService/Send"})"));
+  EXPECT_TRUE(
+      metric_sample(body, R"(orch_grpc_requests_total{code="OK",method="ChannelService/Send"})"));
   ok({"chan", "rm", "jobs"});
   body = http_get(daemon_.admin_port(), "/metrics").body;
   EXPECT_FALSE(metric_sample(body, "orch_channel_messages_sent_total" + labels));

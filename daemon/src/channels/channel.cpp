@@ -132,9 +132,7 @@ std::uint32_t Channel::room_locked() const {
   return used >= capacity ? 0 : static_cast<std::uint32_t>(capacity - used);
 }
 
-bool Channel::drained_locked() const {
-  return queue_.empty() && held_ == 0 && in_flight_.empty();
-}
+bool Channel::drained_locked() const { return queue_.empty() && held_ == 0 && in_flight_.empty(); }
 
 // Hands queued messages to parked receivers and moves parked senders' payloads in as room
 // frees, until neither can go on; then tells parked receivers when nothing will ever come.
@@ -176,7 +174,8 @@ void Channel::accept_one_locked(SendOp& op) {
 }
 
 void Channel::take_locked(RecvOp& op) {
-  const std::size_t n = std::min<std::size_t>(std::max<std::uint32_t>(op.max_messages, 1), queue_.size());
+  const std::size_t n =
+      std::min<std::size_t>(std::max<std::uint32_t>(op.max_messages, 1), queue_.size());
   const auto now = Clock::now();
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -239,10 +238,9 @@ void Channel::arm_redelivery_locked() {
   redelivery_armed_ = earliest;
   const std::uint64_t generation = ++redelivery_generation_;
   redelivery_timer_->expires_at(earliest);
-  redelivery_timer_->async_wait(
-      [weak = weak_from_this(), generation](boost::system::error_code) {
-        if (auto channel = weak.lock()) channel->on_redelivery_timer(generation);
-      });
+  redelivery_timer_->async_wait([weak = weak_from_this(), generation](boost::system::error_code) {
+    if (auto channel = weak.lock()) channel->on_redelivery_timer(generation);
+  });
 }
 
 void Channel::on_redelivery_timer(std::uint64_t generation) {
@@ -330,6 +328,11 @@ SendOp Channel::send_result(const SendOp& op) const {
   std::lock_guard lock(mutex);
   SendOp copy = op;
   return copy;
+}
+
+void Channel::count_received(std::uint64_t n) {
+  std::lock_guard lock(mutex);
+  count_locked(&ChannelMetrics::Series::received, static_cast<double>(n));
 }
 
 void Channel::observe_send_wait(Duration waited) {

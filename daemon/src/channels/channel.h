@@ -114,8 +114,8 @@ class Waiters {
 class Channel : public std::enable_shared_from_this<Channel> {
  public:
   Channel(std::uint64_t id, std::string tenant, const ChannelSpec& spec,
-          std::uint64_t max_message_bytes, asio::any_io_executor executor,
-          ChannelMetrics* metrics, prometheus::Histogram* send_wait);
+          std::uint64_t max_message_bytes, asio::any_io_executor executor, ChannelMetrics* metrics,
+          prometheus::Histogram* send_wait);
   ~Channel();
 
   const std::uint64_t id;
@@ -156,6 +156,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   /// Deletes the channel: discards its messages, ends every wait. Returns what was discarded.
   std::uint64_t remove();
   void observe_send_wait(Duration waited);
+  /// Counts WATCH values handed to Recv callers.
+  void count_received(std::uint64_t n);
   void update_gauges() const;
 
   // Received and Subscription.
@@ -236,7 +238,8 @@ struct CancelChannelWait {
   CancelChannelWait(std::weak_ptr<Channel> channel, WaitKind kind, std::uint64_t id)
       : channel_(std::move(channel)), kind_(kind), id_(id) {}
   void operator()(asio::cancellation_type_t) {
-    if (auto channel = channel_.lock()) channel->end_wait(kind_, id_, asio::error::operation_aborted);
+    if (auto channel = channel_.lock())
+      channel->end_wait(kind_, id_, asio::error::operation_aborted);
   }
   std::weak_ptr<Channel> channel_;
   WaitKind kind_;
@@ -280,7 +283,8 @@ auto async_wait_on(Channel* channel, WaitKind kind, void* op, engine::Timer* tim
           Waiters::complete(Waiter{0, std::move(erased), executor, op}, {});
           return;
         }
-        const std::uint64_t id = channel->park_locked(kind, Waiter{0, std::move(erased), executor, op});
+        const std::uint64_t id =
+            channel->park_locked(kind, Waiter{0, std::move(erased), executor, op});
         if (slot.is_connected()) {
           slot.template emplace<CancelChannelWait>(channel->weak_from_this(), kind, id);
         }

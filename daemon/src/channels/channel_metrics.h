@@ -8,12 +8,12 @@
 // lock themselves). A Series' handles are used under their channel's mutex only, and removed
 // under it, so no handle is used after its removal.
 
-#include <map>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+
+#include <map>
+#include <string>
 
 namespace prometheus {
 class Registry;

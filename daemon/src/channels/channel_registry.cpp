@@ -1,10 +1,10 @@
 #include "orch/channels/channel_registry.h"
 
+#include <prometheus/registry.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <prometheus/registry.h>
 
 #include "channel.h"
 #include "channel_metrics.h"
@@ -123,9 +123,9 @@ Result<ChannelInfo> ChannelRegistry::create(const std::string& tenant, const Cha
                         "capacity: must be 0 for a watch channel (it holds one value)");
     }
     if (spec.initial_value.size() > quota.max_message_bytes) {
-      return make_error(ErrorCode::kResourceExhausted,
-                        too_large("initial_value", spec.initial_value.size(),
-                                  quota.max_message_bytes));
+      return make_error(
+          ErrorCode::kResourceExhausted,
+          too_large("initial_value", spec.initial_value.size(), quota.max_message_bytes));
     }
   } else {
     if (spec.capacity == 0) {
@@ -139,8 +139,7 @@ Result<ChannelInfo> ChannelRegistry::create(const std::string& tenant, const Cha
                             std::to_string(quota.max_channel_capacity) + ")");
     }
     if (!spec.initial_value.empty()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "initial_value: only a watch channel has one");
+      return make_error(ErrorCode::kInvalidArgument, "initial_value: only a watch channel has one");
     }
   }
   if (auto it = owner.channels.find(spec.name); it != owner.channels.end()) {
@@ -148,10 +147,10 @@ Result<ChannelInfo> ChannelRegistry::create(const std::string& tenant, const Cha
     if (spec.if_not_exists && existing.kind == spec.kind && existing.capacity == spec.capacity) {
       return existing.info();
     }
-    return make_error(ErrorCode::kAlreadyExists,
-                      "channel " + spec.name + " already exists (" +
-                          std::string(kind_name(existing.kind)) + ", capacity " +
-                          std::to_string(existing.capacity) + ")");
+    return make_error(ErrorCode::kAlreadyExists, "channel " + spec.name + " already exists (" +
+                                                     std::string(kind_name(existing.kind)) +
+                                                     ", capacity " +
+                                                     std::to_string(existing.capacity) + ")");
   }
   if (owner.channels.size() >= quota.max_channels) {
     return make_error(ErrorCode::kResourceExhausted,
@@ -159,9 +158,8 @@ Result<ChannelInfo> ChannelRegistry::create(const std::string& tenant, const Cha
                           " channels (max_channels=" + std::to_string(quota.max_channels) +
                           "); delete one first");
   }
-  auto channel =
-      std::make_shared<Channel>(++last_id_, tenant, spec, quota.max_message_bytes, executor_,
-                                metrics_.get(), owner.send_wait);
+  auto channel = std::make_shared<Channel>(++last_id_, tenant, spec, quota.max_message_bytes,
+                                           executor_, metrics_.get(), owner.send_wait);
   owner.channels.emplace(spec.name, channel);
   return channel->info();
 }
@@ -212,9 +210,9 @@ asio::awaitable<Result<SendOutcome>> ChannelRegistry::send(std::string tenant, s
                                format_duration(*options.timeout) + "; nothing was sent");
     }
     if (ec) co_return make_error(ErrorCode::kCancelled, "send cancelled; nothing was sent");
-    co_return make_error(ErrorCode::kResourceExhausted,
-                         "channel " + name + " is full (capacity " +
-                             std::to_string(channel->capacity) + "); nothing was sent");
+    co_return make_error(ErrorCode::kResourceExhausted, "channel " + name + " is full (capacity " +
+                                                            std::to_string(channel->capacity) +
+                                                            "); nothing was sent");
   }
   SendOutcome outcome;
   outcome.accepted = static_cast<std::uint32_t>(done.accepted);
@@ -244,8 +242,8 @@ asio::awaitable<Result<Received>> ChannelRegistry::recv(std::string tenant, std:
       Received received;
       if (value.version <= options.after_version && !closed) {
         if (options.no_wait) co_return received;
-        auto [ec] =
-            co_await async_wait_on(channel.get(), WaitKind::kChange, &change, &timer, deadline, kAwait);
+        auto [ec] = co_await async_wait_on(channel.get(), WaitKind::kChange, &change, &timer,
+                                           deadline, kAwait);
         timer.cancel();
         if (ec == asio::error::timed_out) {
           co_return make_error(ErrorCode::kDeadlineExceeded,
@@ -258,6 +256,7 @@ asio::awaitable<Result<Received>> ChannelRegistry::recv(std::string tenant, std:
       }
       received.value = std::move(value);
       received.closed = closed;
+      channel->count_received(1);
       co_return received;
     }
     case ChannelKind::kMpsc:
@@ -272,8 +271,9 @@ asio::awaitable<Result<Received>> ChannelRegistry::recv(std::string tenant, std:
   auto [ec] = co_await async_wait_on(channel.get(), WaitKind::kRecv, &op, &timer, deadline, kAwait);
   timer.cancel();
   if (ec == asio::error::timed_out) {
-    co_return make_error(ErrorCode::kDeadlineExceeded, "no message on channel " + name + " within " +
-                                                           format_duration(*options.timeout));
+    co_return make_error(
+        ErrorCode::kDeadlineExceeded,
+        "no message on channel " + name + " within " + format_duration(*options.timeout));
   }
   if (ec) co_return cancelled("recv");
   co_return channel->hand_over(op);
@@ -325,8 +325,7 @@ Result<std::uint64_t> ChannelRegistry::remove(const std::string& tenant, const s
   return channel->remove();
 }
 
-Result<ChannelInfo> ChannelRegistry::get(const std::string& tenant,
-                                         const std::string& name) const {
+Result<ChannelInfo> ChannelRegistry::get(const std::string& tenant, const std::string& name) const {
   auto channel = find(tenant, name);
   if (!channel) return channel.error();
   return (*channel)->info();
@@ -374,7 +373,8 @@ Subscription::~Subscription() { channel_->unsubscribe(*this); }
 
 asio::awaitable<Result<ChannelEvent>> Subscription::next() {
   Channel* channel = channel_.get();
-  if (is_cancelled(co_await asio::this_coro::cancellation_state)) co_return cancelled("subscription");
+  if (is_cancelled(co_await asio::this_coro::cancellation_state))
+    co_return cancelled("subscription");
   if (channel->kind == ChannelKind::kMpsc) {
     if (options_.mode == DeliveryMode::kAtLeastOnce && options_.max_unacked > 0) {
       // Take nothing more while this stream already has max_unacked deliveries out.

@@ -18,7 +18,8 @@ engine::Error invalid(std::string_view path, const std::string& why) {
 
 void set_time(engine::TimePoint t, google::protobuf::Timestamp* out) {
   const auto wall = engine::Clock::to_system(t);
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
   *out = TimeUtil::NanosecondsToTimestamp(ns);
 }
 
@@ -76,7 +77,9 @@ v1::ChannelKind kind_to_proto(channels::ChannelKind kind) {
 Result<channels::ChannelSpec> channel_spec_from_proto(const v1::CreateChannelRequest& request) {
   auto kind = kind_from_proto(request.kind(), "kind");
   if (!kind) return kind.error();
-  if (!*kind) return invalid("kind", "required: CHANNEL_KIND_MPSC, CHANNEL_KIND_BROADCAST or CHANNEL_KIND_WATCH");
+  if (!*kind)
+    return invalid("kind",
+                   "required: CHANNEL_KIND_MPSC, CHANNEL_KIND_BROADCAST or CHANNEL_KIND_WATCH");
   channels::ChannelSpec spec;
   spec.name = request.name();
   spec.kind = **kind;
@@ -93,8 +96,8 @@ Result<channels::SendOptions> send_options_from_proto(const v1::SendRequest& req
     return invalid("payloads", "more than " + std::to_string(limits.max_batch) +
                                    " messages (limits.max_batch)");
   }
-  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout",
-                                    limits.max_duration);
+  auto timeout =
+      timeout_from_proto(request.timeout(), request.has_timeout(), "timeout", limits.max_duration);
   if (!timeout) return timeout.error();
   return channels::SendOptions{*timeout, request.no_wait()};
 }
@@ -102,8 +105,8 @@ Result<channels::SendOptions> send_options_from_proto(const v1::SendRequest& req
 Result<channels::RecvOptions> recv_options_from_proto(const v1::RecvRequest& request,
                                                       const config::Limits& limits) {
   channels::RecvOptions options;
-  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout",
-                                    limits.max_duration);
+  auto timeout =
+      timeout_from_proto(request.timeout(), request.has_timeout(), "timeout", limits.max_duration);
   if (!timeout) return timeout.error();
   options.timeout = *timeout;
   options.no_wait = request.no_wait();
@@ -115,7 +118,8 @@ Result<channels::RecvOptions> recv_options_from_proto(const v1::RecvRequest& req
   auto mode = mode_from_proto(request.mode());
   if (!mode) return mode.error();
   options.mode = *mode;
-  auto deadline = ack_deadline_from_proto(request.ack_deadline(), request.has_ack_deadline(), limits);
+  auto deadline =
+      ack_deadline_from_proto(request.ack_deadline(), request.has_ack_deadline(), limits);
   if (!deadline) return deadline.error();
   options.ack_deadline = *deadline;
   options.after_version = request.after_version();
@@ -128,7 +132,8 @@ Result<channels::SubscribeOptions> subscribe_options_from_proto(const v1::Subscr
   auto mode = mode_from_proto(request.mode());
   if (!mode) return mode.error();
   options.mode = *mode;
-  auto deadline = ack_deadline_from_proto(request.ack_deadline(), request.has_ack_deadline(), limits);
+  auto deadline =
+      ack_deadline_from_proto(request.ack_deadline(), request.has_ack_deadline(), limits);
   if (!deadline) return deadline.error();
   options.ack_deadline = *deadline;
   options.max_unacked = request.max_unacked();

@@ -56,7 +56,8 @@ asio::awaitable<grpc::Status> send(CallContext call, const v1::SendRequest& requ
   if (!options) co_return to_status(options.error());
   std::vector<std::string> payloads(request.payloads().begin(), request.payloads().end());
   // Bound to a local: no temporary with a destructor inside the co_await (GCC 12).
-  auto sending = call.channels->send(call.tenant.name, request.name(), std::move(payloads), *options);
+  auto sending =
+      call.channels->send(call.tenant.name, request.name(), std::move(payloads), *options);
   auto outcome = co_await std::move(sending);
   if (!outcome) co_return to_status(outcome.error());
   response.set_accepted(outcome->accepted);
@@ -75,7 +76,8 @@ asio::awaitable<grpc::Status> recv(CallContext call, const v1::RecvRequest& requ
   auto receiving = call.channels->recv(call.tenant.name, request.name(), *options);
   auto received = co_await std::move(receiving);
   if (!received) co_return to_status(received.error());
-  for (const auto& message : received->messages) message_to_proto(message, *response.add_messages());
+  for (const auto& message : received->messages)
+    message_to_proto(message, *response.add_messages());
   if (received->value) value_to_proto(*received->value, *response.mutable_value());
   response.set_closed(received->closed);
   // The messages stay the channel's until the answer has left: a client that went away
@@ -124,7 +126,8 @@ asio::awaitable<grpc::Status> subscribe(CallContext call, const v1::SubscribeReq
   for (;;) {
     // A cancel that arrived during the last (uncancellable) write is only recorded in this
     // coroutine's state: check it before waiting again.
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+    if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+        asio::cancellation_type::none) {
       co_return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
     }
     auto event = co_await (*subscription)->next();
@@ -231,8 +234,8 @@ grpc::ServerWriteReactor<v1::ChannelEvent>* ChannelServiceImpl::Subscribe(
 grpc::ServerUnaryReactor* ChannelServiceImpl::Close(grpc::CallbackServerContext* ctx,
                                                     const v1::CloseChannelRequest* request,
                                                     v1::ChannelInfo* response) {
-  return UnaryCall<v1::CloseChannelRequest, v1::ChannelInfo>::start(
-      base_, "ChannelService/Close", ctx, request, response, close);
+  return UnaryCall<v1::CloseChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Close",
+                                                                    ctx, request, response, close);
 }
 
 grpc::ServerUnaryReactor* ChannelServiceImpl::Delete(grpc::CallbackServerContext* ctx,
@@ -245,8 +248,8 @@ grpc::ServerUnaryReactor* ChannelServiceImpl::Delete(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChannelServiceImpl::Get(grpc::CallbackServerContext* ctx,
                                                   const v1::GetChannelRequest* request,
                                                   v1::ChannelInfo* response) {
-  return UnaryCall<v1::GetChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Get",
-                                                                  ctx, request, response, get);
+  return UnaryCall<v1::GetChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Get", ctx,
+                                                                  request, response, get);
 }
 
 grpc::ServerUnaryReactor* ChannelServiceImpl::List(grpc::CallbackServerContext* ctx,

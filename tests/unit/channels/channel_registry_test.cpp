@@ -62,23 +62,26 @@ class ChannelTest : public ::testing::Test {
   template <typename T>
   asio::cancellation_signal& start(asio::awaitable<T> op, std::optional<T>& out) {
     auto& signal = signals_.emplace_back();
-    asio::co_spawn(io_, std::move(op),
-                   asio::bind_cancellation_slot(signal.slot(), [&out](std::exception_ptr e, T value) {
-                     ASSERT_FALSE(e);
-                     out.emplace(std::move(value));
-                   }));
+    asio::co_spawn(
+        io_, std::move(op),
+        asio::bind_cancellation_slot(signal.slot(), [&out](std::exception_ptr e, T value) {
+          ASSERT_FALSE(e);
+          out.emplace(std::move(value));
+        }));
     settle();
     return signal;
   }
 
   ChannelInfo create(const std::string& name, ChannelKind kind, std::uint32_t capacity,
                      const std::string& tenant = "alpha", std::string initial = {}) {
-    auto info = registry_->create(tenant, ChannelSpec{name, kind, capacity, std::move(initial), false});
+    auto info =
+        registry_->create(tenant, ChannelSpec{name, kind, capacity, std::move(initial), false});
     EXPECT_TRUE(info.has_value()) << (info ? "" : info.error().message);
     return info ? *info : ChannelInfo{};
   }
 
-  std::optional<Result<SendOutcome>> send(const std::string& name, std::vector<std::string> payloads,
+  std::optional<Result<SendOutcome>> send(const std::string& name,
+                                          std::vector<std::string> payloads,
                                           SendOptions options = {}) {
     std::optional<Result<SendOutcome>> out;
     start(registry_->send("alpha", name, std::move(payloads), options), out);
@@ -92,7 +95,8 @@ class ChannelTest : public ::testing::Test {
     return start(registry_->send("alpha", name, std::move(payloads), options), out);
   }
 
-  asio::cancellation_signal& recv_later(const std::string& name, std::optional<Result<Received>>& out,
+  asio::cancellation_signal& recv_later(const std::string& name,
+                                        std::optional<Result<Received>>& out,
                                         RecvOptions options = {}) {
     return start(registry_->recv("alpha", name, options), out);
   }
@@ -277,8 +281,9 @@ TEST_F(ChannelTest, ARecvCancelledAfterTheHandoffStillResumesWithTheMessage) {
   // The send hands the message over and posts the completion; the cancellation comes before
   // the receiver has run: the message must not be lost.
   auto sent = std::optional<Result<SendOutcome>>();
-  asio::co_spawn(io_, registry_->send("alpha", "jobs", {"a"}, {}),
-                 [&sent](std::exception_ptr, Result<SendOutcome> r) { sent.emplace(std::move(r)); });
+  asio::co_spawn(
+      io_, registry_->send("alpha", "jobs", {"a"}, {}),
+      [&sent](std::exception_ptr, Result<SendOutcome> r) { sent.emplace(std::move(r)); });
   io_.restart();
   io_.run_one();  // the send runs and hands over
   signal.emit(asio::cancellation_type::terminal);
@@ -525,9 +530,10 @@ TEST_F(ChannelTest, ASlowBroadcastSubscriberLagsByExactlyWhatFellOutOfTheRing) {
   EXPECT_EQ(lag.skipped, 3u);
   EXPECT_EQ(next(*slow).message.payload, "4");
   EXPECT_EQ(next(*slow).message.payload, "5");
-  EXPECT_EQ(test::metric_sample(metrics_.serialize(),
-                                R"(orch_channel_lagged_messages_total{channel="news",tenant="alpha"})"),
-            3);
+  EXPECT_EQ(
+      test::metric_sample(metrics_.serialize(),
+                          R"(orch_channel_lagged_messages_total{channel="news",tenant="alpha"})"),
+      3);
 }
 
 TEST_F(ChannelTest, ABroadcastWithoutSubscribersReportsZeroAndKeepsNothing) {
@@ -703,7 +709,8 @@ TEST_F(ChannelTest, MetricsCountSendsReceivesAndDepthPerChannel) {
   EXPECT_EQ(test::metric_sample(text, "orch_channel_messages_sent_total" + labels), 3) << text;
   EXPECT_EQ(test::metric_sample(text, "orch_channel_messages_received_total" + labels), 1);
   EXPECT_EQ(test::metric_sample(text, "orch_channel_depth" + labels), 2);
-  EXPECT_EQ(test::metric_sample(text, R"(orch_channel_send_wait_seconds_count{tenant="alpha"})"), 1);
+  EXPECT_EQ(test::metric_sample(text, R"(orch_channel_send_wait_seconds_count{tenant="alpha"})"),
+            1);
 }
 
 }  // namespace

@@ -73,13 +73,15 @@ TEST(ChannelConvert, RecvDefaultsToOneMessageAtMostOnceAndAThirtySecondAckDeadli
   EXPECT_EQ(options->ack_deadline, 1500ms);
 
   request.set_max_messages(1001);
-  EXPECT_EQ(refusal(recv_options_from_proto(request, limits)), "max_messages: must be at most 1000");
+  EXPECT_EQ(refusal(recv_options_from_proto(request, limits)),
+            "max_messages: must be at most 1000");
   request.set_max_messages(10);
   request.set_mode(static_cast<v1::DeliveryMode>(9));
   EXPECT_EQ(refusal(recv_options_from_proto(request, limits)), "mode: unknown delivery mode 9");
   request.set_mode(v1::DELIVERY_MODE_AT_LEAST_ONCE);
   *request.mutable_ack_deadline() = TimeUtil::SecondsToDuration(-1);
-  EXPECT_EQ(refusal(recv_options_from_proto(request, limits)), "ack_deadline: must not be negative");
+  EXPECT_EQ(refusal(recv_options_from_proto(request, limits)),
+            "ack_deadline: must not be negative");
 }
 
 TEST(ChannelConvert, InfoCarriesEveryField) {

@@ -28,7 +28,8 @@ engine::Result<std::optional<channels::ChannelKind>> kind_from_proto(v1::Channel
                                                                      std::string_view path);
 v1::ChannelKind kind_to_proto(channels::ChannelKind kind);
 
-engine::Result<channels::ChannelSpec> channel_spec_from_proto(const v1::CreateChannelRequest& request);
+engine::Result<channels::ChannelSpec> channel_spec_from_proto(
+    const v1::CreateChannelRequest& request);
 engine::Result<channels::SendOptions> send_options_from_proto(const v1::SendRequest& request,
                                                               const config::Limits& limits);
 engine::Result<channels::RecvOptions> recv_options_from_proto(const v1::RecvRequest& request,
