@@ -8,7 +8,6 @@
 #include <future>
 
 #include "daemon_process.h"
-#include "orch/v1/channels.grpc.pb.h"
 #include "orch/v1/mutex.grpc.pb.h"
 #include "task_calls.h"
 
@@ -43,14 +42,6 @@ TEST(GrpcServices, ServicesOfLaterReleasesAnswerUnimplemented) {
   DaemonProcess daemon(two_tenants());
   auto client = daemon.client("alpha-secret");
 
-  {
-    auto stub = v1::ChannelService::NewStub(client.channel());
-    auto ctx = client.context(kCallDeadline);
-    v1::CreateChannelRequest request;
-    v1::ChannelInfo response;
-    const auto status = stub->Create(ctx.get(), request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
-  }
   {
     auto stub = v1::MutexService::NewStub(client.channel());
     auto ctx = client.context(kCallDeadline);
