@@ -328,6 +328,25 @@ TEST_F(Channels, AReceiverKilledWhileWaitingTakesNoMessageWithIt) {
   EXPECT_EQ(channel_info(client_, "jobs").depth(), 1u);
 }
 
+TEST_F(Channels, WaitingSubscribersReceiversAndSendersDoNotHoldUpShutdown) {
+  ok({"chan", "create", "news", "--kind", "broadcast"});
+  ok({"chan", "create", "full", "--capacity", "1"});
+  ok({"chan", "send", "full", "x"});
+  auto subscriber = orchctl_.start({"chan", "sub", "news"});
+  ok({"chan", "create", "empty"});
+  auto waiting_receiver = orchctl_.start({"chan", "recv", "empty"});
+  auto waiting_sender = orchctl_.start({"chan", "send", "full", "y"});
+  ASSERT_TRUE(wait_for(client_, "news", [](const auto& i) { return i.subscribers() == 1; }));
+  ASSERT_TRUE(wait_for(client_, "empty", [](const auto& i) { return i.receivers() == 1; }));
+  ASSERT_TRUE(wait_for(client_, "full", [](const auto& i) { return i.senders() == 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(daemon_.stop(), 0) << daemon_.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  for (auto* child : {&subscriber, &waiting_receiver, &waiting_sender}) {
+    EXPECT_EQ(child->finish(kWait).exit_code, 3) << "the call ended with an RPC error";
+  }
+}
+
 TEST_F(Channels, ChannelsArePerTenantAndAnotherTenantsChannelIsNotFound) {
   ok({"chan", "create", "jobs"});
   const auto beta = daemon_.orchctl(kBeta);
