@@ -4,6 +4,7 @@
 #include <functional>
 #include <iostream>
 
+#include "chan_commands.h"
 #include "commands.h"
 #include "exit_codes.h"
 #include "orch/client/names.h"
@@ -207,7 +208,9 @@ int main(int argc, char** argv) {
   orchctl::GlobalArgs globals;
   std::function<int(Commands&)> action;
 
-  CLI::App app{"orchctl: spawn, join, select, watch and abort tasks on orchestrd.", "orchctl"};
+  CLI::App app{"orchctl: spawn, join, select, watch and abort tasks, and pass messages through\n"
+                "channels, on orchestrd.",
+                "orchctl"};
   app.footer(kMainFooter);
   // Every usage error reads "error: ...", like the ones found after parsing.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
@@ -446,6 +449,8 @@ int main(int argc, char** argv) {
       ->check(orchctl::duration_check());
   mutex_refresh->callback(
       [&] { action = [&](Commands& c) { return c.mutex_refresh(refresh_args); }; });
+  // chan
+  orchctl::add_chan_commands(app, globals, action);
 
   try {
     app.parse(argc, argv);

@@ -10,7 +10,8 @@ Client::Client(ClientOptions options)
       tasks_(orch::v1::TaskService::NewStub(channel_)),
       tenants_(orch::v1::TenantService::NewStub(channel_)),
       schedules_(orch::v1::ScheduleService::NewStub(channel_)),
-      mutexes_(orch::v1::MutexService::NewStub(channel_)) {}
+      mutexes_(orch::v1::MutexService::NewStub(channel_)),
+      channels_(orch::v1::ChannelService::NewStub(channel_)) {}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : options_(std::move(options)),
@@ -18,7 +19,8 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
       tasks_(orch::v1::TaskService::NewStub(channel_)),
       tenants_(orch::v1::TenantService::NewStub(channel_)),
       schedules_(orch::v1::ScheduleService::NewStub(channel_)),
-      mutexes_(orch::v1::MutexService::NewStub(channel_)) {}
+      mutexes_(orch::v1::MutexService::NewStub(channel_)),
+      channels_(orch::v1::ChannelService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> Client::context(
     std::optional<std::chrono::milliseconds> deadline) const {

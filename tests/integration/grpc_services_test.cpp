@@ -8,7 +8,7 @@
 #include <future>
 
 #include "daemon_process.h"
-#include "orch/v1/channels.grpc.pb.h"
+#include "orch/v1/workers.grpc.pb.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -43,11 +43,11 @@ TEST(GrpcServices, ServicesOfLaterReleasesAnswerUnimplemented) {
   auto client = daemon.client("alpha-secret");
 
   {
-    auto stub = v1::ChannelService::NewStub(client.channel());
+    auto stub = v1::WorkerService::NewStub(client.channel());
     auto ctx = client.context(kCallDeadline);
-    v1::CreateChannelRequest request;
-    v1::ChannelInfo response;
-    const auto status = stub->Create(ctx.get(), request, &response);
+    auto stream = stub->Connect(ctx.get());
+    stream->WritesDone();
+    const auto status = stream->Finish();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
   }
   // The daemon still serves the implemented API on the same connection.

@@ -87,6 +87,11 @@ std::string TestConfig::yaml() const {
     out << "    max_concurrency: " << t.max_concurrency << "\n"
         << "    max_queued: " << t.max_queued << "\n"
         << "    allowed_kinds: " << yaml_list(t.allowed_kinds) << "\n";
+    if (t.max_channels) out << "    max_channels: " << *t.max_channels << "\n";
+    if (t.max_message_bytes) out << "    max_message_bytes: " << *t.max_message_bytes << "\n";
+    if (t.max_channel_capacity) {
+      out << "    max_channel_capacity: " << *t.max_channel_capacity << "\n";
+    }
   }
   return out.str();
 }

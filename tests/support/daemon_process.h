@@ -38,6 +38,10 @@ struct TestTenant {
   unsigned max_concurrency = 64;
   unsigned max_queued = 1000;
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
+  /// Channel quotas; unset: the daemon's defaults.
+  std::optional<unsigned> max_channels = std::nullopt;
+  std::optional<std::uint64_t> max_message_bytes = std::nullopt;
+  std::optional<unsigned> max_channel_capacity = std::nullopt;
 };
 
 /// A configuration for orchestrd; yaml() renders it (listen addresses are loopback port 0).

@@ -66,6 +66,7 @@ tenants:
     max_schedules: 100          # interval schedules at once
     max_channels: 100           # open channels
     max_message_bytes: 1048576  # largest channel message, in bytes
+    max_channel_capacity: 10000 # largest capacity of one channel (messages it may hold)
     max_mutexes: 1000           # named mutexes held, waited for or holding a value
     max_mutex_value_bytes: 65536  # largest value a mutex Unlock may store, in bytes
     max_mutex_waiters: 10000    # mutex Lock calls waiting at once
@@ -79,10 +80,10 @@ constexpr std::array<std::string_view, 8> kTopLevelKeys = {
 constexpr std::array<std::string_view, 7> kLimitsKeys = {
     "max_spec_depth", "max_spec_nodes", "max_labels",   "max_label_bytes",
     "max_batch",      "max_duration",   "max_lease_ttl"};
-constexpr std::array<std::string_view, 11> kTenantKeys = {
-    "name",          "token_sha256", "max_concurrency",   "max_queued",
-    "max_schedules", "max_channels", "max_message_bytes", "allowed_kinds",
-    "max_mutexes",   "max_mutex_value_bytes", "max_mutex_waiters"};
+constexpr std::array<std::string_view, 12> kTenantKeys = {
+    "name",          "token_sha256",      "max_concurrency",      "max_queued",
+    "max_schedules", "max_channels",      "max_message_bytes",    "max_channel_capacity",
+    "allowed_kinds", "max_mutexes",       "max_mutex_value_bytes", "max_mutex_waiters"};
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
@@ -414,6 +415,8 @@ class ConfigReader {
         tenant.max_channels = read_u32(value, key_path, 0, 1'000'000);
       } else if (key == "max_message_bytes") {
         tenant.max_message_bytes = read_uint(value, key_path, 1, 1ULL << 30);
+      } else if (key == "max_channel_capacity") {
+        tenant.max_channel_capacity = read_u32(value, key_path, 1, 10'000'000);
       } else if (key == "allowed_kinds") {
         tenant.allowed_kinds = read_kinds(value, key_path);
       } else if (key == "max_mutexes") {

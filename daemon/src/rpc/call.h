@@ -17,8 +17,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <mutex>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -41,10 +42,22 @@ class ScheduleRegistry;
 namespace orch::mutexes {
 class MutexRegistry;
 }
+namespace orch::channels {
+class ChannelRegistry;
+}
 
 namespace orch::rpc {
 
 namespace asio = boost::asio;
+
+/// Work a unary handler leaves for the end of its call. done() runs once gRPC is finished with
+/// the call, on the call's strand, told whether the answer left for the client (false when the
+/// client went away or its deadline passed before the status could be sent).
+class DoneHook {
+ public:
+  virtual ~DoneHook() = default;
+  virtual void done(bool delivered) = 0;
+};
 
 /// What every handler gets: the caller's tenant and the daemon's parts.
 struct CallContext {
@@ -54,6 +67,9 @@ struct CallContext {
   metrics::Metrics* metrics;  // may be null
   schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
   mutexes::MutexRegistry* mutexes = nullptr;         // MutexService only
+  channels::ChannelRegistry* channels = nullptr;
+  /// Unary calls only: where the handler may leave a DoneHook.
+  std::unique_ptr<DoneHook>* done = nullptr;
 };
 
 /// Shared by all services.
@@ -65,6 +81,7 @@ struct ServiceBase {
   asio::any_io_executor executor;
   schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
   mutexes::MutexRegistry* mutexes = nullptr;         // MutexService only
+  channels::ChannelRegistry* channels = nullptr;
 
   /// The caller's tenant, from the `authorization` metadata.
   engine::Result<const config::TenantConfig*> authenticate(grpc::CallbackServerContext* ctx) const;
@@ -93,23 +110,31 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
       reactor->Finish(status);
       return reactor;
     }
-    return new UnaryCall(service, method, started, **tenant, *request, *response, handler);
+    return new UnaryCall(service, method, started, ctx, **tenant, *request, *response, handler);
   }
 
   void OnCancel() override {
     asio::post(strand_, [this] { cancel_.emit(asio::cancellation_type::terminal); });
   }
   void OnDone() override {
-    asio::post(strand_, [this] { delete this; });
+    // IsCancelled() is final here: true when the status (and answer) never reached the client.
+    const bool delivered = !ctx_->IsCancelled();
+    asio::post(strand_, [this, delivered] {
+      if (done_hook_) done_hook_->done(delivered);
+      delete this;
+    });
   }
 
  private:
   UnaryCall(const ServiceBase& service, const char* method,
-            std::chrono::steady_clock::time_point started, const config::TenantConfig& tenant,
-            const Request& request, Response& response, Handler handler)
-      : service_(service), method_(method), started_(started), strand_(asio::make_strand(service.executor)) {
-    CallContext context{tenant,          service.limits,    service.engine,
-                        service.metrics, service.schedules, service.mutexes};
+            std::chrono::steady_clock::time_point started, grpc::CallbackServerContext* ctx,
+            const config::TenantConfig& tenant, const Request& request, Response& response,
+            Handler handler)
+      : service_(service), method_(method), started_(started), ctx_(ctx),
+        strand_(asio::make_strand(service.executor)) {
+    CallContext context{tenant,           service.limits,  service.engine,
+                        service.metrics,  service.schedules, service.mutexes,
+                        service.channels, &done_hook_};
     asio::co_spawn(strand_, handler(context, request, response),
                    asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
@@ -121,8 +146,10 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   const ServiceBase& service_;
   const char* method_;
   std::chrono::steady_clock::time_point started_;
+  grpc::CallbackServerContext* ctx_;
   asio::strand<asio::any_io_executor> strand_;
   asio::cancellation_signal cancel_;
+  std::unique_ptr<DoneHook> done_hook_;
 };
 
 /// A server-streaming call. The handler writes with `write()`, which waits for the previous
@@ -142,7 +169,8 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
       return call;
     }
     CallContext context{**tenant,        service.limits,    service.engine,
-                        service.metrics, service.schedules, service.mutexes};
+                        service.metrics, service.schedules, service.mutexes,
+                        service.channels};
     asio::co_spawn(call->strand_, handler(context, *request, *call),
                    asio::bind_cancellation_slot(call->cancel_.slot(), [call](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");

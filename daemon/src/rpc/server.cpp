@@ -8,9 +8,9 @@
 
 #include "orch/metrics/metrics.h"
 #include "orch/tenants/tenant_registry.h"
-#include "orch/v1/channels.grpc.pb.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/workers.grpc.pb.h"
+#include "channel_service.h"
 #include "mutex_service.h"
 #include "schedule_service.h"
 #include "services.h"
@@ -27,6 +27,9 @@ constexpr const char* kMethods[] = {
     "ScheduleService/Pause", "ScheduleService/Resume", "ScheduleService/Delete",
     "ScheduleService/Ticks",
     "MutexService/Lock", "MutexService/Unlock", "MutexService/Refresh", "MutexService/Get",
+    "ChannelService/Create", "ChannelService/Send", "ChannelService/Recv", "ChannelService/Ack",
+    "ChannelService/Subscribe", "ChannelService/Close", "ChannelService/Delete",
+    "ChannelService/Get", "ChannelService/List",
 };
 
 // A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
@@ -58,16 +61,21 @@ void ServiceBase::observe(const char* method, const grpc::Status& status,
 
 struct RpcServer::Impl {
   explicit Impl(ServerDeps deps)
-      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base), schedules(base),
+      : base{deps.engine,   deps.tenants, deps.limits, deps.metrics,
+             deps.executor, nullptr,      nullptr,     deps.channels},
+        tasks(base),
+        tenants(base),
+        schedules(base),
+        channels(base),
         mutexes(base) {}
 
   ServiceBase base;
   TaskServiceImpl tasks;
   TenantServiceImpl tenants;
   ScheduleServiceImpl schedules;
+  ChannelServiceImpl channels;
   MutexServiceImpl mutexes;
   // Later releases implement these; until then every method answers UNIMPLEMENTED.
-  v1::ChannelService::CallbackService channels;
   v1::WorkerService::CallbackService workers;
   std::unique_ptr<grpc::Server> server;
 };

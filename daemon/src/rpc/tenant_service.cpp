@@ -1,4 +1,5 @@
 // TenantService: who the caller is, its limits and its usage.
+#include "orch/channels/channel_registry.h"
 #include "orch/engine/engine.h"
 #include "orch/rpc/status.h"
 #include "services.h"
@@ -16,12 +17,14 @@ asio::awaitable<grpc::Status> who_am_i(CallContext call, const v1::WhoAmIRequest
   limits->set_max_queued(t.max_queued);
   limits->set_max_channels(t.max_channels);
   limits->set_max_message_bytes(t.max_message_bytes);
+  limits->set_max_channel_capacity(t.max_channel_capacity);
   for (const auto& kind : t.allowed_kinds) limits->add_allowed_kinds(kind);
   auto* out = response.mutable_usage();
   out->set_permits_in_use(usage->permits_in_use);
   out->set_permits_waiting(usage->permits_waiting);
   out->set_live_tasks(usage->live_tasks);
   out->set_stored_tasks(usage->stored_tasks);
+  if (call.channels) out->set_channels(call.channels->count(t.name));
   co_return grpc::Status::OK;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "orch/admin/admin_server.h"
+#include "orch/channels/channel_registry.h"
 #include "orch/engine/engine.h"
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/server.h"
@@ -39,13 +40,18 @@ struct Daemon::Impl {
         work(asio::make_work_guard(io)),
         tenants(config.tenants),
         engine(io.get_executor(), engine::EngineOptions{config.retention}, &metrics),
+        channels(io.get_executor(), &metrics),
         admin(io.get_executor(), metrics, [this] { return ready.load(); }),
-        rpc(rpc::ServerDeps{engine, tenants, config.limits, &metrics, io.get_executor()}),
+        rpc(rpc::ServerDeps{engine, tenants, config.limits, &metrics, io.get_executor(),
+                            &channels}),
         signals(io, SIGINT, SIGTERM) {
     for (const auto& t : config.tenants) {
       engine.add_tenant(engine::TenantSettings{t.name, t.max_concurrency, t.max_queued});
+      channels.add_tenant(t.name, channels::ChannelQuota{t.max_channels, t.max_message_bytes,
+                                                         t.max_channel_capacity});
     }
     metrics.on_scrape([this] { engine.update_gauges(); });
+    metrics.on_scrape([this] { channels.update_gauges(); });
   }
 
   config::Config config;
@@ -54,6 +60,7 @@ struct Daemon::Impl {
   metrics::Metrics metrics;
   tenants::TenantRegistry tenants;
   engine::Engine engine;
+  channels::ChannelRegistry channels;  // outlives the RPC calls that use it
   admin::AdminServer admin;
   rpc::RpcServer rpc;
   asio::signal_set signals;

@@ -157,6 +157,7 @@ TEST(FormatWhoAmI, PrintsEveryLimitAndUsageField) {
   who.mutable_limits()->set_max_message_bytes(1048576);
   who.mutable_limits()->add_allowed_kinds("sleep");
   who.mutable_limits()->add_allowed_kinds("http");
+  who.mutable_limits()->set_max_channel_capacity(10000);
   who.mutable_usage()->set_permits_in_use(3);
   who.mutable_usage()->set_live_tasks(5);
   EXPECT_EQ(format_who_am_i(who),
@@ -167,6 +168,7 @@ TEST(FormatWhoAmI, PrintsEveryLimitAndUsageField) {
             "  max_channels: 4\n"
             "  max_message_bytes: 1048576\n"
             "  allowed_kinds: sleep,http\n"
+            "  max_channel_capacity: 10000\n"
             "usage:\n"
             "  permits_in_use: 3\n"
             "  permits_waiting: 0\n"

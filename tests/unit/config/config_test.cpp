@@ -75,6 +75,7 @@ TEST(ParseConfig, KeysLeftOutTakeTheStructDefaults) {
   EXPECT_EQ(tenant.max_queued, 10'000u);
   EXPECT_EQ(tenant.max_channels, 100u);
   EXPECT_EQ(tenant.max_message_bytes, 1u << 20);
+  EXPECT_EQ(tenant.max_channel_capacity, 10'000u);
   EXPECT_EQ(tenant.allowed_kinds,
             (std::vector<std::string>{"sleep", "http", "worker", "send", "recv"}));
 }
@@ -101,6 +102,7 @@ tenants:
     max_queued: 0
     max_channels: 7
     max_message_bytes: 1024
+    max_channel_capacity: 5
     allowed_kinds: [exec]
   - name: beta-2_x
     allowed_kinds: []
@@ -127,6 +129,8 @@ tenants:
   EXPECT_EQ(alpha.max_queued, 0u);
   EXPECT_EQ(alpha.max_channels, 7u);
   EXPECT_EQ(alpha.max_message_bytes, 1024u);
+  EXPECT_EQ(alpha.max_channel_capacity, 5u);
+  EXPECT_EQ(config.tenants[1].max_channel_capacity, 10'000u);
   EXPECT_EQ(alpha.allowed_kinds, std::vector<std::string>{"exec"});
   EXPECT_EQ(config.tenants[1].name, "beta-2_x");
   EXPECT_TRUE(config.tenants[1].allowed_kinds.empty());
@@ -190,6 +194,7 @@ TEST(DefaultConfig, RunsOnLoopbackWithOneTokenlessTenant) {
   EXPECT_EQ(tenant.max_queued, 100'000u);
   EXPECT_EQ(tenant.max_channels, 100u);
   EXPECT_EQ(tenant.max_message_bytes, 1u << 20);
+  EXPECT_EQ(tenant.max_channel_capacity, 10'000u);
   EXPECT_EQ(tenant.allowed_kinds, TenantConfig{}.allowed_kinds);
 }
 
@@ -261,6 +266,9 @@ TEST(ParseConfig, IntegerErrorsNameTheKeyTheRangeAndTheValue) {
   EXPECT_TRUE(has_substr(error_of(with_tenant("    max_message_bytes: [1]\n")),
                          "tenants[0].max_message_bytes: must be an integer between 1 and "
                          "1073741824, got a list"));
+  EXPECT_TRUE(has_substr(error_of(with_tenant("    max_channel_capacity: 0\n")),
+                         "tenants[0].max_channel_capacity: must be an integer between 1 and "
+                         "10000000, got \"0\""));
   EXPECT_TRUE(has_substr(error_of("threads: 1.5\ntenants: [{name: a}]\n"),
                          "test.yaml: threads: must be an integer between 0 and 4096, got \"1.5\""));
   EXPECT_TRUE(has_substr(error_of("threads:\ntenants: [{name: a}]\n"),

@@ -17,6 +17,7 @@
 
 #include "orch/client/specs.h"
 #include "orch/v1/mutex.grpc.pb.h"
+#include "orch/v1/channels.grpc.pb.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/tasks.grpc.pb.h"
 #include "orch/v1/tenants.grpc.pb.h"
@@ -46,6 +47,7 @@ class Client {
   orch::v1::TenantService::Stub& tenants() { return *tenants_; }
   orch::v1::ScheduleService::Stub& schedules() { return *schedules_; }
   orch::v1::MutexService::Stub& mutexes() { return *mutexes_; }
+  orch::v1::ChannelService::Stub& channels() { return *channels_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // Unary calls: block until the reply (or the deadline), fill `response`, return the status.
@@ -82,6 +84,7 @@ class Client {
   std::unique_ptr<orch::v1::TenantService::Stub> tenants_;
   std::unique_ptr<orch::v1::ScheduleService::Stub> schedules_;
   std::unique_ptr<orch::v1::MutexService::Stub> mutexes_;
+  std::unique_ptr<orch::v1::ChannelService::Stub> channels_;
 };
 
 }  // namespace orch::client

@@ -39,6 +39,7 @@ struct TenantConfig {
   std::uint32_t max_mutexes = 1000;            ///< Named mutexes with state, 0..1'000'000.
   std::uint64_t max_mutex_value_bytes = 65536;  ///< Largest mutex value, 0..8 MiB.
   std::uint32_t max_mutex_waiters = 10'000;    ///< Lock calls waiting at once, 0..1'000'000.
+  std::uint32_t max_channel_capacity = 10'000;  ///< Largest channel capacity, 1..10'000'000.
   /// Kinds this tenant may spawn, each one of kKnownKinds; by default all but `exec`.
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
 

@@ -1,6 +1,7 @@
 #pragma once
-/// The gRPC server: TaskService, TenantService, ScheduleService and MutexService, the standard
-/// health service, server reflection, and the services of later releases answering
+/// The gRPC server: TaskService, TenantService, ScheduleService, ChannelService and
+/// MutexService, the standard health service, server reflection, and the services of later
+/// releases answering
 /// UNIMPLEMENTED.
 ///
 /// Each call is a reactor of gRPC's callback API that runs its handler as a coroutine on the
@@ -28,6 +29,9 @@ class Metrics;
 namespace orch::tenants {
 class TenantRegistry;
 }
+namespace orch::channels {
+class ChannelRegistry;
+}
 
 namespace orch::rpc {
 
@@ -37,6 +41,8 @@ struct ServerDeps {
   const config::Limits& limits;
   metrics::Metrics* metrics;  // may be null
   boost::asio::any_io_executor executor;
+  /// The tenants' channels; null: every ChannelService call is UNAVAILABLE.
+  channels::ChannelRegistry* channels = nullptr;
 };
 
 class RpcServer {

@@ -1,0 +1,262 @@
+// ChannelService: proto in, the channels core, proto out. Nothing here knows how a channel
+// queues, waits or redelivers.
+#include "channel_service.h"
+
+#include <boost/asio/this_coro.hpp>
+
+#include "orch/channels/channel_registry.h"
+#include "orch/rpc/channel_convert.h"
+#include "orch/rpc/status.h"
+
+namespace orch::rpc {
+namespace {
+
+using SubscribeStream = StreamCall<v1::SubscribeRequest, v1::ChannelEvent>;
+
+constexpr std::uint32_t kDefaultPageSize = 100;
+constexpr std::uint32_t kMaxPageSize = 1000;
+
+grpc::Status invalid(const std::string& message) {
+  return to_status(engine::make_error(engine::ErrorCode::kInvalidArgument, message));
+}
+
+grpc::Status unavailable() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "channels are not served by this daemon");
+}
+
+// Leaves the messages of a Recv answer with the call: committed once the answer reached the
+// client, given back to the channel (front of the queue, or out of flight) when it did not.
+class CommitWhenDelivered final : public DoneHook {
+ public:
+  explicit CommitWhenDelivered(channels::Received received) : received_(std::move(received)) {}
+  void done(bool delivered) override {
+    if (delivered) received_.commit();
+  }
+
+ private:
+  channels::Received received_;
+};
+
+asio::awaitable<grpc::Status> create(CallContext call, const v1::CreateChannelRequest& request,
+                                     v1::ChannelInfo& response) {
+  if (!call.channels) co_return unavailable();
+  auto spec = channel_spec_from_proto(request);
+  if (!spec) co_return to_status(spec.error());
+  auto info = call.channels->create(call.tenant.name, *spec);
+  if (!info) co_return to_status(info.error());
+  info_to_proto(*info, response);
+  co_return grpc::Status::OK;
+}
+
+asio::awaitable<grpc::Status> send(CallContext call, const v1::SendRequest& request,
+                                   v1::SendResponse& response) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  if (!call.channels) co_return unavailable();
+  auto options = send_options_from_proto(request, call.limits);
+  if (!options) co_return to_status(options.error());
+  std::vector<std::string> payloads(request.payloads().begin(), request.payloads().end());
+  // Bound to a local: no temporary with a destructor inside the co_await (GCC 12).
+  auto sending =
+      call.channels->send(call.tenant.name, request.name(), std::move(payloads), *options);
+  auto outcome = co_await std::move(sending);
+  if (!outcome) co_return to_status(outcome.error());
+  response.set_accepted(outcome->accepted);
+  response.set_first_sequence(outcome->first_sequence);
+  response.set_subscribers(outcome->subscribers);
+  response.set_version(outcome->version);
+  co_return grpc::Status::OK;
+}
+
+asio::awaitable<grpc::Status> recv(CallContext call, const v1::RecvRequest& request,
+                                   v1::RecvResponse& response) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  if (!call.channels) co_return unavailable();
+  auto options = recv_options_from_proto(request, call.limits);
+  if (!options) co_return to_status(options.error());
+  auto receiving = call.channels->recv(call.tenant.name, request.name(), *options);
+  auto received = co_await std::move(receiving);
+  if (!received) co_return to_status(received.error());
+  for (const auto& message : received->messages)
+    message_to_proto(message, *response.add_messages());
+  if (received->value) value_to_proto(*received->value, *response.mutable_value());
+  response.set_closed(received->closed);
+  // The messages stay the channel's until the answer has left: a client that went away
+  // meanwhile loses nothing.
+  if (call.done) *call.done = std::make_unique<CommitWhenDelivered>(std::move(*received));
+  co_return grpc::Status::OK;
+}
+
+asio::awaitable<grpc::Status> ack(CallContext call, const v1::AckRequest& request,
+                                  v1::AckResponse&) {
+  if (!call.channels) co_return unavailable();
+  auto acked = call.channels->ack(call.tenant.name, request.name(), request.delivery_id());
+  if (!acked) co_return to_status(acked.error());
+  co_return grpc::Status::OK;
+}
+
+void event_to_proto(const channels::ChannelEvent& event, v1::ChannelEvent& out) {
+  switch (event.type) {
+    case channels::ChannelEvent::Type::kMessage:
+      message_to_proto(event.message, *out.mutable_message());
+      break;
+    case channels::ChannelEvent::Type::kLagged:
+      out.mutable_lagged()->set_skipped(event.skipped);
+      break;
+    case channels::ChannelEvent::Type::kValue:
+      value_to_proto(event.value, *out.mutable_value());
+      break;
+    case channels::ChannelEvent::Type::kClosed:
+      out.mutable_closed();
+      break;
+  }
+}
+
+// One event at a time: the next is read from the channel only once the previous one was
+// written, so a slow reader slows its own stream (BROADCAST: it lags; WATCH: it sees fewer
+// versions; MPSC: it takes fewer messages) and the daemon buffers nothing for it.
+asio::awaitable<grpc::Status> subscribe(CallContext call, const v1::SubscribeRequest& request,
+                                        SubscribeStream& stream) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  if (!call.channels) co_return unavailable();
+  auto options = subscribe_options_from_proto(request, call.limits);
+  if (!options) co_return to_status(options.error());
+  auto subscription = call.channels->subscribe(call.tenant.name, request.name(), *options);
+  if (!subscription) co_return to_status(subscription.error());
+  v1::ChannelEvent message;
+  for (;;) {
+    // A cancel that arrived during the last (uncancellable) write is only recorded in this
+    // coroutine's state: check it before waiting again.
+    if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+        asio::cancellation_type::none) {
+      co_return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
+    }
+    auto event = co_await (*subscription)->next();
+    if (!event) {
+      if (event.error().code == engine::ErrorCode::kCancelled) {
+        co_return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
+      }
+      co_return to_status(event.error());
+    }
+    message.Clear();
+    event_to_proto(*event, message);
+    // An MPSC message not written goes back to the channel with event->delivery.
+    if (!co_await stream.write(message)) {
+      co_return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
+    }
+    event->delivery.commit();
+    if (event->type == channels::ChannelEvent::Type::kClosed) co_return grpc::Status::OK;
+  }
+}
+
+asio::awaitable<grpc::Status> close(CallContext call, const v1::CloseChannelRequest& request,
+                                    v1::ChannelInfo& response) {
+  if (!call.channels) co_return unavailable();
+  auto info = call.channels->close(call.tenant.name, request.name());
+  if (!info) co_return to_status(info.error());
+  info_to_proto(*info, response);
+  co_return grpc::Status::OK;
+}
+
+asio::awaitable<grpc::Status> remove(CallContext call, const v1::DeleteChannelRequest& request,
+                                     v1::DeleteChannelResponse& response) {
+  if (!call.channels) co_return unavailable();
+  auto discarded = call.channels->remove(call.tenant.name, request.name());
+  if (!discarded) co_return to_status(discarded.error());
+  response.set_discarded(*discarded);
+  co_return grpc::Status::OK;
+}
+
+asio::awaitable<grpc::Status> get(CallContext call, const v1::GetChannelRequest& request,
+                                  v1::ChannelInfo& response) {
+  if (!call.channels) co_return unavailable();
+  auto info = call.channels->get(call.tenant.name, request.name());
+  if (!info) co_return to_status(info.error());
+  info_to_proto(*info, response);
+  co_return grpc::Status::OK;
+}
+
+asio::awaitable<grpc::Status> list(CallContext call, const v1::ListChannelsRequest& request,
+                                   v1::ListChannelsResponse& response) {
+  if (!call.channels) co_return unavailable();
+  if (request.page_size() > kMaxPageSize) {
+    co_return invalid("page_size: must be at most " + std::to_string(kMaxPageSize));
+  }
+  auto kind = kind_from_proto(request.kind(), "kind");
+  if (!kind) co_return to_status(kind.error());
+  const std::uint32_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  // Sorted by name; the page token is the last name of the previous page.
+  for (const auto& info : call.channels->list(call.tenant.name, *kind)) {
+    if (!request.page_token().empty() && info.name <= request.page_token()) continue;
+    if (static_cast<std::uint32_t>(response.channels_size()) == page_size) {
+      response.set_next_page_token(response.channels(response.channels_size() - 1).name());
+      break;
+    }
+    info_to_proto(info, *response.add_channels());
+  }
+  co_return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::Create(grpc::CallbackServerContext* ctx,
+                                                     const v1::CreateChannelRequest* request,
+                                                     v1::ChannelInfo* response) {
+  return UnaryCall<v1::CreateChannelRequest, v1::ChannelInfo>::start(
+      base_, "ChannelService/Create", ctx, request, response, create);
+}
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::Send(grpc::CallbackServerContext* ctx,
+                                                   const v1::SendRequest* request,
+                                                   v1::SendResponse* response) {
+  return UnaryCall<v1::SendRequest, v1::SendResponse>::start(base_, "ChannelService/Send", ctx,
+                                                             request, response, send);
+}
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::Recv(grpc::CallbackServerContext* ctx,
+                                                   const v1::RecvRequest* request,
+                                                   v1::RecvResponse* response) {
+  return UnaryCall<v1::RecvRequest, v1::RecvResponse>::start(base_, "ChannelService/Recv", ctx,
+                                                             request, response, recv);
+}
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::Ack(grpc::CallbackServerContext* ctx,
+                                                  const v1::AckRequest* request,
+                                                  v1::AckResponse* response) {
+  return UnaryCall<v1::AckRequest, v1::AckResponse>::start(base_, "ChannelService/Ack", ctx,
+                                                           request, response, ack);
+}
+
+grpc::ServerWriteReactor<v1::ChannelEvent>* ChannelServiceImpl::Subscribe(
+    grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) {
+  return SubscribeStream::start(base_, "ChannelService/Subscribe", ctx, request, subscribe);
+}
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::Close(grpc::CallbackServerContext* ctx,
+                                                    const v1::CloseChannelRequest* request,
+                                                    v1::ChannelInfo* response) {
+  return UnaryCall<v1::CloseChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Close",
+                                                                    ctx, request, response, close);
+}
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::Delete(grpc::CallbackServerContext* ctx,
+                                                     const v1::DeleteChannelRequest* request,
+                                                     v1::DeleteChannelResponse* response) {
+  return UnaryCall<v1::DeleteChannelRequest, v1::DeleteChannelResponse>::start(
+      base_, "ChannelService/Delete", ctx, request, response, remove);
+}
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::Get(grpc::CallbackServerContext* ctx,
+                                                  const v1::GetChannelRequest* request,
+                                                  v1::ChannelInfo* response) {
+  return UnaryCall<v1::GetChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Get", ctx,
+                                                                  request, response, get);
+}
+
+grpc::ServerUnaryReactor* ChannelServiceImpl::List(grpc::CallbackServerContext* ctx,
+                                                   const v1::ListChannelsRequest* request,
+                                                   v1::ListChannelsResponse* response) {
+  return UnaryCall<v1::ListChannelsRequest, v1::ListChannelsResponse>::start(
+      base_, "ChannelService/List", ctx, request, response, list);
+}
+
+}  // namespace orch::rpc
