@@ -246,6 +246,59 @@ TEST(Schedules, OrchctlStartAtPutsTheFirstTickAtThatInstant) {
   EXPECT_EQ(both.exit_code, 2) << describe(both);
 }
 
+TEST(Schedules, OrchctlPauseStopsTicksResumeRestartsThemAndRmAbortsRunningTasks) {
+  DaemonProcess daemon(two_tenants());
+  const auto orchctl = daemon.orchctl(kAlpha);
+  // Every 100 ms, each tick's task runs for a minute (overlap allow: they pile up).
+  ASSERT_EQ(orchctl({"interval", "create", "p", "--every", "100ms", "--overlap", "allow", "sleep",
+                     "1m"})
+                .exit_code,
+            0);
+  auto info_of = [&] {
+    const auto got = orchctl({"interval", "get", "p", "-o", "json"});
+    EXPECT_EQ(got.exit_code, 0) << describe(got);
+    return parse_json<v1::ScheduleInfo>(got.out);
+  };
+  auto wait_fired = [&](std::uint64_t at_least) {
+    v1::ScheduleInfo info;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    do {
+      info = info_of();
+      if (info.ticks_fired() >= at_least) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < until);
+    return info;
+  };
+  ASSERT_GE(wait_fired(2).ticks_fired(), 2u);
+
+  const auto paused = orchctl({"interval", "pause", "p", "-o", "json"});
+  ASSERT_EQ(paused.exit_code, 0) << describe(paused);
+  const auto at_pause = parse_json<v1::ScheduleInfo>(paused.out);
+  EXPECT_EQ(at_pause.state(), v1::SCHEDULE_STATE_PAUSED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // 4 periods
+  const auto still = info_of();
+  EXPECT_EQ(still.state(), v1::SCHEDULE_STATE_PAUSED);
+  EXPECT_EQ(still.ticks_fired(), at_pause.ticks_fired());
+  EXPECT_FALSE(still.has_next_tick_at());
+
+  ASSERT_EQ(orchctl({"interval", "resume", "p"}).exit_code, 0);
+  const auto resumed = wait_fired(at_pause.ticks_fired() + 1);
+  EXPECT_EQ(resumed.state(), v1::SCHEDULE_STATE_ACTIVE);
+  EXPECT_GT(resumed.ticks_fired(), at_pause.ticks_fired());
+  EXPECT_GT(resumed.ticks_missed(), 0u);  // the ticks due while paused
+
+  const auto removed = orchctl({"interval", "rm", "p", "--abort-running", "-o", "json"});
+  ASSERT_EQ(removed.exit_code, 0) << describe(removed);
+  const auto deleted = parse_json<v1::DeleteScheduleResponse>(removed.out);
+  EXPECT_GE(deleted.aborted_size(), 3) << removed.out;
+  auto client = daemon.client(kAlpha);
+  std::vector<std::string> ids(deleted.aborted().begin(), deleted.aborted().end());
+  for (const auto& task : join_tasks(client, ids)) {
+    EXPECT_EQ(task.state(), v1::TASK_STATE_CANCELLED) << task.DebugString();
+  }
+  EXPECT_EQ(orchctl({"interval", "get", "p"}).exit_code, 3);
+}
+
 TEST(Schedules, UnderAFullSemaphoreTicksQueueAndOverlapPoliciesHold) {
   TestConfig config = two_tenants();
   config.tenants[0].max_concurrency = 1;
