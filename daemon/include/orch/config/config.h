@@ -37,6 +37,9 @@ struct TenantConfig {
   std::uint64_t max_message_bytes = 1 << 20;  ///< Largest channel message, 1..1 GiB.
   /// Kinds this tenant may spawn, each one of kKnownKinds; by default all but `exec`.
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
+  /// Programs an `exec` node may run, as absolute, normalized paths (argv[0] must be one of
+  /// them exactly); empty refuses every exec.
+  std::vector<std::string> exec_allowlist;
 
   bool operator==(const TenantConfig&) const = default;
 };
@@ -50,6 +53,11 @@ struct Limits {
   std::uint32_t max_batch = 10'000;       ///< Tasks in one SpawnBatch, 1..1'000'000.
   /// Longest sleep or timeout a spec may ask for; greater than zero.
   Duration max_duration = std::chrono::hours(24 * 365);
+  /// exec: bytes kept of stdout and of stderr each, when the spec says 0, and the most it may
+  /// ask for; 1..1 GiB.
+  std::uint64_t max_exec_output_bytes = 1 << 20;
+  /// exec: SIGTERM-to-SIGKILL grace when the spec sets no kill_grace; at most max_duration.
+  Duration exec_kill_grace = std::chrono::seconds(5);
 
   bool operator==(const Limits&) const = default;
 };
