@@ -87,6 +87,9 @@ std::string TestConfig::yaml() const {
     out << "    max_concurrency: " << t.max_concurrency << "\n"
         << "    max_queued: " << t.max_queued << "\n"
         << "    allowed_kinds: " << yaml_list(t.allowed_kinds) << "\n";
+    if (!t.exec_allowlist.empty()) {
+      out << "    exec_allowlist: " << yaml_list(t.exec_allowlist) << "\n";
+    }
   }
   return out.str();
 }

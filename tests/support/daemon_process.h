@@ -38,6 +38,8 @@ struct TestTenant {
   unsigned max_concurrency = 64;
   unsigned max_queued = 1000;
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
+  /// Absolute program paths an exec node may run (exec must be in allowed_kinds too).
+  std::vector<std::string> exec_allowlist = {};
 };
 
 /// A configuration for orchestrd; yaml() renders it (listen addresses are loopback port 0).

@@ -218,7 +218,7 @@ struct Walk {
     } else {
       message += (program.empty() ? std::string("the empty program") : program.substr(0, 256)) +
                  " is not in tenant " + policy.tenant.name + "'s exec_allowlist";
-      if (!program.starts_with('/')) message += " (it lists absolute paths)";
+      if (!program.empty() && !program.starts_with('/')) message += " (it lists absolute paths)";
     }
     return engine::make_error(ErrorCode::kPermissionDenied, std::move(message));
   }

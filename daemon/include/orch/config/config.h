@@ -39,7 +39,7 @@ struct TenantConfig {
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
   /// Programs an `exec` node may run, as absolute, normalized paths (argv[0] must be one of
   /// them exactly); empty refuses every exec.
-  std::vector<std::string> exec_allowlist;
+  std::vector<std::string> exec_allowlist = {};
 
   bool operator==(const TenantConfig&) const = default;
 };
