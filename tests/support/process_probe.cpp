@@ -20,6 +20,7 @@ struct ProcStat {
   pid_t pid = 0;
   std::string comm;
   char state = '?';
+  pid_t ppid = 0;
   pid_t pgrp = 0;
 };
 
@@ -35,26 +36,30 @@ std::optional<ProcStat> read_stat(pid_t pid) {
   stat.pid = pid;
   stat.comm = line.substr(open + 1, close - open - 1);
   std::istringstream rest(line.substr(close + 1));
-  pid_t ppid = 0;
-  rest >> stat.state >> ppid >> stat.pgrp;
+  rest >> stat.state >> stat.ppid >> stat.pgrp;
   if (!rest) return std::nullopt;
   return stat;
 }
 
-std::vector<ProcStat> live_members(pid_t pgid) {
-  std::vector<ProcStat> members;
+std::vector<ProcStat> all_processes() {
+  std::vector<ProcStat> processes;
   DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return members;
+  if (proc == nullptr) return processes;
   while (const dirent* entry = ::readdir(proc)) {
     char* end = nullptr;
     const long pid = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
-    const auto stat = read_stat(static_cast<pid_t>(pid));
-    if (stat && stat->pgrp == pgid && stat->state != 'Z' && stat->state != 'X') {
-      members.push_back(*stat);
-    }
+    if (const auto stat = read_stat(static_cast<pid_t>(pid))) processes.push_back(*stat);
   }
   ::closedir(proc);
+  return processes;
+}
+
+std::vector<ProcStat> live_members(pid_t pgid) {
+  std::vector<ProcStat> members;
+  for (const auto& stat : all_processes()) {
+    if (stat.pgrp == pgid && stat.state != 'Z' && stat.state != 'X') members.push_back(stat);
+  }
   return members;
 }
 
@@ -64,6 +69,17 @@ std::vector<pid_t> live_group_members(pid_t pgid) {
   std::vector<pid_t> pids;
   for (const auto& member : live_members(pgid)) pids.push_back(member.pid);
   return pids;
+}
+
+std::vector<std::string> children_of(pid_t parent) {
+  std::vector<std::string> children;
+  for (const auto& stat : all_processes()) {
+    if (stat.ppid == parent) {
+      children.push_back("pid " + std::to_string(stat.pid) + " (" + stat.comm + ") state " +
+                         stat.state);
+    }
+  }
+  return children;
 }
 
 bool process_alive(pid_t pid) {

@@ -25,6 +25,10 @@ namespace orch::test {
 /// The processes of group `pgid` that have not ended (zombies left out).
 std::vector<pid_t> live_group_members(pid_t pgid);
 
+/// The children of `parent`, zombies included ("pid 12 (sleep) state Z" each), for checking
+/// that a parent reaps what it starts.
+std::vector<std::string> children_of(pid_t parent);
+
 /// True while `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);
 
