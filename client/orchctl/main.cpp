@@ -53,7 +53,9 @@ Text output (a task):
         sleep CANCELLED took=1s
       [1] sleep SUCCEEDED took=1s
   A node line: [index] (join/select/sequence children), kind, STATE, winner=N (select),
-  took=DURATION (when started and finished), error="..." (when the node has one).)";
+  took=DURATION (when started and finished), attempts=N (work leaves, when more than one),
+  error="..." (when the node has one). Below an exec node: exit_code: N (or signal: N),
+  stdout: "..." and stderr: "...", and last_attempt_error: "..." after a failed attempt.)";
 
 constexpr const char* kSpawnFooter = R"(
 Give the node to run as a sub-command (sleep DURATION, or exec ... -- PROGRAM ARG...) or as

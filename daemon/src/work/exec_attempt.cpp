@@ -1,6 +1,7 @@
 #include "work/exec_attempt.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -45,15 +46,18 @@ auto ignore_cancellation() {
 
 // The state one attempt's coroutines share; they all run on the task's strand.
 struct ExecRun {
-  ExecRun(ProcessGroup& child, const ExecSpec& spec, const asio::any_io_executor& executor)
+  ExecRun(ProcessGroup& child, const ExecSpec& spec, const engine::AttemptInfo& attempt,
+          const asio::any_io_executor& executor)
       : child(child),
         spec(spec),
+        attempt(attempt),
         max_output(spec.max_output_bytes == 0 ? kExecDefaultMaxOutputBytes : spec.max_output_bytes),
         kill_grace(spec.kill_grace.value_or(kExecDefaultKillGrace)),
         pipes_done(executor) {}
 
   ProcessGroup& child;
   const ExecSpec& spec;
+  const engine::AttemptInfo& attempt;
   const std::uint64_t max_output;
   const Duration kill_grace;
   ExecOutput output;
@@ -103,6 +107,8 @@ asio::awaitable<ExitStatus> supervise(ExecRun& run) {
   if (!status) {
     run.cancelled = true;
     co_await ignore_cancellation();  // a second cancellation must not cut the grace short
+    spdlog::debug("task {} attempt {}: cancelled, SIGTERM to process group {}", run.attempt.task_id,
+                  run.attempt.number, run.child.pid());
     run.child.signal(SIGTERM);
     Timer grace(executor);
     grace.expires_after(run.kill_grace);
@@ -114,6 +120,9 @@ asio::awaitable<ExitStatus> supervise(ExecRun& run) {
     if (!exception && exited) {
       status = exited;
     } else {
+      spdlog::info("task {} attempt {}: process group {} still runs {} after SIGTERM; SIGKILL",
+                   run.attempt.task_id, run.attempt.number, run.child.pid(),
+                   format_duration(run.kill_grace));
       run.child.signal(SIGKILL);
       status = co_await run.child.wait_exit();
     }
@@ -220,7 +229,9 @@ asio::awaitable<AttemptOutcome> exec_attempt(const engine::Node& node, engine::R
     co_return failed;
   }
 
-  ExecRun run(*started.process, *spec, executor);
+  spdlog::debug("task {} attempt {}: started {} as pid {} in a process group of its own",
+                attempt.task_id, attempt.number, spec->argv.front(), started.process->pid());
+  ExecRun run(*started.process, *spec, attempt, executor);
   auto supervisor = asio::co_spawn(executor, supervise(run), asio::deferred);
   auto stdin_feeder = asio::co_spawn(executor, feed_stdin(run), asio::deferred);
   auto stdout_reader = asio::co_spawn(
@@ -236,6 +247,8 @@ asio::awaitable<AttemptOutcome> exec_attempt(const engine::Node& node, engine::R
 
   run.output.exit_code = status.code;
   run.output.signal = status.signal;
+  spdlog::debug("task {} attempt {}: pid {} {}", attempt.task_id, attempt.number,
+                run.child.pid(), describe_exit(run.output));
   engine::count_exec_exit(ctx.engine.tenant_state(ctx.record), run.output);
   if (supervise_error || stdin_error || stdout_error || stderr_error) {
     AttemptOutcome broken;

@@ -2,7 +2,12 @@
 // field checked with its path, the configured defaults filled in, and the spec round trip.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
+#include "orch/client/spec_file.h"
 #include "orch/rpc/convert.h"
+#include "test_support.h"
 
 namespace orch::rpc {
 namespace {
@@ -172,6 +177,44 @@ TEST_F(ExecValidation, NestedExecNodesCarryTheirPaths) {
   *timeout->mutable_child() = exec_spec({"/bin/cat"});
   EXPECT_EQ(refusal(spec).second,
             "spec.timeout.child.exec.argv[0]: /bin/cat is not in tenant alpha's exec_allowlist");
+}
+
+// The exec specs shown in a page of docs/kinds/: every YAML block that starts with an exec
+// node, and the content of tree.json.
+std::vector<std::string> doc_specs(const std::string& page) {
+  std::ifstream in(std::string(test::kSourceDir) + "/docs/kinds/" + page);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  std::vector<std::string> specs;
+  for (std::size_t at = doc.find("```yaml\n"); at != std::string::npos;
+       at = doc.find("```yaml\n", at + 1)) {
+    const std::size_t begin = at + 8;
+    const std::string block = doc.substr(begin, doc.find("```", begin) - begin);
+    if (block.starts_with("exec:")) specs.push_back(block);
+  }
+  const std::size_t tree = doc.find("$ cat tree.json\n");
+  if (tree != std::string::npos) {
+    const std::size_t begin = tree + 16;
+    specs.push_back(doc.substr(begin, doc.find("$ orchctl", begin) - begin));
+  }
+  return specs;
+}
+
+TEST_F(ExecValidation, TheSpecsInTheDocsAreValid) {
+  tenant_.exec_allowlist = {"/usr/local/bin/backup", "/usr/local/bin/sync-orders", "/bin/sh"};
+  limits_.max_duration = std::chrono::hours(24);
+  limits_.max_exec_output_bytes = 1 << 20;
+  for (const auto& [page, count] : {std::pair{"exec.md", 2u}, std::pair{"retries.md", 1u}}) {
+    const auto specs = doc_specs(page);
+    ASSERT_EQ(specs.size(), count) << "docs/kinds/" << page << " changed: update this test";
+    for (const auto& text : specs) {
+      const auto spec = client::parse_spec(text, page);
+      ASSERT_TRUE(spec) << spec.error << "\n" << text;
+      auto node = convert(*spec.value);
+      EXPECT_TRUE(node.has_value()) << (node ? "" : node.error().message) << "\n" << text;
+    }
+  }
 }
 
 }  // namespace
