@@ -75,17 +75,19 @@ TEST_F(ExecThroughTheDaemon, OrchctlPrintsTheExitCodeAndTheOutput) {
   ASSERT_EQ(run.exit_code, 0) << describe(run);
   EXPECT_TRUE(contains(run.out, "state: SUCCEEDED\n"));
   EXPECT_TRUE(contains(run.out, "result:\n  exec SUCCEEDED took="));
-  EXPECT_TRUE(contains(run.out, "\n    exit_code: 0\n    stdout: \"hello world\\n\"\n"
-                                "    stderr: \"\"\n"));
+  EXPECT_TRUE(contains(run.out,
+                       "\n    exit_code: 0\n    stdout: \"hello world\\n\"\n"
+                       "    stderr: \"\"\n"));
 
-  const auto failed = orchctl()(
-      {"spawn", "--wait", "exec", "--", "/bin/sh", "-c", "echo partial; echo 'disk full' >&2; exit 3"});
+  const auto failed = orchctl()({"spawn", "--wait", "exec", "--", "/bin/sh", "-c",
+                                 "echo partial; echo 'disk full' >&2; exit 3"});
   EXPECT_EQ(failed.exit_code, 1) << describe(failed);
   EXPECT_TRUE(contains(failed.out, "state: FAILED\n"));
   EXPECT_TRUE(contains(failed.out, "exec FAILED took="));
   EXPECT_TRUE(contains(failed.out, " error=\"exited with code 3: disk full\"\n"));
-  EXPECT_TRUE(contains(failed.out, "    exit_code: 3\n    stdout: \"partial\\n\"\n"
-                                   "    stderr: \"disk full\\n\"\n"));
+  EXPECT_TRUE(contains(failed.out,
+                       "    exit_code: 3\n    stdout: \"partial\\n\"\n"
+                       "    stderr: \"disk full\\n\"\n"));
 
   const auto killed =
       orchctl()({"spawn", "--wait", "exec", "--", "/bin/sh", "-c", "kill -KILL $$"});
@@ -94,9 +96,9 @@ TEST_F(ExecThroughTheDaemon, OrchctlPrintsTheExitCodeAndTheOutput) {
 }
 
 TEST_F(ExecThroughTheDaemon, OrchctlJsonShowsTheWholeResultAndSpec) {
-  const auto run = orchctl()({"-o", "json", "spawn", "--wait", "exec", "--env", "WHO=json",
-                              "--max-output-bytes", "4", "--", "/bin/sh", "-c",
-                              "echo $WHO; echo abcdefgh >&2"});
+  const auto run =
+      orchctl()({"-o", "json", "spawn", "--wait", "exec", "--env", "WHO=json", "--max-output-bytes",
+                 "4", "--", "/bin/sh", "-c", "echo $WHO; echo abcdefgh >&2"});
   ASSERT_EQ(run.exit_code, 0) << describe(run);
   const auto task = parse_json<v1::TaskInfo>(run.out);
   ASSERT_TRUE(task.result().has_exec()) << run.out;
@@ -123,8 +125,8 @@ TEST_F(ExecThroughTheDaemon, EnvCwdAndStdinReachTheProgram) {
   ASSERT_EQ(run.exit_code, 0) << describe(run);
   const auto task = parse_json<v1::TaskInfo>(run.out);
   EXPECT_EQ(task.result().exec().stdout(),
-            dir.path() + "\nfrom a file\nA=1 fence=" +
-                std::to_string(task.result().fencing_token()) + "\n");
+            dir.path() +
+                "\nfrom a file\nA=1 fence=" + std::to_string(task.result().fencing_token()) + "\n");
 
   const auto env = orchctl()({"-o", "json", "spawn", "--wait", "exec", "--env", "GREETING=hi",
                               "--stdin", "ignored", "--", "/usr/bin/env"});
@@ -142,13 +144,14 @@ TEST_F(ExecThroughTheDaemon, EnvCwdAndStdinReachTheProgram) {
 TEST_F(ExecThroughTheDaemon, ProgramsOutsideTheAllowlistArePermissionDenied) {
   const auto run = orchctl()({"spawn", "exec", "--", "/bin/rm", "-rf", "/tmp/nothing"});
   EXPECT_EQ(run.exit_code, 3) << describe(run);
-  EXPECT_EQ(run.err,
-            "PERMISSION_DENIED: spec.exec.argv[0]: /bin/rm is not in tenant alpha's exec_allowlist\n");
+  EXPECT_EQ(
+      run.err,
+      "PERMISSION_DENIED: spec.exec.argv[0]: /bin/rm is not in tenant alpha's exec_allowlist\n");
 
   auto beta = daemon().orchctl(kBeta)({"spawn", "exec", "--", "/bin/echo", "hi"});
   EXPECT_EQ(beta.exit_code, 3) << describe(beta);
-  EXPECT_TRUE(starts_with(beta.err,
-                          "PERMISSION_DENIED: spec.exec: tenant beta may not use node kind 'exec'"));
+  EXPECT_TRUE(starts_with(
+      beta.err, "PERMISSION_DENIED: spec.exec: tenant beta may not use node kind 'exec'"));
   EXPECT_GE(metric("orch_tasks_rejected_total{reason=\"permission\",tenant=\"alpha\"}"), 1);
 }
 
@@ -156,14 +159,14 @@ TEST_F(ExecThroughTheDaemon, RetriesUntilSuccessEachAttemptFencedAbove) {
   ScratchDir dir;
   const std::string counter = dir.file("attempts");
   const double attempts_before = metric("orch_task_attempts_total{kind=\"exec\",tenant=\"alpha\"}");
-  const double failures_before =
-      metric("orch_task_attempt_failures_total{kind=\"exec\",reason=\"exit_code\",tenant=\"alpha\"}");
+  const double failures_before = metric(
+      "orch_task_attempt_failures_total{kind=\"exec\",reason=\"exit_code\",tenant=\"alpha\"}");
   const double ones_before = metric("orch_exec_exits_total{code=\"1\",tenant=\"alpha\"}");
 
   auto c = client();
-  const auto spec = oc::with_retry(oc::exec({flaky_, counter, "2"}),
-                                   oc::retry_policy(5, std::chrono::milliseconds(20),
-                                                    std::chrono::milliseconds(100)));
+  const auto spec = oc::with_retry(
+      oc::exec({flaky_, counter, "2"}),
+      oc::retry_policy(5, std::chrono::milliseconds(20), std::chrono::milliseconds(100)));
   const auto task = join_task(c, spawn_task(c, spec));
   ASSERT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED) << task.result().error();
   EXPECT_EQ(task.result().attempts(), 3u);
@@ -184,10 +187,13 @@ TEST_F(ExecThroughTheDaemon, RetriesUntilSuccessEachAttemptFencedAbove) {
   }
   EXPECT_EQ(task.result().fencing_token(), previous);
 
-  EXPECT_EQ(metric("orch_task_attempts_total{kind=\"exec\",tenant=\"alpha\"}") - attempts_before, 3);
-  EXPECT_EQ(metric("orch_task_attempt_failures_total{kind=\"exec\",reason=\"exit_code\",tenant=\"alpha\"}") -
-                std::max(failures_before, 0.0),
-            2);
+  EXPECT_EQ(metric("orch_task_attempts_total{kind=\"exec\",tenant=\"alpha\"}") - attempts_before,
+            3);
+  EXPECT_EQ(
+      metric(
+          "orch_task_attempt_failures_total{kind=\"exec\",reason=\"exit_code\",tenant=\"alpha\"}") -
+          std::max(failures_before, 0.0),
+      2);
   EXPECT_EQ(metric("orch_exec_exits_total{code=\"1\",tenant=\"alpha\"}") - ones_before, 2);
 }
 
@@ -198,12 +204,15 @@ TEST_F(ExecThroughTheDaemon, OrchctlRetriesAndNonRetryableErrors) {
   ASSERT_EQ(retried.exit_code, 0) << describe(retried);
   EXPECT_TRUE(contains(retried.out, "exec SUCCEEDED took="));
   EXPECT_TRUE(contains(retried.out, " attempts=2\n"));
-  EXPECT_TRUE(contains(retried.out, "last_attempt_error: \"exited with code 1: attempt 1 failed\"\n"));
+  EXPECT_TRUE(
+      contains(retried.out, "last_attempt_error: \"exited with code 1: attempt 1 failed\"\n"));
 
-  const auto stopped = orchctl()({"spawn", "--wait", "exec", "--retries", "3", "--backoff", "10ms",
-                                  "--non-retryable", "exit_code", "--", flaky_, dir.file("b"), "1"});
+  const auto stopped =
+      orchctl()({"spawn", "--wait", "exec", "--retries", "3", "--backoff", "10ms",
+                 "--non-retryable", "exit_code", "--", flaky_, dir.file("b"), "1"});
   EXPECT_EQ(stopped.exit_code, 1) << describe(stopped);
-  EXPECT_TRUE(contains(stopped.out, "error=\"attempt 1 of 4: exited with code 1: attempt 1 failed\"\n"));
+  EXPECT_TRUE(
+      contains(stopped.out, "error=\"attempt 1 of 4: exited with code 1: attempt 1 failed\"\n"));
   EXPECT_EQ(dir.read("b").value_or("").find('\n'), dir.read("b").value_or("").size() - 1)
       << "exactly one attempt ran";
 }
@@ -252,7 +261,8 @@ TEST_F(ExecThroughTheDaemon, TheDaemonKeepsNoChildOrZombieOnceItsTasksEnded) {
   auto c = client();
   const std::vector<v1::TaskSpec> specs = {
       oc::exec({"/bin/echo", "ok"}), oc::exec({"/bin/sh", "-c", "exit 4"}),
-      oc::exec({"/bin/sh", "-c", "kill -TERM $$"}), oc::exec({"/bin/sh", "-c", "sleep 1000 & exit 0"}),
+      oc::exec({"/bin/sh", "-c", "kill -TERM $$"}),
+      oc::exec({"/bin/sh", "-c", "sleep 1000 & exit 0"}),
       oc::timeout(std::chrono::milliseconds(100), oc::exec({"/bin/sh", "-c", "sleep 1000"}))};
   std::vector<std::string> ids;
   for (const auto& spec : specs) ids.push_back(spawn_task(c, spec));
@@ -277,10 +287,10 @@ TEST(ExecShutdown, ADaemonShuttingDownLeavesNoChildBehind) {
   auto c = daemon.client(kAlpha);
   oc::ExecOptions options;
   options.kill_grace = std::chrono::milliseconds(300);
-  const std::string id = spawn_task(
-      c, oc::exec({"/bin/sh", "-c",
-                   "trap '' TERM; echo $$ > " + dir.file("pid") + "; sleep 1000 & sleep 1000 & wait"},
-                  options));
+  const std::string id = spawn_task(c, oc::exec({"/bin/sh", "-c",
+                                                 "trap '' TERM; echo $$ > " + dir.file("pid") +
+                                                     "; sleep 1000 & sleep 1000 & wait"},
+                                                options));
   const auto pid = dir.wait_for_line("pid", std::chrono::seconds(20));
   ASSERT_TRUE(pid.has_value()) << "the program never started";
   const pid_t group = static_cast<pid_t>(std::stol(*pid));

@@ -164,7 +164,8 @@ AttemptOutcome outcome_of(ExecOutput output) {
 
 }  // namespace
 
-std::vector<std::string> exec_environment(const ExecSpec& spec, const engine::AttemptInfo& attempt) {
+std::vector<std::string> exec_environment(const ExecSpec& spec,
+                                          const engine::AttemptInfo& attempt) {
   std::vector<std::string> env;
   env.reserve(spec.env.size() + 4);
   bool has_path = false;
@@ -235,10 +236,12 @@ asio::awaitable<AttemptOutcome> exec_attempt(const engine::Node& node, engine::R
   auto supervisor = asio::co_spawn(executor, supervise(run), asio::deferred);
   auto stdin_feeder = asio::co_spawn(executor, feed_stdin(run), asio::deferred);
   auto stdout_reader = asio::co_spawn(
-      executor, drain(run, run.child.stdout_pipe(), run.output.stdout_data, run.output.stdout_truncated),
+      executor,
+      drain(run, run.child.stdout_pipe(), run.output.stdout_data, run.output.stdout_truncated),
       asio::deferred);
   auto stderr_reader = asio::co_spawn(
-      executor, drain(run, run.child.stderr_pipe(), run.output.stderr_data, run.output.stderr_truncated),
+      executor,
+      drain(run, run.child.stderr_pipe(), run.output.stderr_data, run.output.stderr_truncated),
       asio::deferred);
   auto group = make_parallel_group(std::move(supervisor), std::move(stdin_feeder),
                                    std::move(stdout_reader), std::move(stderr_reader));
@@ -247,8 +250,8 @@ asio::awaitable<AttemptOutcome> exec_attempt(const engine::Node& node, engine::R
 
   run.output.exit_code = status.code;
   run.output.signal = status.signal;
-  spdlog::debug("task {} attempt {}: pid {} {}", attempt.task_id, attempt.number,
-                run.child.pid(), describe_exit(run.output));
+  spdlog::debug("task {} attempt {}: pid {} {}", attempt.task_id, attempt.number, run.child.pid(),
+                describe_exit(run.output));
   engine::count_exec_exit(ctx.engine.tenant_state(ctx.record), run.output);
   if (supervise_error || stdin_error || stdout_error || stderr_error) {
     AttemptOutcome broken;

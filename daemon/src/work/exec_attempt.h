@@ -28,7 +28,8 @@ namespace orch::work {
 inline constexpr std::uint64_t kExecDefaultMaxOutputBytes = 1 << 20;
 inline constexpr Duration kExecDefaultKillGrace = std::chrono::seconds(5);
 /// The child's PATH unless the spec sets one.
-inline constexpr const char* kExecDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+inline constexpr const char* kExecDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// One attempt of an exec node (an engine::AttemptFn).
 boost::asio::awaitable<engine::AttemptOutcome> exec_attempt(const engine::Node& node,

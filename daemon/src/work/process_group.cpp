@@ -79,6 +79,33 @@ struct SpawnSetup {
   SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
 
+// The child leads a new process group, starts with every signal at its default disposition
+// and none blocked, reads `stdin_fd` (-1: /dev/null), writes to `stdout_fd` and `stderr_fd`,
+// runs in `cwd` and holds no other descriptor. Returns the first error (an errno value).
+int configure(SpawnSetup& setup, int stdin_fd, int stdout_fd, int stderr_fd,
+              const std::string& cwd) {
+  sigset_t all_signals, no_signals;
+  ::sigfillset(&all_signals);
+  ::sigemptyset(&no_signals);
+  auto* attr = &setup.attr;
+  auto* actions = &setup.actions;
+  const short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (int e = ::posix_spawnattr_setflags(attr, flags)) return e;
+  if (int e = ::posix_spawnattr_setpgroup(attr, 0)) return e;
+  if (int e = ::posix_spawnattr_setsigmask(attr, &no_signals)) return e;
+  if (int e = ::posix_spawnattr_setsigdefault(attr, &all_signals)) return e;
+  if (int e = stdin_fd >= 0 ? ::posix_spawn_file_actions_adddup2(actions, stdin_fd, STDIN_FILENO)
+                            : ::posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null",
+                                                                 O_RDONLY, 0)) {
+    return e;
+  }
+  if (int e = ::posix_spawn_file_actions_adddup2(actions, stdout_fd, STDOUT_FILENO)) return e;
+  if (int e = ::posix_spawn_file_actions_adddup2(actions, stderr_fd, STDERR_FILENO)) return e;
+  if (int e = ::posix_spawn_file_actions_addchdir_np(actions, cwd.c_str())) return e;
+  // Descriptors the daemon opened without O_CLOEXEC (any library's) stay out of the child.
+  return ::posix_spawn_file_actions_addclosefrom_np(actions, 3);
+}
+
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   out.reserve(strings.size() + 1);
@@ -135,37 +162,22 @@ ProcessGroup::Started ProcessGroup::start(const asio::any_io_executor& executor,
   if (int e = make_pipe(err_read, err_write)) return {nullptr, "pipe: " + errno_text(e)};
 
   SpawnSetup setup;
-  sigset_t all_signals, no_signals;
-  ::sigfillset(&all_signals);
-  ::sigemptyset(&no_signals);
-  int error = ::posix_spawnattr_setflags(
-      &setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  if (!error) error = ::posix_spawnattr_setpgroup(&setup.attr, 0);
-  if (!error) error = ::posix_spawnattr_setsigmask(&setup.attr, &no_signals);
-  if (!error) error = ::posix_spawnattr_setsigdefault(&setup.attr, &all_signals);
-  if (!error) {
-    error = command.pipe_stdin
-                ? ::posix_spawn_file_actions_adddup2(&setup.actions, in_read.get(), STDIN_FILENO)
-                : ::posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null",
-                                                     O_RDONLY, 0);
+  const int stdin_fd = command.pipe_stdin ? in_read.get() : -1;
+  if (int e = configure(setup, stdin_fd, out_write.get(), err_write.get(), cwd)) {
+    return {nullptr, "posix_spawn setup: " + errno_text(e)};
   }
-  if (!error) error = ::posix_spawn_file_actions_adddup2(&setup.actions, out_write.get(), STDOUT_FILENO);
-  if (!error) error = ::posix_spawn_file_actions_adddup2(&setup.actions, err_write.get(), STDERR_FILENO);
-  if (!error) error = ::posix_spawn_file_actions_addchdir_np(&setup.actions, cwd.c_str());
-  // Descriptors the daemon opened without O_CLOEXEC (any library's) stay out of the child.
-  if (!error) error = ::posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
-  if (error) return {nullptr, "posix_spawn setup: " + errno_text(error)};
 
   std::vector<char*> argv = c_strings(command.argv);
   std::vector<char*> envp = c_strings(command.env);
   pid_t pid = -1;
-  error = ::posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, argv.data(),
-                        envp.data());
+  const int error =
+      ::posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, argv.data(), envp.data());
   if (error) {
     // posix_spawn reports a failed chdir and a failed exec alike: say which it was.
     struct stat info {};
     if (::stat(cwd.c_str(), &info) != 0) return {nullptr, "cwd " + cwd + ": " + errno_text(errno)};
     if (!S_ISDIR(info.st_mode)) return {nullptr, "cwd " + cwd + ": Not a directory"};
+    if (::access(cwd.c_str(), X_OK) != 0) return {nullptr, "cwd " + cwd + ": " + errno_text(errno)};
     return {nullptr, program + ": " + errno_text(error)};
   }
 

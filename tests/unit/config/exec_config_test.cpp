@@ -83,8 +83,9 @@ TEST(ExecConfig, RefusesBadLimits) {
   EXPECT_EQ(error_of("limits: {max_exec_output_bytes: 0}\ntenants: [{name: a}]\n"),
             "test.yaml: limits.max_exec_output_bytes: must be an integer between 1 and 1073741824, "
             "got \"0\"");
-  EXPECT_EQ(error_of("limits: {exec_kill_grace: soon}\ntenants: [{name: a}]\n"),
-            "test.yaml: limits.exec_kill_grace: not a duration (\"soon\"); write e.g. 250ms, 10s, 1h");
+  EXPECT_EQ(
+      error_of("limits: {exec_kill_grace: soon}\ntenants: [{name: a}]\n"),
+      "test.yaml: limits.exec_kill_grace: not a duration (\"soon\"); write e.g. 250ms, 10s, 1h");
   EXPECT_EQ(error_of("limits: {max_duration: 1m, exec_kill_grace: 2m}\ntenants: [{name: a}]\n"),
             "test.yaml: limits.exec_kill_grace: must be at most max_duration (1m)");
 }

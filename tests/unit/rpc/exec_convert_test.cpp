@@ -70,7 +70,8 @@ TEST_F(ExecValidation, AcceptsAFullSpecAndRoundTripsIt) {
   EXPECT_EQ(node->kind, engine::NodeKind::kExec);
   const auto& out = std::get<engine::ExecSpec>(node->work);
   EXPECT_EQ(out.argv, (std::vector<std::string>{"/usr/bin/env", "-u", "HOME"}));
-  EXPECT_EQ(out.env, (std::vector<std::pair<std::string, std::string>>{{"A", "one=1"}, {"B", "two"}}));
+  EXPECT_EQ(out.env,
+            (std::vector<std::pair<std::string, std::string>>{{"A", "one=1"}, {"B", "two"}}));
   EXPECT_EQ(out.cwd, "/tmp");
   EXPECT_EQ(out.stdin_data, std::string("in\0put", 6));
   EXPECT_EQ(out.max_output_bytes, 100u);
@@ -101,11 +102,13 @@ TEST_F(ExecValidation, FillsInTheConfiguredDefaults) {
 }
 
 TEST_F(ExecValidation, APathOutsideTheAllowlistIsPermissionDeniedNamingIt) {
-  EXPECT_EQ(refusal(exec_spec({"/bin/rm", "-rf", "/"})),
-            std::pair(ErrorCode::kPermissionDenied,
-                      std::string("spec.exec.argv[0]: /bin/rm is not in tenant alpha's exec_allowlist")));
-  EXPECT_EQ(refusal(exec_spec({"echo", "hi"})).second,
-            "spec.exec.argv[0]: echo is not in tenant alpha's exec_allowlist (it lists absolute paths)");
+  EXPECT_EQ(
+      refusal(exec_spec({"/bin/rm", "-rf", "/"})),
+      std::pair(ErrorCode::kPermissionDenied,
+                std::string("spec.exec.argv[0]: /bin/rm is not in tenant alpha's exec_allowlist")));
+  EXPECT_EQ(
+      refusal(exec_spec({"echo", "hi"})).second,
+      "spec.exec.argv[0]: echo is not in tenant alpha's exec_allowlist (it lists absolute paths)");
   // Compared as text: another spelling of an allowed path is not allowed.
   EXPECT_EQ(refusal(exec_spec({"/bin/../bin/echo"})).first, ErrorCode::kPermissionDenied);
   EXPECT_EQ(refusal(exec_spec({""})).second,
@@ -114,10 +117,11 @@ TEST_F(ExecValidation, APathOutsideTheAllowlistIsPermissionDeniedNamingIt) {
 
 TEST_F(ExecValidation, AnEmptyAllowlistRefusesEveryProgram) {
   tenant_.exec_allowlist.clear();
-  EXPECT_EQ(refusal(exec_spec({"/bin/echo"})),
-            std::pair(ErrorCode::kPermissionDenied,
-                      std::string("spec.exec.argv[0]: tenant alpha's exec_allowlist is empty, so it "
-                                  "may run no program")));
+  EXPECT_EQ(
+      refusal(exec_spec({"/bin/echo"})),
+      std::pair(ErrorCode::kPermissionDenied,
+                std::string("spec.exec.argv[0]: tenant alpha's exec_allowlist is empty, so it "
+                            "may run no program")));
 }
 
 TEST_F(ExecValidation, ExecOutsideAllowedKindsIsPermissionDeniedWhateverTheAllowlist) {
@@ -128,10 +132,11 @@ TEST_F(ExecValidation, ExecOutsideAllowedKindsIsPermissionDeniedWhateverTheAllow
 }
 
 TEST_F(ExecValidation, RefusesMalformedFieldsNamingThem) {
-  EXPECT_EQ(refusal(exec_spec({})),
-            std::pair(ErrorCode::kInvalidArgument,
-                      std::string("spec.exec.argv: must not be empty; argv[0] is the absolute path of "
-                                  "the program")));
+  EXPECT_EQ(
+      refusal(exec_spec({})),
+      std::pair(ErrorCode::kInvalidArgument,
+                std::string("spec.exec.argv: must not be empty; argv[0] is the absolute path of "
+                            "the program")));
   EXPECT_EQ(refusal(exec_spec({"/bin/echo", std::string("a\0b", 3)})).second,
             "spec.exec.argv[1]: must not contain a NUL byte");
 
@@ -165,9 +170,11 @@ TEST_F(ExecValidation, RefusesMalformedFieldsNamingThem) {
 
   v1::TaskSpec bad_retry = exec_spec({"/bin/echo"});
   bad_retry.mutable_retry()->add_non_retryable_errors("exit code");
-  EXPECT_EQ(refusal(bad_retry).second.rfind(
-                "spec.retry.non_retryable_errors[0]: unknown failure reason 'exit code' (one of status, ", 0),
-            0u);
+  EXPECT_EQ(
+      refusal(bad_retry).second.rfind(
+          "spec.retry.non_retryable_errors[0]: unknown failure reason 'exit code' (one of status, ",
+          0),
+      0u);
 }
 
 TEST_F(ExecValidation, NestedExecNodesCarryTheirPaths) {

@@ -134,7 +134,8 @@ TEST_F(ExecAttemptTest, ExitZeroSucceedsWithBothStreamsCaptured) {
 }
 
 TEST_F(ExecAttemptTest, NonZeroExitFailsAndQuotesTheLastLineOfStderr) {
-  const auto task = run(sh("echo working; echo 'first problem' >&2; echo 'no such table' >&2; exit 3"));
+  const auto task =
+      run(sh("echo working; echo 'first problem' >&2; echo 'no such table' >&2; exit 3"));
   ASSERT_EQ(task.state, State::kFailed);
   const auto& out = exec_output(*task.result);
   EXPECT_EQ(out.exit_code, 3);
@@ -158,7 +159,8 @@ TEST_F(ExecAttemptTest, AProgramThatCannotStartFailsWithSpawn) {
   ScratchDir dir;
   auto task = run(exec_node({dir.file("missing")}));
   ASSERT_EQ(task.state, State::kFailed);
-  EXPECT_EQ(task.result->error, "cannot start " + dir.file("missing") + ": No such file or directory");
+  EXPECT_EQ(task.result->error,
+            "cannot start " + dir.file("missing") + ": No such file or directory");
   EXPECT_TRUE(std::holds_alternative<std::monostate>(task.result->output));
 
   ExecSpec in_missing_dir;
@@ -179,8 +181,7 @@ TEST_F(ExecAttemptTest, OutputIsCappedPerStreamAndTheRestIsDrained) {
   ExecSpec capped;
   capped.max_output_bytes = 1000;
   // 4 MiB on stdout is far more than a pipe holds: the child finishes only if we keep reading.
-  const auto task =
-      run(sh("head -c 4194304 /dev/zero | tr '\\0' o; printf 'short' >&2", capped));
+  const auto task = run(sh("head -c 4194304 /dev/zero | tr '\\0' o; printf 'short' >&2", capped));
   ASSERT_EQ(task.state, State::kSucceeded) << task.result->error;
   const auto& out = exec_output(*task.result);
   EXPECT_EQ(out.stdout_data, std::string(1000, 'o'));
@@ -212,10 +213,11 @@ TEST_F(ExecAttemptTest, TheChildSeesOnlyItsOwnEnvironmentCwdAndStdin) {
   const auto env_task = run(exec_node({"/usr/bin/env"}, spec));
   ::unsetenv("ORCH_TEST_DAEMON_SECRET");
   ASSERT_EQ(env_task.state, State::kSucceeded) << env_task.result->error;
-  const std::string expected = std::string("PATH=") + work::kExecDefaultPath +
-                               "\nGREETING=hello world\nEMPTY=\nORCH_TASK_ID=" + env_task.id +
-                               "\nORCH_ATTEMPT=1\nORCH_FENCING_TOKEN=" +
-                               std::to_string(env_task.result->fencing_token) + "\n";
+  const std::string expected =
+      std::string("PATH=") + work::kExecDefaultPath +
+      "\nGREETING=hello world\nEMPTY=\nORCH_TASK_ID=" + env_task.id +
+      "\nORCH_ATTEMPT=1\nORCH_FENCING_TOKEN=" + std::to_string(env_task.result->fencing_token) +
+      "\n";
   EXPECT_EQ(exec_output(*env_task.result).stdout_data, expected);
 
   const auto pwd_task = run(exec_node({"/bin/pwd"}, spec));
@@ -246,12 +248,15 @@ TEST_F(ExecAttemptTest, AChildThatClosesStdinEarlyDoesNotStopTheAttempt) {
 TEST_F(ExecAttemptTest, RetriesUntilSuccessWithAGrowingFencingToken) {
   ScratchDir dir;
   // Fails twice, then succeeds; every attempt logs what it was told.
-  const std::string script = dir.write_script("flaky.sh",
-                                              "echo \"$ORCH_TASK_ID $ORCH_ATTEMPT $ORCH_FENCING_TOKEN\" >> " +
-                                                  dir.file("attempts") + "\n"
-                                                  "n=$(wc -l < " + dir.file("attempts") + ")\n"
-                                                  "if [ \"$n\" -lt 3 ]; then echo \"try $n failed\" >&2; exit 7; fi\n"
-                                                  "echo done\n");
+  const std::string script = dir.write_script(
+      "flaky.sh", "echo \"$ORCH_TASK_ID $ORCH_ATTEMPT $ORCH_FENCING_TOKEN\" >> " +
+                      dir.file("attempts") +
+                      "\n"
+                      "n=$(wc -l < " +
+                      dir.file("attempts") +
+                      ")\n"
+                      "if [ \"$n\" -lt 3 ]; then echo \"try $n failed\" >&2; exit 7; fi\n"
+                      "echo done\n");
   Node node = exec_node({script});
   node.retry.max_attempts = 5;
   node.retry.initial_backoff = 10ms;
@@ -361,7 +366,8 @@ TEST_F(ExecAttemptTest, ShutdownDrainLeavesNoProcess) {
   ScratchDir dir;
   ExecSpec spec;
   spec.kill_grace = 200ms;
-  const auto id = spawn(sh("trap '' TERM; echo $$ > " + dir.file("pid") + "; sleep 1000 & wait", spec));
+  const auto id =
+      spawn(sh("trap '' TERM; echo $$ > " + dir.file("pid") + "; sleep 1000 & wait", spec));
   const pid_t group = wait_for_pid(dir, "pid");
   engine_->stop_accepting();
   bool drained = false;
@@ -390,8 +396,10 @@ TEST_F(ExecAttemptTest, OutputHeldOpenByAnEscapedProcessIsReadForAtMostTheGrace)
   // keeps the stdout pipe open. The program exits once the escape is done.
   const std::string escaped = dir.file("escaped");
   const auto started = std::chrono::steady_clock::now();
-  const auto task = run(sh("setsid sh -c 'echo $$ > " + escaped + "; exec sleep 20' & "
-                           "while [ ! -s " + escaped + " ]; do sleep 0.01; done; echo parent",
+  const auto task = run(sh("setsid sh -c 'echo $$ > " + escaped +
+                               "; exec sleep 20' & "
+                               "while [ ! -s " +
+                               escaped + " ]; do sleep 0.01; done; echo parent",
                            spec));
   const auto took = std::chrono::steady_clock::now() - started;
   const pid_t pid = static_cast<pid_t>(std::stol(dir.read("escaped").value_or("0")));
@@ -409,10 +417,10 @@ TEST(ExecEnvironment, PathFirstThenTheSpecThenTheAttempt) {
   spec.env = {{"A", "1"}, {"B", "x=y"}};
   const std::string task_id = "01TASK";
   const AttemptInfo attempt{task_id, 4, 99};
-  EXPECT_EQ(work::exec_environment(spec, attempt),
-            (std::vector<std::string>{std::string("PATH=") + work::kExecDefaultPath, "A=1", "B=x=y",
-                                      "ORCH_TASK_ID=01TASK", "ORCH_ATTEMPT=4",
-                                      "ORCH_FENCING_TOKEN=99"}));
+  EXPECT_EQ(
+      work::exec_environment(spec, attempt),
+      (std::vector<std::string>{std::string("PATH=") + work::kExecDefaultPath, "A=1", "B=x=y",
+                                "ORCH_TASK_ID=01TASK", "ORCH_ATTEMPT=4", "ORCH_FENCING_TOKEN=99"}));
 }
 
 TEST(DescribeExit, NamesTheCodeOrSignalAndTheLastLineOfStderr) {
