@@ -3,8 +3,12 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "exit_codes.h"
 #include "interrupt.h"
@@ -100,6 +104,56 @@ std::string format_schedule(const v1::ScheduleInfo& info) {
   return text;
 }
 
+// --stdin: "@FILE" reads a file ("@-": our own stdin), anything else is the text itself.
+std::string stdin_arg(const std::string& text) {
+  if (!text.starts_with('@')) return text;
+  const std::string path = text.substr(1);
+  std::ostringstream bytes;
+  if (path == "-") {
+    bytes << std::cin.rdbuf();
+    return bytes.str();
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw UsageError("--stdin: " + path + ": cannot open: " + std::strerror(errno));
+  bytes << file.rdbuf();
+  if (file.bad()) throw UsageError("--stdin: " + path + ": cannot read: " + std::strerror(errno));
+  return bytes.str();
+}
+
+// `spawn exec`: the node, plus its retry policy when --retries asks for one.
+v1::TaskSpec exec_spec(const SpawnExecArgs& args) {
+  if (args.argv.empty()) throw UsageError("exec: say what to run: -- PROGRAM ARG...");
+  if (!args.argv.front().starts_with('/')) {
+    throw UsageError("exec: PROGRAM must be an absolute path (\"" + args.argv.front() +
+                     "\"): the daemon runs it without a shell or PATH lookup");
+  }
+  orch::client::ExecOptions options;
+  for (const auto& text : args.env) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UsageError("--env: invalid variable \"" + text + "\" (use NAME=VALUE)");
+    }
+    const std::string name = text.substr(0, eq);
+    const bool repeated = std::any_of(options.env.begin(), options.env.end(),
+                                      [&](const auto& var) { return var.first == name; });
+    if (repeated) throw UsageError("--env: " + name + " given twice");
+    options.env.emplace_back(name, text.substr(eq + 1));
+  }
+  options.cwd = args.cwd;
+  options.stdin_data = stdin_arg(args.stdin_text);
+  options.max_output_bytes = args.max_output_bytes;
+  if (!args.kill_grace.empty()) options.kill_grace = duration_arg(args.kill_grace, "--kill-grace");
+  v1::TaskSpec spec = orch::client::exec(args.argv, options);
+  if (args.retries > 0) {
+    spec = orch::client::with_retry(
+        std::move(spec),
+        orch::client::retry_policy(args.retries + 1, duration_arg(args.backoff, "--backoff"),
+                                   duration_arg(args.max_backoff, "--max-backoff"),
+                                   args.multiplier, args.non_retryable));
+  }
+  return spec;
+}
+
 }  // namespace
 
 Commands::Commands(const GlobalArgs& globals, std::ostream& out) : globals_(globals), out_(out) {}
@@ -124,7 +178,7 @@ void Commands::print_task(const v1::TaskInfo& task) {
 int Commands::spawn(const SpawnArgs& args) {
   v1::SpawnRequest request;
   // Everything local is checked before anything is sent.
-  if (!args.file.empty() && args.sleep_given) {
+  if (!args.file.empty() && (args.sleep_given || args.exec_given)) {
     throw UsageError("spawn: give either -f FILE or a node (sleep DURATION), not both");
   }
   if (!args.file.empty()) {
@@ -133,8 +187,10 @@ int Commands::spawn(const SpawnArgs& args) {
     *request.mutable_spec() = std::move(*spec.value);
   } else if (args.sleep_given) {
     *request.mutable_spec() = orch::client::sleep(duration_arg(args.sleep_duration, "DURATION"));
+  } else if (args.exec_given) {
+    *request.mutable_spec() = exec_spec(args.exec);
   } else {
-    throw UsageError("spawn: say what to run: `sleep DURATION` or -f FILE");
+    throw UsageError("spawn: say what to run: `sleep DURATION`, `exec -- PROGRAM ARG...` or -f FILE");
   }
   request.set_name(args.name);
   add_labels(args.labels, *request.mutable_labels());

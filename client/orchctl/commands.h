@@ -20,6 +20,21 @@ struct GlobalArgs {
   std::string output = "text";  // text | json
 };
 
+/// `spawn exec` (and its retry flags).
+struct SpawnExecArgs {
+  std::vector<std::string> env;  // --env NAME=VALUE, repeatable
+  std::string cwd;               // --cwd DIR
+  std::string stdin_text;        // --stdin @FILE|TEXT ('@-': orchctl's own stdin)
+  std::uint64_t max_output_bytes = 0;
+  std::string kill_grace;        // --kill-grace DURATION
+  std::uint32_t retries = 0;     // --retries N: up to N more attempts after the first
+  std::string backoff = "1s";    // --backoff DURATION: before the first retry
+  std::string max_backoff = "60s";
+  double multiplier = 2.0;
+  std::vector<std::string> non_retryable;  // --non-retryable REASON, repeatable
+  std::vector<std::string> argv;           // PROGRAM ARG...
+};
+
 struct SpawnArgs {
   bool wait = false;
   std::string name;
@@ -28,6 +43,8 @@ struct SpawnArgs {
   std::string file;            // -f; "-" is stdin
   std::string sleep_duration;  // `spawn sleep DURATION`
   bool sleep_given = false;
+  SpawnExecArgs exec;          // `spawn exec ... -- PROGRAM ARG...`
+  bool exec_given = false;
 };
 
 struct ListArgs {

@@ -54,11 +54,14 @@ Text output (a task):
         sleep CANCELLED took=1s
       [1] sleep SUCCEEDED took=1s
   A node line: [index] (join/select/sequence children), kind, STATE, winner=N (select),
-  took=DURATION (when started and finished), error="..." (when the node has one).)";
+  took=DURATION (when started and finished), attempts=N (work leaves, when more than one),
+  error="..." (when the node has one). Below an exec node: exit_code: N (or signal: N),
+  stdout: "..." and stderr: "...", and last_attempt_error: "..." after a failed attempt.)";
 
 constexpr const char* kSpawnFooter = R"(
-Give the node to run as a sub-command (sleep DURATION) or as a TaskSpec file: -f FILE
-(JSON or YAML, '-' reads stdin; duration fields take 250ms, 2s, 1m30s as well as "0.250s").
+Give the node to run as a sub-command (sleep DURATION, or exec ... -- PROGRAM ARG...) or as
+a TaskSpec file: -f FILE (JSON or YAML, '-' reads stdin; duration fields take 250ms, 2s,
+1m30s as well as "0.250s").
 
 Output: the new task's id (json: {"id":"...","existing":false}; existing is true when the
 idempotency key matched an earlier task). With --wait: joins the task and prints it as
@@ -69,6 +72,21 @@ constexpr const char* kSpawnExample = R"(
 Example:
   orchctl spawn --wait --name demo --label team=core sleep 2s
   echo '{"select":{"children":[{"timeout":{"duration":"2s","child":{"sleep":{"duration":"5s"}}}},{"sleep":{"duration":"1s"}}]}}' | orchctl spawn -f -)";
+
+constexpr const char* kSpawnExecFooter = R"(
+Runs PROGRAM with its arguments on the daemon's host, without a shell, in a process group of
+its own. PROGRAM must be an absolute path listed in the tenant's exec_allowlist. Put `--`
+before PROGRAM so that its own flags are not read as orchctl's. The program's environment is
+PATH, the --env variables, and ORCH_TASK_ID, ORCH_ATTEMPT, ORCH_FENCING_TOKEN.
+Exit code 0 is SUCCEEDED; anything else FAILED. On abort or timeout the group gets SIGTERM,
+then SIGKILL after the kill grace. See docs/kinds/exec.md.
+
+Text output with --wait: the task, then under the exec node its exit_code (or signal),
+stdout and stderr, each quoted on one line.
+
+Example:
+  orchctl spawn --wait exec --env GREETING=hi -- /usr/bin/env
+  orchctl spawn --wait exec --retries 2 --backoff 500ms -- /usr/local/bin/flaky-job)";
 
 constexpr const char* kLsFooter = R"(
 Text output: one line per task, newest first, no header; columns aligned and separated by
@@ -245,7 +263,33 @@ int main(int argc, char** argv) {
   sleep->add_option("DURATION", spawn_args.sleep_duration, "how long, e.g. 250ms, 2s, 1m30s")
       ->required()
       ->check(orchctl::duration_check());
+  auto* exec = spawn->add_subcommand("exec", "Spawn a program run by the daemon (no shell)");
+  exec->footer(kSpawnExecFooter);
+  auto& exec_args = spawn_args.exec;
+  exec->add_option("--env", exec_args.env, "set NAME=VALUE in the program's environment (repeatable)")
+      ->allow_extra_args(false);
+  exec->add_option("--cwd", exec_args.cwd, "working directory, absolute (default /)");
+  exec->add_option("--stdin", exec_args.stdin_text, "bytes for its stdin: TEXT, @FILE, or @- (our stdin)");
+  exec->add_option("--max-output-bytes", exec_args.max_output_bytes,
+                   "keep at most N bytes of stdout and of stderr (default: the daemon's limit)");
+  exec->add_option("--kill-grace", exec_args.kill_grace, "SIGTERM-to-SIGKILL grace on cancel")
+      ->check(orchctl::duration_check());
+  exec->add_option("--retries", exec_args.retries, "retry a failed run up to N times");
+  exec->add_option("--backoff", exec_args.backoff, "wait before the first retry")
+      ->check(orchctl::duration_check())
+      ->capture_default_str();
+  exec->add_option("--max-backoff", exec_args.max_backoff, "longest wait between retries")
+      ->check(orchctl::duration_check())
+      ->capture_default_str();
+  exec->add_option("--multiplier", exec_args.multiplier, "backoff growth per retry (1 to 100)")
+      ->capture_default_str();
+  exec->add_option("--non-retryable", exec_args.non_retryable,
+                   "a failure reason that is never retried: exit_code, signal, spawn (repeatable)")
+      ->allow_extra_args(false);
+  exec->add_option("PROGRAM", exec_args.argv, "absolute path of the program, then its arguments")
+      ->required();
   spawn->callback([&] {
+    spawn_args.exec_given = exec->parsed();
     spawn_args.sleep_given = sleep->parsed();
     action = [&](Commands& c) { return c.spawn(spawn_args); };
   });

@@ -5,6 +5,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <string.h>
+
 #include <algorithm>
 #include <map>
 #include <vector>
@@ -35,9 +37,26 @@ std::string output_kind(const orch::v1::NodeResult& result) {
       return "timeout";
     case orch::v1::NodeResult::kSequence:
       return "sequence";
+    case orch::v1::NodeResult::kExec:
+      return "exec";
     default:
       return "";
   }
+}
+
+// `  exit_code: N` (or `  signal: N (SIGNAME)`), then stdout and stderr quoted on a line each.
+void append_exec_output(std::string& out, const orch::v1::ExecOutput& exec, int indent) {
+  const std::string pad(static_cast<std::size_t>(indent) * 2, ' ');
+  if (exec.has_exit_code()) {
+    out += pad + "exit_code: " + std::to_string(exec.exit_code()) + "\n";
+  } else if (exec.has_signal()) {
+    const char* name = ::sigabbrev_np(exec.signal());
+    out += pad + "signal: " + std::to_string(exec.signal());
+    if (name != nullptr) out += std::string(" (SIG") + name + ")";
+    out += "\n";
+  }
+  out += pad + "stdout: " + quote(exec.stdout()) + (exec.stdout_truncated() ? " (truncated)" : "") + "\n";
+  out += pad + "stderr: " + quote(exec.stderr()) + (exec.stderr_truncated() ? " (truncated)" : "") + "\n";
 }
 
 // A composite's spec fits a result only when both name the same composite; a leaf's spec fits
@@ -74,8 +93,16 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
         pb::util::TimeUtil::DurationToNanoseconds(result.finished_at() - result.started_at());
     out += " took=" + format_duration(Duration(took));
   }
+  if (result.attempts() > 1) out += " attempts=" + std::to_string(result.attempts());
   if (!result.error().empty()) out += " error=" + quote(result.error());
   out += '\n';
+  // An earlier attempt's failure, when the node's own error does not already say it.
+  const std::string& last = result.last_attempt_error();
+  if (!last.empty() && !std::string_view(result.error()).ends_with(last)) {
+    out.append(static_cast<std::size_t>(indent + 1) * 2, ' ');
+    out += "last_attempt_error: " + quote(last) + "\n";
+  }
+  if (result.has_exec()) append_exec_output(out, result.exec(), indent + 1);
 
   auto indexed = [](int i) { return "[" + std::to_string(i) + "] "; };
   const pb::RepeatedPtrField<orch::v1::TaskSpec>* spec_children = nullptr;

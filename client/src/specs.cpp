@@ -46,6 +46,35 @@ orch::v1::TaskSpec sequence(std::vector<orch::v1::TaskSpec> children) {
   return spec;
 }
 
+orch::v1::TaskSpec exec(std::vector<std::string> argv, const ExecOptions& options) {
+  orch::v1::TaskSpec spec;
+  auto* exec = spec.mutable_exec();
+  for (auto& arg : argv) exec->add_argv(std::move(arg));
+  for (const auto& [name, value] : options.env) (*exec->mutable_env())[name] = value;
+  exec->set_cwd(options.cwd);
+  exec->set_stdin(options.stdin_data);
+  exec->set_max_output_bytes(options.max_output_bytes);
+  if (options.kill_grace) *exec->mutable_kill_grace() = to_proto(*options.kill_grace);
+  return spec;
+}
+
+orch::v1::RetryPolicy retry_policy(std::uint32_t max_attempts, Duration initial_backoff,
+                                   Duration max_backoff, double multiplier,
+                                   std::vector<std::string> non_retryable) {
+  orch::v1::RetryPolicy policy;
+  policy.set_max_attempts(max_attempts);
+  *policy.mutable_initial_backoff() = to_proto(initial_backoff);
+  *policy.mutable_max_backoff() = to_proto(max_backoff);
+  policy.set_multiplier(multiplier);
+  for (auto& reason : non_retryable) policy.add_non_retryable_errors(std::move(reason));
+  return policy;
+}
+
+orch::v1::TaskSpec with_retry(orch::v1::TaskSpec spec, orch::v1::RetryPolicy policy) {
+  *spec.mutable_retry() = std::move(policy);
+  return spec;
+}
+
 google::protobuf::Duration to_proto(Duration d) {
   // Proto durations keep seconds and nanos with the same sign.
   google::protobuf::Duration out;

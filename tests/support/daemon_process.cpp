@@ -92,6 +92,9 @@ std::string TestConfig::yaml() const {
     if (t.max_channel_capacity) {
       out << "    max_channel_capacity: " << *t.max_channel_capacity << "\n";
     }
+    if (!t.exec_allowlist.empty()) {
+      out << "    exec_allowlist: " << yaml_list(t.exec_allowlist) << "\n";
+    }
   }
   return out.str();
 }

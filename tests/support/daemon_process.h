@@ -42,6 +42,8 @@ struct TestTenant {
   std::optional<unsigned> max_channels = std::nullopt;
   std::optional<std::uint64_t> max_message_bytes = std::nullopt;
   std::optional<unsigned> max_channel_capacity = std::nullopt;
+  /// Absolute program paths an exec node may run (exec must be in allowed_kinds too).
+  std::vector<std::string> exec_allowlist = {};
 };
 
 /// A configuration for orchestrd; yaml() renders it (listen addresses are loopback port 0).

@@ -53,6 +53,8 @@ log_level: info
 #   max_batch: 10000            # tasks in one SpawnBatch
 #   max_duration: 365d          # longest sleep or timeout a spec may ask for
 #   max_lease_ttl: 1h           # longest lease a mutex Lock or Refresh may ask for
+#   max_exec_output_bytes: 1048576  # exec: stdout and stderr bytes kept, each (default and most)
+#   exec_kill_grace: 5s         # exec: SIGTERM-to-SIGKILL grace when the spec sets none
 
 # Who may call the API. Each tenant sees only its own tasks, channels, schedules and mutexes.
 tenants:
@@ -72,18 +74,25 @@ tenants:
     max_mutex_waiters: 10000    # mutex Lock calls waiting at once
     # Task kinds this tenant may spawn. `exec` (run a local program) is left out by default.
     allowed_kinds: [sleep, http, worker, send, recv]
+    # To let it run local programs, add `exec` above and list every program it may start,
+    # as absolute paths (argv[0] must match one exactly; empty = exec refused):
+    #   allowed_kinds: [sleep, http, exec, worker, send, recv]
+    #   exec_allowlist: [/bin/echo, /usr/bin/env]
+    exec_allowlist: []
 )yaml";
 
 constexpr std::array<std::string_view, 8> kTopLevelKeys = {
     "listen",         "admin_listen", "threads", "retention",
     "shutdown_grace", "log_level",    "limits",  "tenants"};
-constexpr std::array<std::string_view, 7> kLimitsKeys = {
-    "max_spec_depth", "max_spec_nodes", "max_labels",   "max_label_bytes",
-    "max_batch",      "max_duration",   "max_lease_ttl"};
-constexpr std::array<std::string_view, 12> kTenantKeys = {
-    "name",          "token_sha256",      "max_concurrency",      "max_queued",
-    "max_schedules", "max_channels",      "max_message_bytes",    "max_channel_capacity",
-    "allowed_kinds", "max_mutexes",       "max_mutex_value_bytes", "max_mutex_waiters"};
+constexpr std::array<std::string_view, 9> kLimitsKeys = {
+    "max_spec_depth", "max_spec_nodes", "max_labels",            "max_label_bytes",
+    "max_batch",      "max_duration",   "max_lease_ttl",         "max_exec_output_bytes",
+    "exec_kill_grace"};
+constexpr std::array<std::string_view, 13> kTenantKeys = {
+    "name",          "token_sha256",      "max_concurrency",       "max_queued",
+    "max_schedules", "max_channels",      "max_message_bytes",     "max_channel_capacity",
+    "allowed_kinds", "exec_allowlist",    "max_mutexes",           "max_mutex_value_bytes",
+    "max_mutex_waiters"};
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
@@ -369,12 +378,20 @@ class ConfigReader {
             limits.max_lease_ttl > std::chrono::hours(24 * 365)) {
           fail(key_path, "must be greater than 0 and at most 365d");
         }
+      } else if (key == "max_exec_output_bytes") {
+        limits.max_exec_output_bytes = read_uint(value, key_path, 1, 1ULL << 30);
+      } else if (key == "exec_kill_grace") {
+        limits.exec_kill_grace = read_duration(value, key_path);
       } else {
         return false;
       }
       return true;
     };
     for_each_entry(node, path, kLimitsKeys, read_entry);
+    if (limits.exec_kill_grace > limits.max_duration) {
+      fail(child_path(path, "exec_kill_grace"),
+           "must be at most max_duration (" + format_duration(limits.max_duration) + ")");
+    }
     return limits;
   }
 
@@ -425,6 +442,8 @@ class ConfigReader {
         tenant.max_mutex_value_bytes = read_uint(value, key_path, 0, 8ULL << 20);
       } else if (key == "max_mutex_waiters") {
         tenant.max_mutex_waiters = read_u32(value, key_path, 0, 1'000'000);
+      } else if (key == "exec_allowlist") {
+        tenant.exec_allowlist = read_exec_allowlist(value, key_path);
       } else {
         return false;
       }
@@ -477,6 +496,31 @@ class ConfigReader {
       kinds.push_back(item.Scalar());
     }
     return kinds;
+  }
+
+  // Absolute, normalized program paths, each once: argv[0] is compared to them as text, so a
+  // path like /bin/../bin/rm could never match and is refused here rather than ignored.
+  std::vector<std::string> read_exec_allowlist(const YAML::Node& node,
+                                               const std::string& path) const {
+    if (!node.IsSequence()) fail(path, "must be a list of absolute program paths, got " + describe(node));
+    std::vector<std::string> programs;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string item_path = index_path(path, i);
+      if (!item.IsScalar() || !item.Scalar().starts_with('/')) {
+        fail(item_path, "must be an absolute path like /usr/bin/env, got " + describe(item));
+      }
+      const std::string& program = item.Scalar();
+      const std::string normal = std::filesystem::path(program).lexically_normal().string();
+      if (normal != program || program.ends_with('/')) {
+        fail(item_path, quote(program) + " is not a normalized path (no ., .., // or trailing /)");
+      }
+      if (std::find(programs.begin(), programs.end(), program) != programs.end()) {
+        fail(item_path, quote(program) + " is listed twice");
+      }
+      programs.push_back(program);
+    }
+    return programs;
   }
 
   // Names and tokens must tell tenants apart; at most one tenant may go without a token.

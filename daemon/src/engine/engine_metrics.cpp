@@ -64,6 +64,11 @@ void count_attempt_failure(TenantState& tenant, NodeKind kind, FailureReason rea
   }
 }
 
+void count_exec_exit(TenantState& tenant, const ExecOutput& output) {
+  if (!tenant.metrics || (!output.exit_code && !output.signal)) return;
+  tenant.metrics->exec_exits(metrics::exec_exit_label(output.exit_code)).Increment();
+}
+
 void update_tenant_gauges(const TenantState& tenant) {
   if (!tenant.metrics) return;
   tenant.metrics->tasks_running.Set(tenant.running);

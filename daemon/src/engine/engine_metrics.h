@@ -20,6 +20,8 @@ void count_rejected(TenantState& tenant, const char* reason);
 void observe_permit_wait(TenantState& tenant, Duration waited);
 void count_attempt(TenantState& tenant, NodeKind kind, bool retry);
 void count_attempt_failure(TenantState& tenant, NodeKind kind, FailureReason reason);
+/// An exec attempt's process ended (with an exit code or a signal; nothing when neither).
+void count_exec_exit(TenantState& tenant, const ExecOutput& output);
 /// Sets the tenant's gauges; call with the engine's mutex held.
 void update_tenant_gauges(const TenantState& tenant);
 

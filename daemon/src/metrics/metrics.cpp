@@ -25,6 +25,8 @@ constexpr std::array<std::string_view, kOutcomeLabelCount> kOutcomeValues = {
     "succeeded", "failed", "cancelled", "timed_out"};
 constexpr std::array<std::string_view, kRejectLabelCount> kRejectValues = {
     "invalid", "quota", "unavailable", "permission"};
+constexpr std::array<std::string_view, kExecExitLabelCount> kExecExitValues = {
+    "0", "1", "2", "126", "127", "other", "signal"};
 constexpr int kGrpcUnknown = 2;
 constexpr std::string_view kUnknownMethod = "unknown";
 
@@ -67,6 +69,28 @@ std::string_view label_value(OutcomeLabel outcome) noexcept {
 }
 std::string_view label_value(RejectLabel reason) noexcept {
   return kRejectValues[static_cast<std::size_t>(reason)];
+}
+
+std::string_view label_value(ExecExitLabel code) noexcept {
+  return kExecExitValues[static_cast<std::size_t>(code)];
+}
+
+ExecExitLabel exec_exit_label(std::optional<int> exit_code) noexcept {
+  if (!exit_code) return ExecExitLabel::kSignal;
+  switch (*exit_code) {
+    case 0:
+      return ExecExitLabel::k0;
+    case 1:
+      return ExecExitLabel::k1;
+    case 2:
+      return ExecExitLabel::k2;
+    case 126:
+      return ExecExitLabel::k126;
+    case 127:
+      return ExecExitLabel::k127;
+    default:
+      return ExecExitLabel::kOther;
+  }
 }
 
 std::optional<KindLabel> parse_kind_label(std::string_view text) noexcept {
@@ -190,6 +214,11 @@ Metrics::Metrics()
                             .Name("orch_task_attempt_failures_total")
                             .Help("Failed attempts of work leaves, by tenant, kind and reason.")
                             .Register(*registry_)),
+      exec_exits_(prometheus::BuildCounter()
+                      .Name("orch_exec_exits_total")
+                      .Help("Processes of exec attempts that ended, by tenant and exit code (0, 1, "
+                            "2, 126, 127, other, or signal).")
+                      .Register(*registry_)),
       task_duration_family_(prometheus::BuildHistogram()
                                 .Name("orch_task_duration_seconds")
                                 .Help("Run time of finished tasks, by node kind.")
@@ -272,6 +301,10 @@ TenantMetrics& Metrics::add_tenant(const std::string& name) {
     const prometheus::Labels labels{{"tenant", name}, {"kind", std::string(label_value(kind))}};
     handles->attempts_[static_cast<std::size_t>(kind)] = &attempts_.Add(labels);
     handles->retries_[static_cast<std::size_t>(kind)] = &retries_.Add(labels);
+  }
+  for (std::size_t code = 0; code < kExecExitLabelCount; ++code) {
+    handles->exec_exits_[code] =
+        &exec_exits_.Add({{"tenant", name}, {"code", to_string(kExecExitValues[code])}});
   }
   handles->tenant_ = name;
   handles->failures_family_ = &attempt_failures_;

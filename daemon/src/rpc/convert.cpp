@@ -82,7 +82,7 @@ struct Walk {
       case v1::TaskSpec::kHttp:
         return not_yet(NodeKind::kHttp, join_path(path, "http"));
       case v1::TaskSpec::kExec:
-        return not_yet(NodeKind::kExec, join_path(path, "exec"));
+        return exec(spec, path);
       case v1::TaskSpec::kWorker:
         return not_yet(NodeKind::kWorker, join_path(path, "worker"));
       case v1::TaskSpec::kSend:
@@ -141,6 +141,86 @@ struct Walk {
       out.children.push_back(std::move(*child));
     }
     return out;
+  }
+
+  // exec: the tenant must allow the kind and list argv[0] in its exec_allowlist.
+  Result<Node> exec(const v1::TaskSpec& spec, const std::string& spec_path) {
+    const std::string path = join_path(spec_path, "exec");
+    if (auto ok = allowed(NodeKind::kExec, path); !ok) return ok.error();
+    const v1::ExecNode& exec = spec.exec();
+    engine::ExecSpec out;
+
+    const std::string argv_path = join_path(path, "argv");
+    if (exec.argv().empty()) {
+      return invalid(argv_path, "must not be empty; argv[0] is the absolute path of the program");
+    }
+    for (int i = 0; i < exec.argv_size(); ++i) {
+      if (exec.argv(i).find('\0') != std::string::npos) {
+        return invalid(index_path(argv_path, static_cast<std::size_t>(i)), "must not contain a NUL byte");
+      }
+    }
+    if (auto ok = allowed_program(exec.argv(0), index_path(argv_path, 0)); !ok) return ok.error();
+    out.argv.assign(exec.argv().begin(), exec.argv().end());
+
+    const std::string env_path = join_path(path, "env");
+    for (const auto& [name, value] : exec.env()) {
+      const std::string var_path = join_path(path, "env[\"" + name.substr(0, 64) + "\"]");
+      if (name.empty()) return invalid(env_path, "a variable name must not be empty");
+      if (name.find_first_of(std::string_view("=\0", 2)) != std::string::npos) {
+        return invalid(var_path, "a variable name must not contain '=' or a NUL byte");
+      }
+      if (name == "ORCH_TASK_ID" || name == "ORCH_ATTEMPT" || name == "ORCH_FENCING_TOKEN") {
+        return invalid(var_path, "reserved: orchestrd sets ORCH_TASK_ID, ORCH_ATTEMPT and "
+                                 "ORCH_FENCING_TOKEN for every attempt");
+      }
+      if (value.find('\0') != std::string::npos) return invalid(var_path, "must not contain a NUL byte");
+      out.env.emplace_back(name, value);
+    }
+    // Map order is unspecified on the wire: keep a stable one.
+    std::sort(out.env.begin(), out.env.end());
+
+    if (!exec.cwd().empty()) {
+      const std::string cwd_path = join_path(path, "cwd");
+      if (!exec.cwd().starts_with('/')) return invalid(cwd_path, "must be an absolute path");
+      if (exec.cwd().find('\0') != std::string::npos) return invalid(cwd_path, "must not contain a NUL byte");
+      out.cwd = exec.cwd();
+    }
+    out.stdin_data = exec.stdin();
+
+    const std::uint64_t max_output = policy.limits.max_exec_output_bytes;
+    if (exec.max_output_bytes() > max_output) {
+      return invalid(join_path(path, "max_output_bytes"),
+                     "must be at most " + std::to_string(max_output) + " (limits.max_exec_output_bytes)");
+    }
+    out.max_output_bytes = exec.max_output_bytes() == 0 ? max_output : exec.max_output_bytes();
+    out.kill_grace = policy.limits.exec_kill_grace;
+    if (exec.has_kill_grace()) {
+      auto grace = duration_from_proto(exec.kill_grace(), join_path(path, "kill_grace"),
+                                       policy.limits.max_duration);
+      if (!grace) return grace.error();
+      out.kill_grace = *grace;
+    }
+
+    auto retry_policy = retry(spec, spec_path);
+    if (!retry_policy) return retry_policy.error();
+    Node node = engine::make_node(NodeKind::kExec);
+    node.work = std::move(out);
+    node.retry = std::move(*retry_policy);
+    return node;
+  }
+
+  Result<void> allowed_program(const std::string& program, const std::string& path) {
+    const auto& allowlist = policy.tenant.exec_allowlist;
+    if (std::find(allowlist.begin(), allowlist.end(), program) != allowlist.end()) return {};
+    std::string message = path + ": ";
+    if (allowlist.empty()) {
+      message += "tenant " + policy.tenant.name + "'s exec_allowlist is empty, so it may run no program";
+    } else {
+      message += (program.empty() ? std::string("the empty program") : program.substr(0, 256)) +
+                 " is not in tenant " + policy.tenant.name + "'s exec_allowlist";
+      if (!program.empty() && !program.starts_with('/')) message += " (it lists absolute paths)";
+    }
+    return engine::make_error(ErrorCode::kPermissionDenied, std::move(message));
   }
 
   // The retry policy of a work leaf (http, exec, worker); absent = one attempt.
@@ -306,6 +386,15 @@ Result<std::optional<Duration>> timeout_from_proto(const google::protobuf::Durat
   return std::optional<Duration>(*value);
 }
 
+void exec_to_proto(const engine::ExecSpec& spec, v1::ExecNode& out) {
+  for (const auto& arg : spec.argv) out.add_argv(arg);
+  for (const auto& [name, value] : spec.env) (*out.mutable_env())[name] = value;
+  out.set_cwd(spec.cwd);
+  out.set_stdin(spec.stdin_data);
+  out.set_max_output_bytes(spec.max_output_bytes);
+  if (spec.kill_grace) set_duration(*spec.kill_grace, out.mutable_kill_grace());
+}
+
 void retry_to_proto(const engine::RetryPolicy& policy, v1::RetryPolicy& out) {
   out.set_max_attempts(policy.max_attempts);
   set_duration(policy.initial_backoff, out.mutable_initial_backoff());
@@ -344,6 +433,9 @@ void node_to_proto(const Node& node, v1::TaskSpec& out) {
       node_to_proto(node.children.front(), *timeout->mutable_child());
       break;
     }
+    case NodeKind::kExec:
+      if (const auto* spec = std::get_if<engine::ExecSpec>(&node.work)) exec_to_proto(*spec, *out.mutable_exec());
+      break;
     default:
       break;
   }

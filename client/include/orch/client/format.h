@@ -54,7 +54,15 @@ std::string format_task(const orch::v1::TaskInfo& task);
 /// index), the node kind (read from `spec` when it is given and
 /// matches, else from the result's output: join/select/timeout/sequence, else `node`), the
 /// state, then `winner=N` for select, `took=D` when both times are set, and `error="..."` when
-/// there is an error.
+/// there is an error. Work leaves add ` attempts=N` (before error) when more than one attempt
+/// ran, and a `last_attempt_error: "..."` line below the node when an earlier attempt failed
+/// for a reason the node's error does not already give. An exec node is followed by its
+/// process's end and output, one level deeper:
+///
+///   exec FAILED took=12ms error="exited with code 3: no such table"
+///     exit_code: 3                  (or `signal: 9 (SIGKILL)`)
+///     stdout: "..."                 (quoted; ` (truncated)` when cut at max_output_bytes)
+///     stderr: "no such table\n"
 std::string format_result(const orch::v1::NodeResult& result, const orch::v1::TaskSpec* spec,
                           int indent);
 

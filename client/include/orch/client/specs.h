@@ -9,6 +9,9 @@
 
 #include <google/protobuf/duration.pb.h>
 
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "orch/common/duration.h"
@@ -26,6 +29,28 @@ orch::v1::TaskSpec select(std::vector<orch::v1::TaskSpec> children);
 orch::v1::TaskSpec timeout(Duration d, orch::v1::TaskSpec child);
 /// Runs the children in order, stopping at the first that does not succeed.
 orch::v1::TaskSpec sequence(std::vector<orch::v1::TaskSpec> children);
+
+/// What an exec leaf runs beside its argv; every field may stay at its default.
+struct ExecOptions {
+  std::vector<std::pair<std::string, std::string>> env;  // added to the child's environment
+  std::string cwd;                                       // absolute; empty: "/"
+  std::string stdin_data;                                // bytes on the child's stdin
+  std::uint64_t max_output_bytes = 0;                    // per stream; 0: the daemon's limit
+  std::optional<Duration> kill_grace;                    // unset: the daemon's default
+};
+/// Runs `argv` (argv[0]: an absolute path on the daemon's host, in the tenant's
+/// exec_allowlist) without a shell; SUCCEEDED when it exits 0.
+orch::v1::TaskSpec exec(std::vector<std::string> argv, const ExecOptions& options = {});
+
+/// A retry policy: up to `max_attempts` attempts, waiting min(initial_backoff *
+/// multiplier^(n-1), max_backoff) before attempt n+1; `non_retryable` names failure reasons
+/// ("exit_code", "signal", "spawn", ...) that end the node at once.
+orch::v1::RetryPolicy retry_policy(std::uint32_t max_attempts, Duration initial_backoff,
+                                   Duration max_backoff = std::chrono::seconds(60),
+                                   double multiplier = 2.0,
+                                   std::vector<std::string> non_retryable = {});
+/// `spec` (a work leaf: http, exec, worker) with `policy`.
+orch::v1::TaskSpec with_retry(orch::v1::TaskSpec spec, orch::v1::RetryPolicy policy);
 
 /// Duration conversions to and from google.protobuf.Duration (exact, nanosecond precision).
 google::protobuf::Duration to_proto(Duration d);

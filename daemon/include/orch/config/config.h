@@ -42,6 +42,9 @@ struct TenantConfig {
   std::uint32_t max_channel_capacity = 10'000;  ///< Largest channel capacity, 1..10'000'000.
   /// Kinds this tenant may spawn, each one of kKnownKinds; by default all but `exec`.
   std::vector<std::string> allowed_kinds = {"sleep", "http", "worker", "send", "recv"};
+  /// Programs an `exec` node may run, as absolute, normalized paths (argv[0] must be one of
+  /// them exactly); empty refuses every exec.
+  std::vector<std::string> exec_allowlist = {};
 
   bool operator==(const TenantConfig&) const = default;
 };
@@ -57,6 +60,11 @@ struct Limits {
   Duration max_duration = std::chrono::hours(24 * 365);
   /// Longest lease a mutex Lock or Refresh may ask for; greater than zero, at most 365d.
   Duration max_lease_ttl = std::chrono::hours(1);
+  /// exec: bytes kept of stdout and of stderr each, when the spec says 0, and the most it may
+  /// ask for; 1..1 GiB.
+  std::uint64_t max_exec_output_bytes = 1 << 20;
+  /// exec: SIGTERM-to-SIGKILL grace when the spec sets no kill_grace; at most max_duration.
+  Duration exec_kill_grace = std::chrono::seconds(5);
 
   bool operator==(const Limits&) const = default;
 };

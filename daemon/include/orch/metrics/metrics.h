@@ -68,6 +68,22 @@ enum class RejectLabel : std::uint8_t {
 };
 inline constexpr std::size_t kRejectLabelCount = 4;
 
+/// The `code` label of orch_exec_exits_total: how an exec attempt's process ended. A fixed set,
+/// so any exit code keeps the label set bounded.
+enum class ExecExitLabel : std::uint8_t {
+  k0,
+  k1,
+  k2,
+  k126,    // found but not executable (shell convention)
+  k127,    // not found (shell convention)
+  kOther,  // any other exit code
+  kSignal, // ended by a signal
+};
+inline constexpr std::size_t kExecExitLabelCount = 7;
+
+/// The label for an exit code, or kSignal when there is none (the process died of a signal).
+ExecExitLabel exec_exit_label(std::optional<int> exit_code) noexcept;
+
 /// gRPC status codes 0 (OK) .. 16 (UNAUTHENTICATED).
 using orch::kGrpcCodeCount;
 
@@ -76,6 +92,8 @@ using orch::kGrpcCodeCount;
 std::string_view label_value(KindLabel kind) noexcept;
 std::string_view label_value(OutcomeLabel outcome) noexcept;
 std::string_view label_value(RejectLabel reason) noexcept;
+/// "0", "1", "2", "126", "127", "other", "signal".
+std::string_view label_value(ExecExitLabel code) noexcept;
 
 /// The inverse of `label_value`; nullopt for any other text.
 std::optional<KindLabel> parse_kind_label(std::string_view text) noexcept;
@@ -126,6 +144,11 @@ struct TenantMetrics {
   /// the label set stays bounded.
   prometheus::Counter& attempt_failures(KindLabel kind, std::string_view reason);
 
+  /// orch_exec_exits_total{tenant,code}: exec attempts whose process ended, by exit code.
+  prometheus::Counter& exec_exits(ExecExitLabel code) const noexcept {
+    return *exec_exits_[static_cast<std::size_t>(code)];
+  }
+
   TenantMetrics(const TenantMetrics&) = delete;
   TenantMetrics& operator=(const TenantMetrics&) = delete;
 
@@ -139,6 +162,7 @@ struct TenantMetrics {
   std::array<prometheus::Counter*, kRejectLabelCount> rejected_{};
   std::array<prometheus::Counter*, kKindLabelCount> attempts_{};
   std::array<prometheus::Counter*, kKindLabelCount> retries_{};
+  std::array<prometheus::Counter*, kExecExitLabelCount> exec_exits_{};
 
   std::string tenant_;
   prometheus::Family<prometheus::Counter>* failures_family_ = nullptr;
@@ -252,6 +276,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& attempts_;
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& attempt_failures_;
+  prometheus::Family<prometheus::Counter>& exec_exits_;
   prometheus::Family<prometheus::Histogram>& task_duration_family_;
   prometheus::Family<prometheus::Counter>& schedule_fired_;
   prometheus::Family<prometheus::Counter>& schedule_missed_;
