@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "leaf_runner.h"
+#include "worker_leaf.h"
 #include "orch/engine/engine.h"
 #include "task_record.h"
 
@@ -218,6 +219,9 @@ asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
       break;
     case NodeKind::kSequence:
       result = co_await run_sequence(node, ctx);
+      break;
+    case NodeKind::kWorker:
+      result = co_await run_attempts(node, ctx, &worker_attempt);
       break;
     default:
       // Validation refuses these kinds until they are built; reaching here is a bug.

@@ -14,6 +14,7 @@
 #include "orch/v1/workers.grpc.pb.h"
 #include "schedule_service.h"
 #include "services.h"
+#include "worker_service.h"
 
 namespace orch::rpc {
 
@@ -26,6 +27,7 @@ constexpr const char* kMethods[] = {
     "ScheduleService/CreateInterval", "ScheduleService/Get", "ScheduleService/List",
     "ScheduleService/Pause", "ScheduleService/Resume", "ScheduleService/Delete",
     "ScheduleService/Ticks",
+    "WorkerService/Connect",
 };
 
 // A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
@@ -57,16 +59,17 @@ void ServiceBase::observe(const char* method, const grpc::Status& status,
 
 struct RpcServer::Impl {
   explicit Impl(ServerDeps deps)
-      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base), schedules(base) {}
+      : base{deps.engine, deps.tenants, deps.limits, deps.metrics, deps.executor}, tasks(base), tenants(base), schedules(base),
+        workers(base, deps.workers) {}
 
   ServiceBase base;
   TaskServiceImpl tasks;
   TenantServiceImpl tenants;
   ScheduleServiceImpl schedules;
+  WorkerServiceImpl workers;
   // Later releases implement these; until then every method answers UNIMPLEMENTED.
   v1::ChannelService::CallbackService channels;
   v1::MutexService::CallbackService mutexes;
-  v1::WorkerService::CallbackService workers;
   std::unique_ptr<grpc::Server> server;
 };
 
@@ -109,6 +112,7 @@ void RpcServer::set_not_serving() {
 
 void RpcServer::shutdown(std::chrono::milliseconds deadline) {
   if (!impl_->server) return;
+  impl_->workers.close_all();
   impl_->server->Shutdown(std::chrono::system_clock::now() + deadline);
   impl_->server->Wait();
 }

@@ -27,6 +27,9 @@ class Metrics;
 namespace orch::tenants {
 class TenantRegistry;
 }
+namespace orch::workers {
+class WorkerHubs;
+}
 
 namespace orch::rpc {
 
@@ -36,6 +39,7 @@ struct ServerDeps {
   const config::Limits& limits;
   metrics::Metrics* metrics;  // may be null
   boost::asio::any_io_executor executor;
+  workers::WorkerHubs* workers = nullptr;  // WorkerService; null: it answers UNAVAILABLE
 };
 
 class RpcServer {
@@ -48,7 +52,7 @@ class RpcServer {
   /// Binds `listen` (HOST:PORT, port 0 = any free port) and starts serving; returns the bound
   /// port. Throws std::runtime_error naming the address when it cannot bind.
   std::uint16_t start(const std::string& listen);
-  /// Stops accepting calls; calls still running after `deadline` are cancelled. Must be called
+  /// Ends every worker stream with UNAVAILABLE, then stops accepting calls; calls still running after `deadline` are cancelled. Must be called
   /// while the io_context still runs, from a thread that is not one of its threads.
   void shutdown(std::chrono::milliseconds deadline);
   /// Marks the health service NOT_SERVING and stops every schedule from firing (first step of
