@@ -28,6 +28,18 @@ struct SpawnArgs {
   std::string file;            // -f; "-" is stdin
   std::string sleep_duration;  // `spawn sleep DURATION`
   bool sleep_given = false;
+  std::string worker_queue;    // `spawn worker QUEUE [--data @FILE|TEXT]`
+  std::string worker_data;
+  bool worker_given = false;
+};
+
+/// `orchctl worker --queue Q [--slots N] -- PROGRAM ARG...`
+struct WorkerArgs {
+  std::vector<std::string> queues;
+  std::uint32_t slots = 1;
+  std::string name;                  // default: HOST:PID
+  std::vector<std::string> command;  // PROGRAM ARG...
+  std::string kill_grace = "2s";     // SIGTERM to SIGKILL on cancel
 };
 
 struct ListArgs {
@@ -90,6 +102,7 @@ class Commands {
   int interval_pause(const std::string& name);
   int interval_resume(const std::string& name);
   int interval_remove(const std::string& name, bool abort_running);
+  int worker(const WorkerArgs& args);  // worker_command.cpp
 
  private:
   orch::client::Client& client();

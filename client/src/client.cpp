@@ -9,14 +9,16 @@ Client::Client(ClientOptions options)
       channel_(grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials())),
       tasks_(orch::v1::TaskService::NewStub(channel_)),
       tenants_(orch::v1::TenantService::NewStub(channel_)),
-      schedules_(orch::v1::ScheduleService::NewStub(channel_)) {}
+      schedules_(orch::v1::ScheduleService::NewStub(channel_)),
+      workers_(orch::v1::WorkerService::NewStub(channel_)) {}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : options_(std::move(options)),
       channel_(std::move(channel)),
       tasks_(orch::v1::TaskService::NewStub(channel_)),
       tenants_(orch::v1::TenantService::NewStub(channel_)),
-      schedules_(orch::v1::ScheduleService::NewStub(channel_)) {}
+      schedules_(orch::v1::ScheduleService::NewStub(channel_)),
+      workers_(orch::v1::WorkerService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> Client::context(
     std::optional<std::chrono::milliseconds> deadline) const {

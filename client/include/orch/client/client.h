@@ -19,6 +19,7 @@
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/tasks.grpc.pb.h"
 #include "orch/v1/tenants.grpc.pb.h"
+#include "orch/v1/workers.grpc.pb.h"
 
 namespace orch::client {
 
@@ -44,6 +45,8 @@ class Client {
   orch::v1::TaskService::Stub& tasks() { return *tasks_; }
   orch::v1::TenantService::Stub& tenants() { return *tenants_; }
   orch::v1::ScheduleService::Stub& schedules() { return *schedules_; }
+  /// WorkerService: open a worker session with `workers().Connect(ctx)` (ctx from context()).
+  orch::v1::WorkerService::Stub& workers() { return *workers_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // Unary calls: block until the reply (or the deadline), fill `response`, return the status.
@@ -79,6 +82,7 @@ class Client {
   std::unique_ptr<orch::v1::TaskService::Stub> tasks_;
   std::unique_ptr<orch::v1::TenantService::Stub> tenants_;
   std::unique_ptr<orch::v1::ScheduleService::Stub> schedules_;
+  std::unique_ptr<orch::v1::WorkerService::Stub> workers_;
 };
 
 }  // namespace orch::client

@@ -9,6 +9,7 @@
 
 #include <google/protobuf/duration.pb.h>
 
+#include <string>
 #include <vector>
 
 #include "orch/common/duration.h"
@@ -26,6 +27,9 @@ orch::v1::TaskSpec select(std::vector<orch::v1::TaskSpec> children);
 orch::v1::TaskSpec timeout(Duration d, orch::v1::TaskSpec child);
 /// Runs the children in order, stopping at the first that does not succeed.
 orch::v1::TaskSpec sequence(std::vector<orch::v1::TaskSpec> children);
+
+/// Work for a remote worker serving `queue` (WorkerService); `payload` is handed to it as is.
+orch::v1::TaskSpec worker(const std::string& queue, const std::string& payload = {});
 
 /// Duration conversions to and from google.protobuf.Duration (exact, nanosecond precision).
 google::protobuf::Duration to_proto(Duration d);
