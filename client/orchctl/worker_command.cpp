@@ -1,6 +1,7 @@
 // orchctl worker: serves queues over WorkerService.Connect, running a program per assignment.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -248,6 +249,8 @@ class WorkerSession {
     if (pid == 0) {
       // Child: its own process group, so a cancel reaches everything it starts.
       setpgid(0, 0);
+      // If orchctl dies (even by SIGKILL), the program dies with it.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(in[0], STDIN_FILENO);
       dup2(out[1], STDOUT_FILENO);
       execvpe(argv[0], argv.data(), envp.data());
