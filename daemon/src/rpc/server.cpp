@@ -97,6 +97,7 @@ std::uint16_t RpcServer::start(const std::string& listen) {
   builder.RegisterService(&impl_->mutexes);
   builder.RegisterService(&impl_->workers);
   impl_->server = builder.BuildAndStart();
+  if (impl_->server) impl_->workers.start_sweeper();
   if (!impl_->server || port == 0) {
     throw std::runtime_error("listen: cannot serve gRPC on " + listen +
                              " (address in use, not local, or malformed)");

@@ -7,6 +7,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include "orch/engine/clock.h"
 #include "orch/tenants/tenant_registry.h"
 #include "orch/workers/worker_hub.h"
 
@@ -307,6 +308,38 @@ void SessionSink::close(const std::string& why) {
 
 }  // namespace
 
+// A timer on its own strand: close_all() stops it from any thread.
+struct WorkerServiceImpl::Sweeper {
+  explicit Sweeper(const asio::any_io_executor& executor)
+      : strand(asio::make_strand(executor)), timer(strand) {}
+  asio::strand<asio::any_io_executor> strand;
+  engine::Timer timer;
+  bool stopped = false;  // on the strand
+};
+
+WorkerServiceImpl::WorkerServiceImpl(ServiceBase base, workers::WorkerHubs* hubs)
+    : base_(std::move(base)), hubs_(hubs), sweeper_(std::make_unique<Sweeper>(base_.executor)) {}
+
+WorkerServiceImpl::~WorkerServiceImpl() = default;
+
+void WorkerServiceImpl::start_sweeper() {
+  if (!hubs_) return;
+  asio::post(sweeper_->strand, [this] { arm_sweeper(); });
+}
+
+void WorkerServiceImpl::arm_sweeper() {
+  if (sweeper_->stopped) return;
+  sweeper_->timer.expires_after(kWorkerHeartbeatInterval);
+  sweeper_->timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || sweeper_->stopped) return;
+    const auto silence = 3 * kWorkerHeartbeatInterval;
+    hubs_->close_silent(engine::Clock::now() - silence,
+                        "no message from the worker for " + std::to_string(silence.count()) +
+                            "s (three heartbeat intervals)");
+    arm_sweeper();
+  });
+}
+
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* WorkerServiceImpl::Connect(
     grpc::CallbackServerContext* ctx) {
   auto tenant = base_.authenticate(ctx);
@@ -323,6 +356,10 @@ grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* WorkerServiceImpl
 }
 
 void WorkerServiceImpl::close_all() {
+  asio::post(sweeper_->strand, [this] {
+    sweeper_->stopped = true;
+    sweeper_->timer.cancel();
+  });
   if (hubs_) hubs_->close_all("orchestrd is shutting down; reconnect with backoff");
 }
 
