@@ -295,6 +295,26 @@ TEST(Workers, ATimeoutAroundAWorkerTimesOutAndTheWorkerIsCancelled) {
   EXPECT_EQ(task.result().timeout().child().state(), v1::TASK_STATE_CANCELLED);
 }
 
+TEST(Workers, AWorkerOnlyGetsItsOwnTenantsTasks) {
+  DaemonProcess daemon(two_tenants());
+  auto alpha = daemon.client(kAlpha);
+  auto beta = daemon.client("beta-secret");
+  RawWorker other_tenant(beta, "shared");
+  auto spec = worker_spec("shared", "p");
+  *spec.mutable_worker()->mutable_schedule_to_start() = oc::to_proto(std::chrono::milliseconds(300));
+  const auto task = join_task(alpha, spawn_task(alpha, spec));
+  EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
+  EXPECT_NE(task.result().error().find("schedule_to_start"), std::string::npos);
+  // A wrong token never gets a session.
+  auto stranger = daemon.client("no-such-token");
+  auto ctx = stranger.context(kCallDeadline);
+  auto stream = stranger.workers().Connect(ctx.get());
+  v1::ServerMessage ignored;
+  while (stream->Read(&ignored)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST(Workers, ProtocolErrorsAndShutdownEndTheStreamWithAStatus) {
   DaemonProcess daemon(two_tenants());
   auto client = daemon.client(kAlpha);
