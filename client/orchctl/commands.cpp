@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <map>
 #include <sstream>
 
@@ -37,6 +38,21 @@ orch::Duration duration_arg(const std::string& text, const std::string& flag) {
   if (!d)
     throw UsageError(flag + ": invalid duration \"" + text + "\" (use e.g. 250ms, 2s, 1m30s)");
   return *d;
+}
+
+// --data TEXT, or @FILE for a file's bytes ("@-" reads stdin).
+std::string data_arg(const std::string& data) {
+  if (data.empty() || data[0] != '@') return data;
+  const std::string path = data.substr(1);
+  std::ostringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw UsageError("--data: cannot read " + path);
+  text << file.rdbuf();
+  return text.str();
 }
 
 // Reads repeated --label key=value flags; a key given twice is an error.
@@ -178,8 +194,9 @@ void Commands::print_task(const v1::TaskInfo& task) {
 int Commands::spawn(const SpawnArgs& args) {
   v1::SpawnRequest request;
   // Everything local is checked before anything is sent.
-  if (!args.file.empty() && (args.sleep_given || args.exec_given)) {
-    throw UsageError("spawn: give either -f FILE or a node (sleep DURATION), not both");
+  if (!args.file.empty() && (args.sleep_given || args.exec_given || args.worker_given)) {
+    throw UsageError(
+        "spawn: give either -f FILE or a node (sleep DURATION, exec, worker QUEUE), not both");
   }
   if (!args.file.empty()) {
     auto spec = orch::client::read_spec_file(args.file, std::cin);
@@ -189,8 +206,12 @@ int Commands::spawn(const SpawnArgs& args) {
     *request.mutable_spec() = orch::client::sleep(duration_arg(args.sleep_duration, "DURATION"));
   } else if (args.exec_given) {
     *request.mutable_spec() = exec_spec(args.exec);
+  } else if (args.worker_given) {
+    *request.mutable_spec() = orch::client::worker(args.worker_queue, data_arg(args.worker_data));
   } else {
-    throw UsageError("spawn: say what to run: `sleep DURATION`, `exec -- PROGRAM ARG...` or -f FILE");
+    throw UsageError(
+        "spawn: say what to run: `sleep DURATION`, `exec -- PROGRAM ARG...`, `worker QUEUE` or "
+        "-f FILE");
   }
   request.set_name(args.name);
   add_labels(args.labels, *request.mutable_labels());

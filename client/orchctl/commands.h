@@ -45,6 +45,18 @@ struct SpawnArgs {
   bool sleep_given = false;
   SpawnExecArgs exec;          // `spawn exec ... -- PROGRAM ARG...`
   bool exec_given = false;
+  std::string worker_queue;    // `spawn worker QUEUE [--data @FILE|TEXT]`
+  std::string worker_data;
+  bool worker_given = false;
+};
+
+/// `orchctl worker --queue Q [--slots N] -- PROGRAM ARG...`
+struct WorkerArgs {
+  std::vector<std::string> queues;
+  std::uint32_t slots = 1;
+  std::string name;                  // default: HOST:PID
+  std::vector<std::string> command;  // PROGRAM ARG...
+  std::string kill_grace = "2s";     // SIGTERM to SIGKILL on cancel
 };
 
 struct ListArgs {
@@ -133,6 +145,7 @@ class Commands {
   int mutex_unlock(const MutexUnlockArgs& args);
   int mutex_get(const std::string& name);
   int mutex_refresh(const MutexRefreshArgs& args);
+  int worker(const WorkerArgs& args);  // worker_command.cpp
 
  private:
   orch::client::Client& client();

@@ -87,6 +87,23 @@ stdout and stderr, each quoted on one line.
 Example:
   orchctl spawn --wait exec --env GREETING=hi -- /usr/bin/env
   orchctl spawn --wait exec --retries 2 --backoff 500ms -- /usr/local/bin/flaky-job)";
+constexpr const char* kWorkerFooter = R"(
+Connects to WorkerService as the tenant's worker and, for each task assigned to it, runs
+PROGRAM (no shell) with the task's payload on stdin and ORCH_TASK_ID, ORCH_ATTEMPT,
+ORCH_FENCING_TOKEN, ORCH_QUEUE and ORCH_ASSIGNMENT_ID in its environment. What the program
+writes to stdout is the task's result; a non-zero exit or a signal fails the attempt (retried
+as the task's retry policy says); its stderr goes to orchctl's stderr. At most --slots
+programs run at once; heartbeats are sent while they run. A cancel from the daemon (abort,
+timeout, lost select, start_to_close) sends SIGTERM to the program's process group, then
+SIGKILL after --kill-grace.
+
+Prints one line per event on stdout (connected, each assignment started and ended, cancels,
+refused reports). Runs until Ctrl-C or SIGTERM (programs still running are killed; their
+tasks are retried elsewhere as worker_lost) or until the daemon ends the stream (exit 3, e.g.
+UNAVAILABLE when it shuts down: restart the worker, with backoff, to reconnect).
+
+Example:
+  orchctl worker --queue thumbnails --slots 4 -- ./make-thumbnail --size 128)";
 
 constexpr const char* kLsFooter = R"(
 Text output: one line per task, newest first, no header; columns aligned and separated by
@@ -288,9 +305,17 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   exec->add_option("PROGRAM", exec_args.argv, "absolute path of the program, then its arguments")
       ->required();
+  auto* spawn_worker = spawn->add_subcommand("worker", "Spawn work for a remote worker of QUEUE");
+  spawn_worker->footer(
+      "\nA worker serving QUEUE (see `orchctl worker`) gets the data as its payload; the task's\n"
+      "result is what the worker answers.\n\nExample:\n"
+      "  orchctl spawn --wait worker thumbnails --data @photo.json");
+  spawn_worker->add_option("QUEUE", spawn_args.worker_queue, "the queue, e.g. thumbnails")->required();
+  spawn_worker->add_option("--data", spawn_args.worker_data, "the payload: TEXT, or @FILE ('@-' is stdin)");
   spawn->callback([&] {
     spawn_args.exec_given = exec->parsed();
     spawn_args.sleep_given = sleep->parsed();
+    spawn_args.worker_given = spawn_worker->parsed();
     action = [&](Commands& c) { return c.spawn(spawn_args); };
   });
 
@@ -495,6 +520,24 @@ int main(int argc, char** argv) {
       [&] { action = [&](Commands& c) { return c.mutex_refresh(refresh_args); }; });
   // chan
   orchctl::add_chan_commands(app, globals, action);
+  // worker
+  orchctl::WorkerArgs worker_args;
+  auto* worker = app.add_subcommand("worker", "Serve queues: run PROGRAM for each task assigned");
+  worker->footer(kWorkerFooter);
+  worker->add_option("--queue", worker_args.queues, "a queue to serve (repeatable)")
+      ->required()
+      ->allow_extra_args(false);
+  worker->add_option("--slots", worker_args.slots, "tasks run at once")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  worker->add_option("--name", worker_args.name, "shown in the daemon's logs (default: HOST:PID)");
+  worker->add_option("--kill-grace", worker_args.kill_grace,
+                     "on cancel, SIGTERM then SIGKILL after this")
+      ->check(orchctl::duration_check())
+      ->capture_default_str();
+  worker->add_option("PROGRAM", worker_args.command, "the program and its arguments (after --)")
+      ->required();
+  worker->callback([&] { action = [&](Commands& c) { return c.worker(worker_args); }; });
 
   try {
     app.parse(argc, argv);

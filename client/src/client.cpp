@@ -11,7 +11,8 @@ Client::Client(ClientOptions options)
       tenants_(orch::v1::TenantService::NewStub(channel_)),
       schedules_(orch::v1::ScheduleService::NewStub(channel_)),
       mutexes_(orch::v1::MutexService::NewStub(channel_)),
-      channels_(orch::v1::ChannelService::NewStub(channel_)) {}
+      channels_(orch::v1::ChannelService::NewStub(channel_)),
+      workers_(orch::v1::WorkerService::NewStub(channel_)) {}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : options_(std::move(options)),
@@ -20,7 +21,8 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
       tenants_(orch::v1::TenantService::NewStub(channel_)),
       schedules_(orch::v1::ScheduleService::NewStub(channel_)),
       mutexes_(orch::v1::MutexService::NewStub(channel_)),
-      channels_(orch::v1::ChannelService::NewStub(channel_)) {}
+      channels_(orch::v1::ChannelService::NewStub(channel_)),
+      workers_(orch::v1::WorkerService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> Client::context(
     std::optional<std::chrono::milliseconds> deadline) const {

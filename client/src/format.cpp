@@ -95,6 +95,11 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
   }
   if (result.attempts() > 1) out += " attempts=" + std::to_string(result.attempts());
   if (!result.error().empty()) out += " error=" + quote(result.error());
+  if (result.has_worker()) {
+    if (result.attempts() > 1) out += " attempts=" + std::to_string(result.attempts());
+    if (!result.worker().worker_id().empty()) out += " worker=" + result.worker().worker_id();
+    if (result.state() == orch::v1::TASK_STATE_SUCCEEDED) out += " result=" + quote(result.worker().result());
+  }
   out += '\n';
   // An earlier attempt's failure, when the node's own error does not already say it.
   const std::string& last = result.last_attempt_error();

@@ -75,6 +75,13 @@ orch::v1::TaskSpec with_retry(orch::v1::TaskSpec spec, orch::v1::RetryPolicy pol
   return spec;
 }
 
+orch::v1::TaskSpec worker(const std::string& queue, const std::string& payload) {
+  orch::v1::TaskSpec spec;
+  spec.mutable_worker()->set_queue(queue);
+  spec.mutable_worker()->set_payload(payload);
+  return spec;
+}
+
 google::protobuf::Duration to_proto(Duration d) {
   // Proto durations keep seconds and nanos with the same sign.
   google::protobuf::Duration out;

@@ -1,5 +1,4 @@
-// The gRPC surface beyond TaskService: the standard health service, and the services of later
-// releases that already answer (UNIMPLEMENTED) so clients can be written against them.
+// The gRPC surface beyond orchestrd's own services: the standard health service.
 #include <google/protobuf/empty.pb.h>
 #include <google/protobuf/wrappers.pb.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -8,7 +7,6 @@
 #include <future>
 
 #include "daemon_process.h"
-#include "orch/v1/workers.grpc.pb.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -36,25 +34,6 @@ TEST(GrpcServices, StandardHealthCheckAnswersServing) {
   const auto status = done.get_future().get();
   ASSERT_TRUE(status.ok()) << describe(status);
   EXPECT_EQ(response.value(), 1) << "1 = SERVING";
-}
-
-TEST(GrpcServices, ServicesOfLaterReleasesAnswerUnimplemented) {
-  DaemonProcess daemon(two_tenants());
-  auto client = daemon.client("alpha-secret");
-
-  {
-    auto stub = v1::WorkerService::NewStub(client.channel());
-    auto ctx = client.context(kCallDeadline);
-    auto stream = stub->Connect(ctx.get());
-    stream->WritesDone();
-    const auto status = stream->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << describe(status);
-  }
-  // The daemon still serves the implemented API on the same connection.
-  v1::WhoAmIResponse who;
-  const auto status = client.who_am_i(who, kCallDeadline);
-  EXPECT_TRUE(status.ok()) << describe(status);
-  EXPECT_EQ(who.tenant(), "alpha");
 }
 
 }  // namespace

@@ -690,4 +690,6 @@ void Engine::mark_running(TaskRecord& record) {
 
 TenantState& Engine::tenant_state(TaskRecord& record) { return record.tenant; }
 
+workers::WorkerHubs* Engine::workers() const { return impl_->options.workers; }
+
 }  // namespace orch::engine

@@ -102,7 +102,8 @@ asio::awaitable<NodeResult> run_attempts(const Node& node, RunContext& ctx, Atte
     }
     count_attempt_failure(tenant, node.kind, outcome.reason);
     r.last_attempt_error = outcome.error;
-    const bool last = number >= max_attempts || !retryable(node.retry, outcome.reason);
+    const bool last = number >= max_attempts || !outcome.retryable ||
+                      !retryable(node.retry, outcome.reason);
     if (last) {
       keep_if_root(node, ctx, permit);
       std::string error = std::move(outcome.error);

@@ -34,6 +34,7 @@ struct AttemptOutcome {
   std::string error;             // for a person: what went wrong, e.g. "connect: refused"
   FailureReason reason = FailureReason::kInternal;
   LeafOutput output;             // kept on the node's result whether or not it succeeded
+  bool retryable = true;         // false: the node fails now, whatever its RetryPolicy says
 };
 
 /// One attempt. Runs on the task's strand holding a permit; must finish promptly as kCancelled

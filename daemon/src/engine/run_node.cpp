@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "leaf_runner.h"
+#include "worker_leaf.h"
 #include "orch/engine/engine.h"
 #include "task_record.h"
 #include "work/exec_attempt.h"
@@ -222,6 +223,9 @@ asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
       break;
     case NodeKind::kExec:
       result = co_await run_attempts(node, ctx, &work::exec_attempt);
+      break;
+    case NodeKind::kWorker:
+      result = co_await run_attempts(node, ctx, &worker_attempt);
       break;
     default:
       // Validation refuses these kinds until they are built; reaching here is a bug.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <variant>
 
+#include "orch/workers/worker_hub.h"
+
 namespace orch::rpc {
 namespace {
 
@@ -84,7 +86,7 @@ struct Walk {
       case v1::TaskSpec::kExec:
         return exec(spec, path);
       case v1::TaskSpec::kWorker:
-        return not_yet(NodeKind::kWorker, join_path(path, "worker"));
+        return worker(spec, path);
       case v1::TaskSpec::kSend:
         return not_yet(NodeKind::kSend, join_path(path, "send"));
       case v1::TaskSpec::kRecv:
@@ -270,6 +272,48 @@ struct Walk {
 
   const config::Limits& policy_limits() const { return policy.limits; }
 
+  // An optional duration of a work leaf: absent or zero = no limit.
+  Result<std::optional<Duration>> optional_duration(bool present, const google::protobuf::Duration& d,
+                                                    const std::string& path) {
+    if (!present) return std::optional<Duration>();
+    auto value = duration_from_proto(d, path, policy.limits.max_duration);
+    if (!value) return value.error();
+    if (*value == Duration::zero()) return std::optional<Duration>();
+    return std::optional<Duration>(*value);
+  }
+
+  Result<Node> worker(const v1::TaskSpec& spec, const std::string& spec_path) {
+    const std::string path = join_path(spec_path, "worker");
+    if (auto ok = allowed(NodeKind::kWorker, path); !ok) return ok.error();
+    const auto& w = spec.worker();
+    if (auto why = workers::check_queue_name(w.queue()); !why.empty()) {
+      return invalid(join_path(path, "queue"), why);
+    }
+    if (w.payload().size() > policy.tenant.max_message_bytes) {
+      return invalid(join_path(path, "payload"),
+                     std::to_string(w.payload().size()) + " bytes is more than " +
+                         std::to_string(policy.tenant.max_message_bytes) + " (max_message_bytes)");
+    }
+    engine::WorkerSpec out{w.queue(), w.payload(), {}, {}, {}};
+    auto schedule = optional_duration(w.has_schedule_to_start(), w.schedule_to_start(),
+                                      join_path(path, "schedule_to_start"));
+    if (!schedule) return schedule.error();
+    auto start = optional_duration(w.has_start_to_close(), w.start_to_close(),
+                                   join_path(path, "start_to_close"));
+    if (!start) return start.error();
+    auto heartbeat = optional_duration(w.has_heartbeat(), w.heartbeat(), join_path(path, "heartbeat"));
+    if (!heartbeat) return heartbeat.error();
+    out.schedule_to_start = *schedule;
+    out.start_to_close = *start;
+    out.heartbeat = *heartbeat;
+    auto retry_policy = retry(spec, spec_path);
+    if (!retry_policy) return retry_policy.error();
+    Node node = engine::make_node(NodeKind::kWorker);
+    node.work = std::move(out);
+    node.retry = std::move(*retry_policy);
+    return node;
+  }
+
   static std::string failure_reason_list() {
     std::string list;
     for (std::size_t i = 0; i < engine::kFailureReasonCount; ++i) {
@@ -435,6 +479,16 @@ void node_to_proto(const Node& node, v1::TaskSpec& out) {
     }
     case NodeKind::kExec:
       if (const auto* spec = std::get_if<engine::ExecSpec>(&node.work)) exec_to_proto(*spec, *out.mutable_exec());
+      break;
+    case NodeKind::kWorker:
+      if (const auto* w = std::get_if<engine::WorkerSpec>(&node.work)) {
+        auto* worker = out.mutable_worker();
+        worker->set_queue(w->queue);
+        worker->set_payload(w->payload);
+        if (w->schedule_to_start) set_duration(*w->schedule_to_start, worker->mutable_schedule_to_start());
+        if (w->start_to_close) set_duration(*w->start_to_close, worker->mutable_start_to_close());
+        if (w->heartbeat) set_duration(*w->heartbeat, worker->mutable_heartbeat());
+      }
       break;
     default:
       break;

@@ -14,6 +14,7 @@
 #include "mutex_service.h"
 #include "schedule_service.h"
 #include "services.h"
+#include "worker_service.h"
 
 namespace orch::rpc {
 
@@ -30,6 +31,7 @@ constexpr const char* kMethods[] = {
     "ChannelService/Create", "ChannelService/Send", "ChannelService/Recv", "ChannelService/Ack",
     "ChannelService/Subscribe", "ChannelService/Close", "ChannelService/Delete",
     "ChannelService/Get", "ChannelService/List",
+    "WorkerService/Connect",
 };
 
 // A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
@@ -67,7 +69,8 @@ struct RpcServer::Impl {
         tenants(base),
         schedules(base),
         channels(base),
-        mutexes(base) {}
+        mutexes(base),
+        workers(base, deps.workers) {}
 
   ServiceBase base;
   TaskServiceImpl tasks;
@@ -75,8 +78,7 @@ struct RpcServer::Impl {
   ScheduleServiceImpl schedules;
   ChannelServiceImpl channels;
   MutexServiceImpl mutexes;
-  // Later releases implement these; until then every method answers UNIMPLEMENTED.
-  v1::WorkerService::CallbackService workers;
+  WorkerServiceImpl workers;
   std::unique_ptr<grpc::Server> server;
 };
 
@@ -104,6 +106,7 @@ std::uint16_t RpcServer::start(const std::string& listen) {
   builder.RegisterService(&impl_->mutexes);
   builder.RegisterService(&impl_->workers);
   impl_->server = builder.BuildAndStart();
+  if (impl_->server) impl_->workers.start_sweeper();
   if (!impl_->server || port == 0) {
     throw std::runtime_error("listen: cannot serve gRPC on " + listen +
                              " (address in use, not local, or malformed)");
@@ -121,6 +124,7 @@ void RpcServer::shutdown(std::chrono::milliseconds deadline) {
   if (!impl_->server) return;
   // Lock calls waiting for a mutex end now (UNAVAILABLE) rather than at the deadline.
   impl_->mutexes.stop();
+  impl_->workers.close_all();
   impl_->server->Shutdown(std::chrono::system_clock::now() + deadline);
   impl_->server->Wait();
 }

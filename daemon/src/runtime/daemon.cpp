@@ -18,6 +18,7 @@
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/server.h"
 #include "orch/tenants/tenant_registry.h"
+#include "orch/workers/worker_hub.h"
 
 namespace orch::runtime {
 
@@ -39,16 +40,18 @@ struct Daemon::Impl {
         io(static_cast<int>(thread_count(config.threads))),
         work(asio::make_work_guard(io)),
         tenants(config.tenants),
-        engine(io.get_executor(), engine::EngineOptions{config.retention}, &metrics),
+        workers(metrics.registry().get()),
+        engine(io.get_executor(), engine::EngineOptions{config.retention, &workers}, &metrics),
         channels(io.get_executor(), &metrics),
         admin(io.get_executor(), metrics, [this] { return ready.load(); }),
         rpc(rpc::ServerDeps{engine, tenants, config.limits, &metrics, io.get_executor(),
-                            &channels}),
+                            &channels, &workers}),
         signals(io, SIGINT, SIGTERM) {
     for (const auto& t : config.tenants) {
       engine.add_tenant(engine::TenantSettings{t.name, t.max_concurrency, t.max_queued});
       channels.add_tenant(t.name, channels::ChannelQuota{t.max_channels, t.max_message_bytes,
                                                          t.max_channel_capacity});
+      workers.add_tenant(t.name, workers::WorkerHub::Options{.max_output_bytes = t.max_message_bytes});
     }
     metrics.on_scrape([this] { engine.update_gauges(); });
     metrics.on_scrape([this] { channels.update_gauges(); });
@@ -59,6 +62,7 @@ struct Daemon::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   metrics::Metrics metrics;
   tenants::TenantRegistry tenants;
+  workers::WorkerHubs workers;
   engine::Engine engine;
   channels::ChannelRegistry channels;  // outlives the RPC calls that use it
   admin::AdminServer admin;

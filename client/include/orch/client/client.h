@@ -21,6 +21,7 @@
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/tasks.grpc.pb.h"
 #include "orch/v1/tenants.grpc.pb.h"
+#include "orch/v1/workers.grpc.pb.h"
 
 namespace orch::client {
 
@@ -48,6 +49,8 @@ class Client {
   orch::v1::ScheduleService::Stub& schedules() { return *schedules_; }
   orch::v1::MutexService::Stub& mutexes() { return *mutexes_; }
   orch::v1::ChannelService::Stub& channels() { return *channels_; }
+  /// WorkerService: open a worker session with `workers().Connect(ctx)` (ctx from context()).
+  orch::v1::WorkerService::Stub& workers() { return *workers_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // Unary calls: block until the reply (or the deadline), fill `response`, return the status.
@@ -85,6 +88,7 @@ class Client {
   std::unique_ptr<orch::v1::ScheduleService::Stub> schedules_;
   std::unique_ptr<orch::v1::MutexService::Stub> mutexes_;
   std::unique_ptr<orch::v1::ChannelService::Stub> channels_;
+  std::unique_ptr<orch::v1::WorkerService::Stub> workers_;
 };
 
 }  // namespace orch::client

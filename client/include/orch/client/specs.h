@@ -52,6 +52,9 @@ orch::v1::RetryPolicy retry_policy(std::uint32_t max_attempts, Duration initial_
 /// `spec` (a work leaf: http, exec, worker) with `policy`.
 orch::v1::TaskSpec with_retry(orch::v1::TaskSpec spec, orch::v1::RetryPolicy policy);
 
+/// Work for a remote worker serving `queue` (WorkerService); `payload` is handed to it as is.
+orch::v1::TaskSpec worker(const std::string& queue, const std::string& payload = {});
+
 /// Duration conversions to and from google.protobuf.Duration (exact, nanosecond precision).
 google::protobuf::Duration to_proto(Duration d);
 Duration from_proto(const google::protobuf::Duration& d);

@@ -27,6 +27,9 @@
 namespace orch::metrics {
 class Metrics;
 }
+namespace orch::workers {
+class WorkerHubs;
+}
 
 namespace orch::engine {
 
@@ -37,6 +40,8 @@ class TaskWatch;
 struct EngineOptions {
   /// How long a terminal task's result stays readable.
   Duration retention = std::chrono::hours(1);
+  /// Where `worker` nodes find remote workers (one hub per tenant); null: worker nodes fail.
+  workers::WorkerHubs* workers = nullptr;
 };
 
 struct TenantSettings {
@@ -170,6 +175,7 @@ class Engine {
   // Called by running tasks (engine internals).
   void mark_running(TaskRecord& record);
   TenantState& tenant_state(TaskRecord& record);
+  workers::WorkerHubs* workers() const;
 
  private:
   struct Impl;

@@ -32,6 +32,9 @@ class TenantRegistry;
 namespace orch::channels {
 class ChannelRegistry;
 }
+namespace orch::workers {
+class WorkerHubs;
+}
 
 namespace orch::rpc {
 
@@ -43,6 +46,7 @@ struct ServerDeps {
   boost::asio::any_io_executor executor;
   /// The tenants' channels; null: every ChannelService call is UNAVAILABLE.
   channels::ChannelRegistry* channels = nullptr;
+  workers::WorkerHubs* workers = nullptr;  // WorkerService; null: it answers UNAVAILABLE
 };
 
 class RpcServer {
@@ -55,7 +59,7 @@ class RpcServer {
   /// Binds `listen` (HOST:PORT, port 0 = any free port) and starts serving; returns the bound
   /// port. Throws std::runtime_error naming the address when it cannot bind.
   std::uint16_t start(const std::string& listen);
-  /// Stops accepting calls; calls still running after `deadline` are cancelled. Must be called
+  /// Ends every worker stream with UNAVAILABLE, then stops accepting calls; calls still running after `deadline` are cancelled. Must be called
   /// while the io_context still runs, from a thread that is not one of its threads.
   void shutdown(std::chrono::milliseconds deadline);
   /// Marks the health service NOT_SERVING and stops every schedule from firing (first step of
