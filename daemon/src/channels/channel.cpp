@@ -476,7 +476,7 @@ bool Channel::change_ready_locked(const ChangeOp& op) const {
 
 void Channel::wake_changes_locked() {
   if (changes_.empty()) return;
-  std::deque<Waiter> waiting = changes_.take_all();
+  std::list<Waiter> waiting = changes_.take_all();
   for (auto& w : waiting) {
     if (change_ready_locked(*static_cast<ChangeOp*>(w.op))) {
       Waiters::complete(std::move(w), {});

@@ -18,6 +18,7 @@
 #include <boost/asio/post.hpp>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -99,8 +100,8 @@ class Waiters {
   Waiter& front() { return waiters_.front(); }
   std::optional<Waiter> pop_front();
   std::optional<Waiter> remove(std::uint64_t id);
-  std::deque<Waiter> take_all() { return std::exchange(waiters_, {}); }
-  const std::deque<Waiter>& all() const { return waiters_; }
+  std::list<Waiter> take_all() { return std::exchange(waiters_, {}); }
+  const std::list<Waiter>& all() const { return waiters_; }
 
   /// Runs the waiter's handler with `ec` on its executor (never inline).
   static void complete(Waiter w, boost::system::error_code ec) {
@@ -108,7 +109,8 @@ class Waiters {
   }
 
  private:
-  std::deque<Waiter> waiters_;
+  // A list: erasing from the middle must not move-assign a Handler (see wait_queue.h).
+  std::list<Waiter> waiters_;
 };
 
 class Channel : public std::enable_shared_from_this<Channel> {

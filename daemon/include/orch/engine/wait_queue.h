@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <type_traits>
+#include <list>
 #include <utility>
 
 namespace orch::engine {
@@ -62,7 +63,7 @@ class WaitQueue {
     return std::nullopt;
   }
 
-  std::deque<Waiter> take_all() { return std::exchange(waiters_, {}); }
+  std::list<Waiter> take_all() { return std::exchange(waiters_, {}); }
 
   /// Runs the waiter's handler with `ec` on the waiter's executor. Call without the mutex held
   /// or with it: nothing runs inline.
@@ -71,7 +72,10 @@ class WaitQueue {
   }
 
  private:
-  std::deque<Waiter> waiters_;
+  // A list, not a deque: erasing from the middle must not move-assign the other waiters.
+  // Boost 1.81's any_completion_handler move assignment copies from an lvalue and so wraps
+  // itself without end (fixed in later Boost): never move-assign a Handler.
+  std::list<Waiter> waiters_;
   std::uint64_t last_id_ = 0;
 };
 

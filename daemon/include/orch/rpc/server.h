@@ -1,8 +1,6 @@
 #pragma once
-/// The gRPC server: TaskService, TenantService, ScheduleService, ChannelService and
-/// MutexService, the standard health service, server reflection, and the services of later
-/// releases answering
-/// UNIMPLEMENTED.
+/// The gRPC server: TaskService, TenantService, ScheduleService, ChannelService, MutexService
+/// and WorkerService, the standard health service and server reflection.
 ///
 /// Each call is a reactor of gRPC's callback API that runs its handler as a coroutine on the
 /// runtime; a client that goes away (or whose deadline passes) cancels that coroutine, never

@@ -1,0 +1,40 @@
+// WaitQueue keeps parked handlers; removing one from the middle must leave the others intact.
+
+#include "orch/engine/wait_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <vector>
+
+namespace orch::engine {
+namespace {
+
+TEST(WaitQueue, RemovingAWaiterFromTheMiddleKeepsTheOthersCallable) {
+  // Regression: with a deque, erase() move-assigned the waiters behind the removed one, and
+  // Boost 1.81's any_completion_handler move assignment recursed until the stack overflowed.
+  boost::asio::io_context io;
+  WaitQueue queue;
+  std::vector<int> completed;
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(queue.push([&completed, i](boost::system::error_code) { completed.push_back(i); },
+                             io.get_executor()));
+  }
+  auto removed = queue.remove(ids[1]);
+  ASSERT_TRUE(removed.has_value());
+  WaitQueue::complete(std::move(*removed), {});
+  removed = queue.remove(ids[3]);
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_FALSE(queue.remove(ids[3]).has_value());
+  while (auto w = queue.pop_front()) WaitQueue::complete(std::move(*w), {});
+  io.run();
+  EXPECT_EQ(completed, (std::vector<int>{1, 0, 2, 4}));
+  WaitQueue::complete(std::move(*removed), {});
+  io.restart();
+  io.run();
+  EXPECT_EQ(completed.back(), 3);
+}
+
+}  // namespace
+}  // namespace orch::engine
