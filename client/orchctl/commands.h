@@ -20,6 +20,20 @@ struct GlobalArgs {
   std::string output = "text";  // text | json
 };
 
+/// `spawn http METHOD URL ...`
+struct HttpSpawnArgs {
+  std::string method;
+  std::string url;
+  std::vector<std::string> headers;      // -H 'Name: value'
+  std::string data;                      // --data TEXT, @FILE, or @- for stdin
+  bool data_given = false;
+  std::string timeout;                   // --timeout DURATION
+  std::string connect_timeout;           // --connect-timeout DURATION
+  std::uint64_t max_response_bytes = 0;  // --max-response-bytes N
+  std::vector<unsigned> accept_status;   // --accept-status N (repeatable)
+  bool follow_redirects = false;         // --follow-redirects
+};
+
 struct SpawnArgs {
   bool wait = false;
   std::string name;
@@ -28,6 +42,8 @@ struct SpawnArgs {
   std::string file;            // -f; "-" is stdin
   std::string sleep_duration;  // `spawn sleep DURATION`
   bool sleep_given = false;
+  HttpSpawnArgs http;          // `spawn http METHOD URL`
+  bool http_given = false;
 };
 
 struct ListArgs {

@@ -10,6 +10,7 @@
 #include "leaf_runner.h"
 #include "orch/engine/engine.h"
 #include "task_record.h"
+#include "work/http_attempt.h"
 
 namespace orch::engine {
 namespace {
@@ -218,6 +219,9 @@ asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
       break;
     case NodeKind::kSequence:
       result = co_await run_sequence(node, ctx);
+      break;
+    case NodeKind::kHttp:
+      result = co_await run_attempts(node, ctx, &work::http_attempt);
       break;
     default:
       // Validation refuses these kinds until they are built; reaching here is a bug.

@@ -17,6 +17,7 @@
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/server.h"
 #include "orch/tenants/tenant_registry.h"
+#include "orch/work/http_client.h"
 
 namespace orch::runtime {
 
@@ -38,12 +39,14 @@ struct Daemon::Impl {
         io(static_cast<int>(thread_count(config.threads))),
         work(asio::make_work_guard(io)),
         tenants(config.tenants),
+        http(config.http, config.limits, &metrics),
         engine(io.get_executor(), engine::EngineOptions{config.retention}, &metrics),
         admin(io.get_executor(), metrics, [this] { return ready.load(); }),
         rpc(rpc::ServerDeps{engine, tenants, config.limits, &metrics, io.get_executor()}),
         signals(io, SIGINT, SIGTERM) {
     for (const auto& t : config.tenants) {
-      engine.add_tenant(engine::TenantSettings{t.name, t.max_concurrency, t.max_queued});
+      engine.add_tenant(
+          engine::TenantSettings{t.name, t.max_concurrency, t.max_queued, http.policy_for(t)});
     }
     metrics.on_scrape([this] { engine.update_gauges(); });
   }
@@ -53,6 +56,7 @@ struct Daemon::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   metrics::Metrics metrics;
   tenants::TenantRegistry tenants;
+  orch::work::HttpClient http;
   engine::Engine engine;
   admin::AdminServer admin;
   rpc::RpcServer rpc;

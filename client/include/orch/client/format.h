@@ -53,8 +53,19 @@ std::string format_task(const orch::v1::TaskInfo& task);
 /// A line is `[index] ` (children of join/select/sequence; a timeout's single child has no
 /// index), the node kind (read from `spec` when it is given and
 /// matches, else from the result's output: join/select/timeout/sequence, else `node`), the
-/// state, then `winner=N` for select, `took=D` when both times are set, and `error="..."` when
-/// there is an error.
+/// state, then `winner=N` for select, `took=D` when both times are set, `attempts=N` when a work
+/// leaf made more than one, and `error="..."` when there is an error.
+///
+/// An http node that got a response has three more lines under it, and its body's lines:
+///
+///   http SUCCEEDED took=12ms
+///     status: 200 OK
+///     url: http://127.0.0.1:8080/hello        (the URL that answered, after redirects)
+///     body: 6 bytes                           (+ ", truncated at max_response_bytes")
+///       hello
+///
+/// A body with control characters other than tab, CR and LF is not shown
+/// (`body: N bytes, binary (not shown; -o json has it in base64)`).
 std::string format_result(const orch::v1::NodeResult& result, const orch::v1::TaskSpec* spec,
                           int indent);
 
