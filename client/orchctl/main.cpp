@@ -81,8 +81,10 @@ response is kept either way. Text output of --wait adds, under the http node's l
     each line of the body, indented
 json: the TaskInfo, with the whole response (headers too) in result.http.
 
-Example:
-  orchctl spawn --wait http POST https://api.example.com/jobs -H 'Content-Type: application/json' --data @job.json --timeout 30s)";
+Examples:
+  orchctl spawn --wait http GET https://example.com/
+  orchctl spawn --wait http POST https://api.example.com/jobs \
+      -H 'Content-Type: application/json' --data @job.json --timeout 30s)";
 
 constexpr const char* kLsFooter = R"(
 Text output: one line per task, newest first, no header; columns aligned and separated by

@@ -198,6 +198,23 @@ TEST(HttpNode, AHostThatDoesNotResolveFailsWithReasonDns) {
   EXPECT_TRUE(starts_with(task.result().error(), "dns: ")) << task.result().error();
 }
 
+TEST(HttpNode, AConnectionClosedWithoutAResponseFailsWithReasonProtocol) {
+  HttpPeer peer([](const PeerRequest&, std::size_t) {
+    PeerReply silent;
+    silent.close_without_reply = true;
+    return silent;
+  });
+  DaemonProcess daemon(http_config());
+  const auto task = run(daemon, get(peer.url("/")));
+  EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
+  EXPECT_TRUE(starts_with(task.result().error(), "protocol: reading the response from 127.0.0.1:" +
+                                                     std::to_string(peer.port()) + ": "))
+      << task.result().error();
+  EXPECT_TRUE(wait_for_sample(
+      daemon.admin_port(),
+      "orch_task_attempt_failures_total{kind=\"http\",reason=\"protocol\",tenant=\"alpha\"}", 1));
+}
+
 TEST(HttpNode, ASlowServerHitsTheTimeoutAndSeesTheConnectionClosed) {
   HttpPeer peer([](const PeerRequest&, std::size_t) { return hang(); });
   DaemonProcess daemon(http_config());
