@@ -358,6 +358,11 @@ TEST(HttpsNode, VerifiesThePeerAgainstTheConfiguredCaWithSni) {
   const auto by_name = run(daemon, get(peer.url("/", "localhost")));
   ASSERT_EQ(by_name.state(), v1::TASK_STATE_SUCCEEDED) << by_name.result().error();
   EXPECT_EQ(by_name.result().http().url(), peer.url("/", "localhost"));
+  // SNI names a host, never an address.
+  const auto requests = peer.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].sni, "");
+  EXPECT_EQ(requests[1].sni, "localhost");
 }
 
 TEST(HttpsNode, AnUnknownIssuerFailsWithReasonTls) {
@@ -417,7 +422,7 @@ TEST(HttpCancellation, AbortAndATimeoutNodeCloseTheConnection) {
   EXPECT_EQ(join_task(client, id).state(), v1::TASK_STATE_CANCELLED);
   EXPECT_TRUE(peer.wait_for_client_closes(1, kWait));
 
-  const std::string timed = spawn_task(client, oc::timeout(std::chrono::seconds(1), get(peer.url("/timed"))));
+  const std::string timed = spawn_task(client, oc::timeout(std::chrono::seconds(2), get(peer.url("/timed"))));
   ASSERT_TRUE(peer.wait_for_requests(2, kWait));
   const auto task = join_task(client, timed);
   EXPECT_EQ(task.state(), v1::TASK_STATE_TIMED_OUT);

@@ -1,5 +1,6 @@
 #include "http_peer.h"
 
+#include <openssl/ssl.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -76,7 +77,7 @@ struct HttpPeer::Impl {
   }
 
   template <typename Stream>
-  asio::awaitable<void> serve(Stream& stream) {
+  asio::awaitable<void> serve(Stream& stream, const std::string& sni) {
     beast::flat_buffer buffer;
     http::request_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
@@ -90,6 +91,7 @@ struct HttpPeer::Impl {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request.body = message.body();
+    request.sni = sni;
     const std::size_t index = record(request);
     const PeerReply reply = handler(request, index);
 
@@ -136,7 +138,8 @@ struct HttpPeer::Impl {
 
   asio::awaitable<void> connection(tcp::socket socket) {
     if (!tls) {
-      co_await serve(socket);
+      const std::string no_sni;
+      co_await serve(socket, no_sni);
       boost::system::error_code ignored;
       socket.shutdown(tcp::socket::shutdown_send, ignored);
       co_return;
@@ -144,7 +147,10 @@ struct HttpPeer::Impl {
     ssl::stream<tcp::socket> stream(std::move(socket), *tls);
     auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
     if (ec) co_return;
-    co_await serve(stream);
+    const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    // (Bound to a name first: GCC 12 mishandles such temporaries inside a co_await expression.)
+    const std::string sni = name != nullptr ? name : "";
+    co_await serve(stream, sni);
   }
 
   asio::awaitable<void> accept_loop() {

@@ -34,6 +34,8 @@ struct PeerRequest {
   std::string target;
   PeerHeaders headers;
   std::string body;
+  /// TLS peers: the server name the client sent (SNI); "" when it sent none.
+  std::string sni;
 
   /// The first value of header `name` (any case); "" when absent.
   std::string header(std::string_view name) const;

@@ -111,8 +111,9 @@ std::string what_of(const std::exception_ptr& e) {
 }
 
 // Runs `op` until it completes or `limit` passes; false when the limit passed first (`op` has
-// then been cancelled and has finished). Cancellation of the caller reaches `op`.
-asio::awaitable<bool> within(Duration limit, asio::awaitable<void> op) {
+// then been cancelled and has finished). Cancellation of the caller reaches `op`. Takes `op`
+// by reference so that no awaitable is a temporary of the caller's co_await expression.
+asio::awaitable<bool> within(Duration limit, asio::awaitable<void>& op) {
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
   timer.expires_after(limit);
@@ -218,7 +219,7 @@ asio::awaitable<bool> establish(Exchange& x, const HttpUrl& url, tcp::socket& so
                                 ssl::stream<tcp::socket>* tls) {
   // (Bound to a name first: GCC 12 mishandles such temporaries inside a co_await expression.)
   auto steps = connect_steps(x, url, socket, tls);
-  const bool finished = co_await within(x.connect_timeout, std::move(steps));
+  const bool finished = co_await within(x.connect_timeout, steps);
   if (co_await is_cancelled() || x.failure) co_return false;
   if (!finished) {
     const FailureReason reason = x.phase.starts_with("resolving") ? FailureReason::kDns
