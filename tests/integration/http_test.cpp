@@ -394,6 +394,24 @@ TEST(HttpsNode, ACertificateForAnotherHostFailsVerification) {
       << by_name.result().error();
 }
 
+TEST(HttpsNode, AStalledHandshakeHitsTheConnectTimeout) {
+  SilentListener silent;
+  DaemonProcess daemon(http_config());
+  const std::string where = "127.0.0.1:" + std::to_string(silent.port());
+  v1::TaskSpec spec = get("https://" + where + "/");
+  spec.mutable_http()->mutable_connect_timeout()->set_nanos(300'000'000);
+  const auto task = run(daemon, spec);
+  EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(task.result().error(), "tls: connect_timeout of 300ms passed in the TLS handshake with " + where);
+
+  // Over plain http the request is sent, and the silence hits `timeout` instead.
+  v1::TaskSpec plain = get("http://" + where + "/");
+  plain.mutable_http()->mutable_connect_timeout()->set_nanos(300'000'000);
+  plain.mutable_http()->mutable_timeout()->set_nanos(400'000'000);
+  const auto waited = run(daemon, plain);
+  EXPECT_EQ(waited.result().error(), "timeout: no complete response from http://" + where + "/ within 400ms");
+}
+
 TEST(HttpCancellation, ALosingSelectClosesTheConnection) {
   HttpPeer peer([](const PeerRequest&, std::size_t) { return hang(); });
   DaemonProcess daemon(http_config());

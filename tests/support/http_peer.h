@@ -97,6 +97,21 @@ class HttpPeer {
 /// A loopback port that nothing listens on: bound, read, closed.
 std::uint16_t unused_port();
 
+/// A loopback port that listens but never accepts: the kernel completes connections, and then
+/// nothing is ever read or written (a stalled TLS handshake, a server that never answers).
+class SilentListener {
+ public:
+  SilentListener();
+  ~SilentListener();
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 /// A CA and certificates made with the openssl CLI in a fresh temporary directory, removed by
 /// the destructor: `server` for 127.0.0.1 and localhost, `other` for other.example only, both
 /// signed by `ca_file`. Throws std::runtime_error when openssl fails.

@@ -169,7 +169,7 @@ asio::awaitable<void> connect_steps(Exchange& x, const HttpUrl& url, tcp::socket
                                     ssl::stream<tcp::socket>* tls) {
   co_await asio::this_coro::throw_if_cancelled(false);
   const std::string where = url.authority();
-  x.phase = "resolving " + url.host;
+  x.phase = "while resolving " + url.host;
   auto resolved = co_await resolve(url);
   if (!resolved->done || co_await is_cancelled()) co_return;
   if (resolved->ec) {
@@ -185,7 +185,7 @@ asio::awaitable<void> connect_steps(Exchange& x, const HttpUrl& url, tcp::socket
     co_return;
   }
 
-  x.phase = "connecting to " + where;
+  x.phase = "while connecting to " + where;
   auto [connect_ec, endpoint] = co_await asio::async_connect(socket, resolved->results, kAwait);
   if (co_await is_cancelled()) co_return;
   if (connect_ec) {
@@ -222,7 +222,7 @@ asio::awaitable<bool> establish(Exchange& x, const HttpUrl& url, tcp::socket& so
   const bool finished = co_await within(x.connect_timeout, steps);
   if (co_await is_cancelled() || x.failure) co_return false;
   if (!finished) {
-    const FailureReason reason = x.phase.starts_with("resolving") ? FailureReason::kDns
+    const FailureReason reason = x.phase.starts_with("while resolving") ? FailureReason::kDns
                                  : x.phase.starts_with("in the TLS") ? FailureReason::kTls
                                                                       : FailureReason::kConnect;
     const std::string name(engine::failure_reason_name(reason));
