@@ -129,9 +129,12 @@ v1::TaskSpec http_spec(const HttpSpawnArgs& args) {
     }
   }
   if (args.data_given) http.set_body(read_data(args.data));
-  if (!args.timeout.empty()) *http.mutable_timeout() = orch::client::to_proto(duration_arg(args.timeout, "--timeout"));
+  if (!args.timeout.empty()) {
+    *http.mutable_timeout() = orch::client::to_proto(duration_arg(args.timeout, "--timeout"));
+  }
   if (!args.connect_timeout.empty()) {
-    *http.mutable_connect_timeout() = orch::client::to_proto(duration_arg(args.connect_timeout, "--connect-timeout"));
+    *http.mutable_connect_timeout() =
+        orch::client::to_proto(duration_arg(args.connect_timeout, "--connect-timeout"));
   }
   http.set_max_response_bytes(args.max_response_bytes);
   for (const unsigned status : args.accept_status) http.add_accept_status(status);
@@ -164,7 +167,8 @@ int Commands::spawn(const SpawnArgs& args) {
   v1::SpawnRequest request;
   // Everything local is checked before anything is sent.
   if (!args.file.empty() && (args.sleep_given || args.http_given)) {
-    throw UsageError("spawn: give either -f FILE or a node (sleep DURATION, http METHOD URL), not both");
+    throw UsageError(
+        "spawn: give either -f FILE or a node (sleep DURATION, http METHOD URL), not both");
   }
   if (!args.file.empty()) {
     auto spec = orch::client::read_spec_file(args.file, std::cin);

@@ -240,7 +240,8 @@ int main(int argc, char** argv) {
   http->footer(kHttpFooter);
   http->add_option("METHOD", spawn_args.http.method, "GET, POST, PUT, DELETE, ...")->required();
   http->add_option("URL", spawn_args.http.url, "http:// or https:// URL")->required();
-  http->add_option("-H,--header", spawn_args.http.headers, "a request header 'Name: value' (repeatable)")
+  http->add_option("-H,--header", spawn_args.http.headers,
+                   "a request header 'Name: value' (repeatable)")
       ->allow_extra_args(false);
   http->add_option("--data", spawn_args.http.data, "request body: TEXT, @FILE, or @- for stdin");
   http->add_option("--timeout", spawn_args.http.timeout, "longest time for the whole request")

@@ -63,7 +63,8 @@ std::string header_of(const v1::HttpOutput& http, std::string_view name) {
 
 TEST(HttpNode, ReturnsStatusHeadersAndBodyAndSendsFencingHeaders) {
   HttpPeer peer([](const PeerRequest& r, std::size_t) {
-    return reply(200, "hello from " + r.target, {{"X-Reply", "yes"}, {"Content-Type", "text/plain"}});
+    return reply(200, "hello from " + r.target,
+                 {{"X-Reply", "yes"}, {"Content-Type", "text/plain"}});
   });
   DaemonProcess daemon(http_config());
   auto client = daemon.client(kAlpha);
@@ -94,7 +95,8 @@ TEST(HttpNode, ReturnsStatusHeadersAndBodyAndSendsFencingHeaders) {
   EXPECT_TRUE(starts_with(requests[0].header("User-Agent"), "orchestrd/"));
   EXPECT_EQ(requests[0].header("X-Orch-Task-Id"), id);
   EXPECT_EQ(requests[0].header("X-Orch-Attempt"), "1");
-  EXPECT_EQ(requests[0].header("X-Orch-Fencing-Token"), std::to_string(task.result().fencing_token()));
+  EXPECT_EQ(requests[0].header("X-Orch-Fencing-Token"),
+            std::to_string(task.result().fencing_token()));
 }
 
 TEST(HttpNode, SendsTheBodyAndReadsAChunkedReply) {
@@ -180,7 +182,8 @@ TEST(HttpNode, ConnectionRefusedFailsWithReasonConnect) {
   DaemonProcess daemon(http_config());
   const auto task = run(daemon, get("http://127.0.0.1:" + std::to_string(port) + "/"));
   EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
-  EXPECT_EQ(task.result().error(), "connect: 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+  EXPECT_EQ(task.result().error(),
+            "connect: 127.0.0.1:" + std::to_string(port) + ": Connection refused");
   EXPECT_EQ(task.result().http().status(), 0u);
   EXPECT_TRUE(wait_for_sample(
       daemon.admin_port(),
@@ -222,7 +225,8 @@ TEST(HttpNode, ASlowServerHitsTheTimeoutAndSeesTheConnectionClosed) {
   spec.mutable_http()->mutable_timeout()->set_nanos(300'000'000);
   const auto task = run(daemon, spec);
   EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
-  EXPECT_EQ(task.result().error(), "timeout: no complete response from " + peer.url("/slow") + " within 300ms");
+  EXPECT_EQ(task.result().error(),
+            "timeout: no complete response from " + peer.url("/slow") + " within 300ms");
   EXPECT_TRUE(peer.wait_for_client_closes(1, kWait));
 }
 
@@ -349,8 +353,9 @@ TEST(HttpNode, ARedirectToADeniedHostIsRefusedBeforeConnecting) {
 
 TEST(HttpsNode, VerifiesThePeerAgainstTheConfiguredCaWithSni) {
   TestPki pki;
-  HttpPeer peer([](const PeerRequest& r, std::size_t) { return reply(200, "secure " + r.header("Host")); },
-                pki.server());
+  HttpPeer peer(
+      [](const PeerRequest& r, std::size_t) { return reply(200, "secure " + r.header("Host")); },
+      pki.server());
   DaemonProcess daemon(http_config({}, ca_config(pki)));
   const auto by_address = run(daemon, get(peer.url("/")));
   ASSERT_EQ(by_address.state(), v1::TASK_STATE_SUCCEEDED) << by_address.result().error();
@@ -371,9 +376,9 @@ TEST(HttpsNode, AnUnknownIssuerFailsWithReasonTls) {
   DaemonProcess daemon(http_config());  // the system's CA store knows nothing of the test CA
   const auto task = run(daemon, get(peer.url("/")));
   EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
-  EXPECT_TRUE(starts_with(task.result().error(), "tls: handshake with 127.0.0.1:" +
-                                                     std::to_string(peer.port()) +
-                                                     " failed: certificate verify failed: "))
+  EXPECT_TRUE(starts_with(task.result().error(),
+                          "tls: handshake with 127.0.0.1:" + std::to_string(peer.port()) +
+                              " failed: certificate verify failed: "))
       << task.result().error();
   EXPECT_TRUE(peer.requests().empty());
   EXPECT_TRUE(wait_for_sample(
@@ -387,7 +392,8 @@ TEST(HttpsNode, ACertificateForAnotherHostFailsVerification) {
   DaemonProcess daemon(http_config({}, ca_config(pki)));
   const auto by_address = run(daemon, get(peer.url("/")));
   EXPECT_EQ(by_address.state(), v1::TASK_STATE_FAILED);
-  EXPECT_TRUE(contains(by_address.result().error(), "certificate verify failed: IP address mismatch"))
+  EXPECT_TRUE(
+      contains(by_address.result().error(), "certificate verify failed: IP address mismatch"))
       << by_address.result().error();
   const auto by_name = run(daemon, get(peer.url("/", "localhost")));
   EXPECT_TRUE(contains(by_name.result().error(), "certificate verify failed: hostname mismatch"))
@@ -402,21 +408,24 @@ TEST(HttpsNode, AStalledHandshakeHitsTheConnectTimeout) {
   spec.mutable_http()->mutable_connect_timeout()->set_nanos(300'000'000);
   const auto task = run(daemon, spec);
   EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
-  EXPECT_EQ(task.result().error(), "tls: connect_timeout of 300ms passed in the TLS handshake with " + where);
+  EXPECT_EQ(task.result().error(),
+            "tls: connect_timeout of 300ms passed in the TLS handshake with " + where);
 
   // Over plain http the request is sent, and the silence hits `timeout` instead.
   v1::TaskSpec plain = get("http://" + where + "/");
   plain.mutable_http()->mutable_connect_timeout()->set_nanos(300'000'000);
   plain.mutable_http()->mutable_timeout()->set_nanos(400'000'000);
   const auto waited = run(daemon, plain);
-  EXPECT_EQ(waited.result().error(), "timeout: no complete response from http://" + where + "/ within 400ms");
+  EXPECT_EQ(waited.result().error(),
+            "timeout: no complete response from http://" + where + "/ within 400ms");
 }
 
 TEST(HttpCancellation, ALosingSelectClosesTheConnection) {
   HttpPeer peer([](const PeerRequest&, std::size_t) { return hang(); });
   DaemonProcess daemon(http_config());
   // The sleep leaves the request far more time than a loopback round trip needs.
-  const auto task = run(daemon, oc::select({get(peer.url("/slow")), oc::sleep(std::chrono::milliseconds(500))}));
+  const auto task =
+      run(daemon, oc::select({get(peer.url("/slow")), oc::sleep(std::chrono::milliseconds(500))}));
   ASSERT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED) << task.result().error();
   EXPECT_EQ(task.result().select().winner(), 1u);
   const auto& loser = task.result().select().children(0);
@@ -440,7 +449,8 @@ TEST(HttpCancellation, AbortAndATimeoutNodeCloseTheConnection) {
   EXPECT_EQ(join_task(client, id).state(), v1::TASK_STATE_CANCELLED);
   EXPECT_TRUE(peer.wait_for_client_closes(1, kWait));
 
-  const std::string timed = spawn_task(client, oc::timeout(std::chrono::seconds(2), get(peer.url("/timed"))));
+  const std::string timed =
+      spawn_task(client, oc::timeout(std::chrono::seconds(2), get(peer.url("/timed"))));
   ASSERT_TRUE(peer.wait_for_requests(2, kWait));
   const auto task = join_task(client, timed);
   EXPECT_EQ(task.state(), v1::TASK_STATE_TIMED_OUT);
@@ -467,7 +477,8 @@ TEST(OrchctlHttp, SpawnWaitPrintsTheStatusLineAndTheBody) {
   DaemonProcess daemon(http_config());
   const auto orchctl = daemon.orchctl(kAlpha);
 
-  const auto hello = orchctl({"spawn", "--wait", "http", "GET", peer.url("/hello"), "-H", "X-A: b"});
+  const auto hello =
+      orchctl({"spawn", "--wait", "http", "GET", peer.url("/hello"), "-H", "X-A: b"});
   ASSERT_EQ(hello.exit_code, 0) << describe(hello);
   EXPECT_TRUE(contains(hello.out, "result:\n  http SUCCEEDED took="));
   EXPECT_TRUE(contains(hello.out, "\n    status: 200 OK\n    url: " + peer.url("/hello") +
@@ -485,8 +496,10 @@ TEST(OrchctlHttp, SpawnWaitPrintsTheStatusLineAndTheBody) {
   const auto missing = orchctl({"spawn", "--wait", "http", "GET", peer.url("/missing")});
   EXPECT_EQ(missing.exit_code, 1) << describe(missing);
   EXPECT_TRUE(contains(missing.out, "http FAILED took=")) << missing.out;
-  EXPECT_TRUE(contains(missing.out, "error=\"status: 404 Not Found\"\n    status: 404 Not Found\n"));
-  const auto accepted = orchctl({"spawn", "--wait", "http", "GET", peer.url("/missing"), "--accept-status", "404"});
+  EXPECT_TRUE(
+      contains(missing.out, "error=\"status: 404 Not Found\"\n    status: 404 Not Found\n"));
+  const auto accepted =
+      orchctl({"spawn", "--wait", "http", "GET", peer.url("/missing"), "--accept-status", "404"});
   EXPECT_EQ(accepted.exit_code, 0) << describe(accepted);
 
   const auto json = orchctl({"-o", "json", "spawn", "--wait", "http", "GET", peer.url("/hello")});
@@ -502,7 +515,8 @@ TEST(OrchctlHttp, SpawnWaitPrintsTheStatusLineAndTheBody) {
   EXPECT_TRUE(contains(bad.err, "-H: invalid header \"no colon\" (use 'Name: value')"));
   const auto denied = orchctl({"spawn", "http", "GET", "http://169.254.169.254/"});
   EXPECT_EQ(denied.exit_code, 3) << describe(denied);
-  EXPECT_TRUE(starts_with(denied.err, "PERMISSION_DENIED: spec.http.url: host 169.254.169.254 is denied"));
+  EXPECT_TRUE(
+      starts_with(denied.err, "PERMISSION_DENIED: spec.http.url: host 169.254.169.254 is denied"));
 }
 
 }  // namespace

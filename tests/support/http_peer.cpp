@@ -122,10 +122,12 @@ struct HttpPeer::Impl {
     if (reply.endless) {
       response.chunked(true);
       http::response_serializer<http::string_body> serializer(response);
-      auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, kAwait);
+      auto [header_ec, header_bytes] =
+          co_await http::async_write_header(stream, serializer, kAwait);
       const std::string chunk(16 * 1024, 'x');
       while (!header_ec) {
-        auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), kAwait);
+        auto [ec, n] =
+            co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), kAwait);
         if (ec) break;
       }
       count_client_close();
@@ -176,7 +178,8 @@ struct HttpPeer::Impl {
   }
 };
 
-HttpPeer::HttpPeer(PeerHandler handler, std::optional<PeerTls> tls) : impl_(std::make_shared<Impl>()) {
+HttpPeer::HttpPeer(PeerHandler handler, std::optional<PeerTls> tls)
+    : impl_(std::make_shared<Impl>()) {
   impl_->handler = std::move(handler);
   if (tls) {
     impl_->tls.emplace(ssl::context::tls_server);
@@ -200,7 +203,8 @@ HttpPeer::~HttpPeer() {
 std::uint16_t HttpPeer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 std::string HttpPeer::url(const std::string& path, const std::string& host) const {
-  return std::string(impl_->tls ? "https://" : "http://") + host + ":" + std::to_string(port()) + path;
+  return std::string(impl_->tls ? "https://" : "http://") + host + ":" + std::to_string(port()) +
+         path;
 }
 
 std::vector<PeerRequest> HttpPeer::requests() const {
@@ -271,7 +275,8 @@ void make_leaf(const std::string& dir, const std::string& name, const std::strin
 
 TestPki::TestPki() {
   const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/orch-pki-XXXXXX";
+  std::string templ =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/orch-pki-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
   openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",

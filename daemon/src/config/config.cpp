@@ -425,7 +425,8 @@ class ConfigReader {
   }
 
   // A list of host patterns (orch/work/host_guard.h), each checked.
-  std::vector<std::string> read_host_patterns(const YAML::Node& node, const std::string& path) const {
+  std::vector<std::string> read_host_patterns(const YAML::Node& node,
+                                              const std::string& path) const {
     if (!node.IsSequence()) {
       fail(path, "must be a list of host patterns (globs, addresses, CIDR ranges), got " +
                      describe(node));

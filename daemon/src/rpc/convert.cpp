@@ -81,13 +81,14 @@ bool is_token(std::string_view text) {
 // Why a request header may not be set by a spec, or nullopt when it may.
 std::optional<std::string> reserved_header(std::string_view name) {
   std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
   if (lower.starts_with("x-orch-")) {
     return "X-Orch-* headers are set by orchestrd (task id, attempt and fencing token)";
   }
-  for (std::string_view framing : {"content-length", "transfer-encoding", "connection", "keep-alive",
-                                   "proxy-connection", "upgrade", "te", "trailer"}) {
+  for (std::string_view framing : {"content-length", "transfer-encoding", "connection",
+                                   "keep-alive", "proxy-connection", "upgrade", "te", "trailer"}) {
     if (lower == framing) return "set by orchestrd, which frames the request itself; leave it out";
   }
   return std::nullopt;
@@ -197,7 +198,8 @@ struct Walk {
     if (out.method.size() > kMaxMethodBytes || !is_token(out.method)) {
       return invalid(join_path(path, "method"),
                      "must be an HTTP method such as GET or POST (a token of at most " +
-                         std::to_string(kMaxMethodBytes) + " characters), got " + quote_text(in.method()));
+                         std::to_string(kMaxMethodBytes) +
+                         " characters), got " + quote_text(in.method()));
     }
 
     const std::string url_path = join_path(path, "url");
@@ -205,8 +207,11 @@ struct Walk {
     const auto parsed = work::parse_http_url(in.url());
     if (!parsed.url) return invalid(url_path, parsed.error);
     std::string why;
-    const auto guard = work::HostGuard::parse(policy.tenant.http_allow_hosts, policy.tenant.http_deny_hosts, why);
-    if (!guard) return engine::make_error(ErrorCode::kInternal, "tenant " + policy.tenant.name + ": " + why);
+    const auto guard =
+        work::HostGuard::parse(policy.tenant.http_allow_hosts, policy.tenant.http_deny_hosts, why);
+    if (!guard) {
+      return engine::make_error(ErrorCode::kInternal, "tenant " + policy.tenant.name + ": " + why);
+    }
     if (auto denied = guard->check_host(parsed.url->host)) {
       return engine::make_error(ErrorCode::kPermissionDenied, url_path + ": " + *denied);
     }
@@ -219,11 +224,13 @@ struct Walk {
     for (const auto& [name, value] : in.headers()) {
       const std::string header_path = headers_path + "[" + quote_text(name) + "]";
       if (name.empty() || name.size() > kMaxHeaderNameBytes || !is_token(name)) {
-        return invalid(header_path, "a header name must be a token (letters, digits and !#$%&'*+-.^_`|~) of 1 to " +
-                                        std::to_string(kMaxHeaderNameBytes) + " characters");
+        return invalid(header_path,
+                       "a header name must be a token (letters, digits and !#$%&'*+-.^_`|~) of 1 "
+                       "to " + std::to_string(kMaxHeaderNameBytes) + " characters");
       }
       if (value.size() > kMaxHeaderValueBytes) {
-        return invalid(header_path, "value longer than " + std::to_string(kMaxHeaderValueBytes) + " bytes");
+        return invalid(header_path,
+                       "value longer than " + std::to_string(kMaxHeaderValueBytes) + " bytes");
       }
       if (std::any_of(value.begin(), value.end(), [](char c) {
             return c == '\r' || c == '\n' || c == '\0';
@@ -487,7 +494,9 @@ void node_to_proto(const Node& node, v1::TaskSpec& out) {
       http->set_url(spec->url);
       for (const auto& [name, value] : spec->headers) (*http->mutable_headers())[name] = value;
       http->set_body(spec->body);
-      if (spec->connect_timeout) set_duration(*spec->connect_timeout, http->mutable_connect_timeout());
+      if (spec->connect_timeout) {
+        set_duration(*spec->connect_timeout, http->mutable_connect_timeout());
+      }
       if (spec->timeout) set_duration(*spec->timeout, http->mutable_timeout());
       http->set_max_response_bytes(spec->max_response_bytes);
       http->set_follow_redirects(spec->follow_redirects);

@@ -147,8 +147,9 @@ std::optional<HostPattern> HostPattern::parse(std::string_view text, std::string
   }
   pattern.lowered_ = lowered(text);
   if (!std::all_of(pattern.lowered_.begin(), pattern.lowered_.end(), is_glob_char)) {
-    why = "not an address, a CIDR range or a host-name glob (letters, digits, '.', '-', '_', "
-          "'*' and '?')";
+    why =
+        "not an address, a CIDR range or a host-name glob (letters, digits, '.', '-', '_', "
+        "'*' and '?')";
     return std::nullopt;
   }
   pattern.glob_ = true;
@@ -183,14 +184,16 @@ std::optional<HostGuard> HostGuard::parse(const std::vector<std::string>& allow,
       std::string problem;
       auto pattern = HostPattern::parse(texts[i], problem);
       if (!pattern) {
-        why = std::string(list) + "[" + std::to_string(i) + "]: " + quoted(texts[i]) + ": " + problem;
+        why =
+            std::string(list) + "[" + std::to_string(i) + "]: " + quoted(texts[i]) + ": " + problem;
         return false;
       }
       out.push_back(std::move(*pattern));
     }
     return true;
   };
-  if (!read(allow, "http_allow_hosts", guard.allow_) || !read(deny, "http_deny_hosts", guard.deny_)) {
+  if (!read(allow, "http_allow_hosts", guard.allow_) ||
+      !read(deny, "http_deny_hosts", guard.deny_)) {
     return std::nullopt;
   }
   return guard;
@@ -241,7 +244,8 @@ std::optional<std::string> HostGuard::check_host(std::string_view host) const {
   }
   if (allowed_by_name(host)) return std::nullopt;
   // Address patterns may still allow the name once it is resolved.
-  if (std::any_of(allow_.begin(), allow_.end(), [](const HostPattern& p) { return p.is_address(); })) {
+  if (std::any_of(allow_.begin(), allow_.end(),
+                  [](const HostPattern& p) { return p.is_address(); })) {
     return std::nullopt;
   }
   return "host " + std::string(host) + " is not in " + allow_list_text();
@@ -252,9 +256,9 @@ std::optional<std::string> HostGuard::check_addresses(std::string_view host,
   const bool by_name = allowed_by_name(host);
   for (const auto& address : addresses) {
     const std::string text = to_string(address);
-    const std::string which = text == host ? "host " + text
-                                           : "host " + std::string(host) + " resolves to " + text +
-                                                 ", which";
+    const std::string which =
+        text == host ? "host " + text
+                     : "host " + std::string(host) + " resolves to " + text + ", which";
     if (const auto* pattern = denying_address(address)) {
       return which + " is denied by http_deny_hosts pattern " + quoted(pattern->text());
     }

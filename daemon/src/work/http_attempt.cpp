@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -23,6 +22,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cctype>
 #include <optional>
 #include <variant>
 
@@ -96,7 +96,8 @@ asio::awaitable<bool> is_cancelled() {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -119,8 +120,8 @@ asio::awaitable<bool> within(Duration limit, asio::awaitable<void>& op) {
   timer.expires_after(limit);
   auto group = make_parallel_group(asio::co_spawn(executor, std::move(op), asio::deferred),
                                    timer.async_wait(asio::deferred));
-  auto [order, exception, timer_ec] =
-      co_await group.async_wait(wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
+  auto [order, exception, timer_ec] = co_await group.async_wait(
+      wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
   if (exception) std::rethrow_exception(exception);
   co_return !(order[0] == 1 && !timer_ec);
 }
@@ -128,7 +129,8 @@ asio::awaitable<bool> within(Duration limit, asio::awaitable<void>& op) {
 // A name resolution that cancellation does not wait for: getaddrinfo cannot be interrupted, so
 // a cancelled wait leaves the lookup to finish on its own and drops its answer.
 struct Resolution {
-  explicit Resolution(const asio::any_io_executor& executor) : resolver(executor), signal(executor) {}
+  explicit Resolution(const asio::any_io_executor& executor)
+      : resolver(executor), signal(executor) {}
   tcp::resolver resolver;
   asio::steady_timer signal;  // cancelled once the lookup is done
   bool done = false;
@@ -173,12 +175,14 @@ asio::awaitable<void> connect_steps(Exchange& x, const HttpUrl& url, tcp::socket
   auto resolved = co_await resolve(url);
   if (!resolved->done || co_await is_cancelled()) co_return;
   if (resolved->ec) {
-    x.failure = Failure{FailureReason::kDns, "dns: cannot resolve " + url.host + ": " + resolved->ec.message()};
+    x.failure = Failure{FailureReason::kDns,
+                        "dns: cannot resolve " + url.host + ": " + resolved->ec.message()};
     co_return;
   }
   std::vector<IpAddress> addresses;
   for (const auto& entry : resolved->results) {
-    if (auto address = parse_ip_address(entry.endpoint().address().to_string())) addresses.push_back(*address);
+    if (auto address = parse_ip_address(entry.endpoint().address().to_string()))
+      addresses.push_back(*address);
   }
   if (auto denied = x.policy.hosts.check_addresses(url.host, addresses)) {
     x.failure = Failure{FailureReason::kDenied, "denied: " + *denied};
@@ -209,8 +213,8 @@ asio::awaitable<void> connect_steps(Exchange& x, const HttpUrl& url, tcp::socket
   auto [handshake_ec] = co_await tls->async_handshake(ssl::stream_base::client, kAwait);
   if (co_await is_cancelled()) co_return;
   if (handshake_ec) {
-    x.failure = Failure{FailureReason::kTls,
-                        "tls: handshake with " + where + " failed: " + tls_failure(handle, handshake_ec)};
+    x.failure = Failure{FailureReason::kTls, "tls: handshake with " + where +
+                                                 " failed: " + tls_failure(handle, handshake_ec)};
   }
 }
 
@@ -223,11 +227,11 @@ asio::awaitable<bool> establish(Exchange& x, const HttpUrl& url, tcp::socket& so
   if (co_await is_cancelled() || x.failure) co_return false;
   if (!finished) {
     const FailureReason reason = x.phase.starts_with("while resolving") ? FailureReason::kDns
-                                 : x.phase.starts_with("in the TLS") ? FailureReason::kTls
-                                                                      : FailureReason::kConnect;
+                                 : x.phase.starts_with("in the TLS")    ? FailureReason::kTls
+                                                                        : FailureReason::kConnect;
     const std::string name(engine::failure_reason_name(reason));
-    x.failure = Failure{reason, name + ": connect_timeout of " + format_duration(x.connect_timeout) +
-                                    " passed " + x.phase};
+    x.failure = Failure{reason, name + ": connect_timeout of " +
+                                    format_duration(x.connect_timeout) + " passed " + x.phase};
     co_return false;
   }
   co_return true;
@@ -253,8 +257,8 @@ http::request<http::string_body> make_request(const Exchange& x, const Hop& hop)
   request.set("X-Orch-Fencing-Token", std::to_string(x.attempt.fencing_token));
   request.keep_alive(false);
   request.body() = hop.body;
-  const bool sends_length = !hop.body.empty() || hop.method == "POST" || hop.method == "PUT" ||
-                            hop.method == "PATCH";
+  const bool sends_length =
+      !hop.body.empty() || hop.method == "POST" || hop.method == "PUT" || hop.method == "PATCH";
   if (sends_length) request.content_length(hop.body.size());
   return request;
 }
@@ -268,7 +272,8 @@ asio::awaitable<bool> converse(Exchange& x, Stream& stream, const Hop& hop) {
   auto [write_ec, written] = co_await http::async_write(stream, request, kAwait);
   if (co_await is_cancelled()) co_return false;
   if (write_ec) {
-    x.failure = Failure{FailureReason::kProtocol, "protocol: sending the request to " + where + ": " + write_ec.message()};
+    x.failure = Failure{FailureReason::kProtocol,
+                        "protocol: sending the request to " + where + ": " + write_ec.message()};
     co_return false;
   }
 
@@ -282,8 +287,8 @@ asio::awaitable<bool> converse(Exchange& x, Stream& stream, const Hop& hop) {
     auto [read_ec, read] = co_await http::async_read_header(stream, buffer, *parser, kAwait);
     if (co_await is_cancelled()) co_return false;
     if (read_ec) {
-      x.failure = Failure{FailureReason::kProtocol,
-                          "protocol: reading the response from " + where + ": " + read_ec.message()};
+      x.failure = Failure{FailureReason::kProtocol, "protocol: reading the response from " + where +
+                                                        ": " + read_ec.message()};
       co_return false;
     }
     const unsigned status = parser->get().result_int();
@@ -302,7 +307,8 @@ asio::awaitable<bool> converse(Exchange& x, Stream& stream, const Hop& hop) {
   std::string& body = x.out.body;
   while (!parser->is_done()) {
     // Room for one byte past the cap, which tells a cut body from one that fits exactly.
-    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), x.cap + 1 - body.size()));
+    const std::size_t room =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), x.cap + 1 - body.size()));
     auto& target = parser->get().body();
     target.data = chunk.data();
     target.size = room;
@@ -317,8 +323,8 @@ asio::awaitable<bool> converse(Exchange& x, Stream& stream, const Hop& hop) {
       break;
     }
     if (read_ec) {
-      x.failure = Failure{FailureReason::kProtocol,
-                          "protocol: reading the response body from " + where + ": " + read_ec.message()};
+      x.failure = Failure{FailureReason::kProtocol, "protocol: reading the response body from " +
+                                                        where + ": " + read_ec.message()};
       co_return false;
     }
   }
@@ -344,7 +350,8 @@ bool is_redirect(std::uint32_t status) {
 
 void drop_headers(std::vector<Header>& headers, std::initializer_list<std::string_view> names) {
   std::erase_if(headers, [&names](const Header& header) {
-    return std::any_of(names.begin(), names.end(), [&header](std::string_view name) { return iequals(header.first, name); });
+    return std::any_of(names.begin(), names.end(),
+                       [&header](std::string_view name) { return iequals(header.first, name); });
   });
 }
 
@@ -356,7 +363,8 @@ asio::awaitable<void> run_exchange(Exchange& x) {
     x.failure = Failure{FailureReason::kInternal, "internal: url: " + parsed.error};
     co_return;
   }
-  Hop hop{x.spec.method.empty() ? "GET" : x.spec.method, std::move(*parsed.url), x.spec.headers, x.spec.body};
+  Hop hop{x.spec.method.empty() ? "GET" : x.spec.method, std::move(*parsed.url), x.spec.headers,
+          x.spec.body};
   for (int redirects = 0;; ++redirects) {
     x.out = HttpOutput{};
     x.out.url = hop.url.text();
@@ -368,26 +376,30 @@ asio::awaitable<void> run_exchange(Exchange& x) {
     if (!co_await fetch(x, hop)) co_return;
     if (!x.spec.follow_redirects || !is_redirect(x.out.status) || x.location.empty()) co_return;
     if (redirects == kMaxRedirects) {
-      x.failure = Failure{FailureReason::kProtocol, "protocol: more than " + std::to_string(kMaxRedirects) +
-                                                        " redirects (the last one to " + x.location + ")"};
+      x.failure =
+          Failure{FailureReason::kProtocol, "protocol: more than " + std::to_string(kMaxRedirects) +
+                                                " redirects (the last one to " + x.location + ")"};
       co_return;
     }
     auto next = resolve_location(hop.url, x.location);
     if (!next.url) {
-      x.failure = Failure{FailureReason::kProtocol,
-                          "protocol: redirect to an unusable URL \"" + x.location.substr(0, 200) + "\": " + next.error};
+      x.failure =
+          Failure{FailureReason::kProtocol, "protocol: redirect to an unusable URL \"" +
+                                                x.location.substr(0, 200) + "\": " + next.error};
       co_return;
     }
     // As browsers and curl do: 303 turns the request into a GET, and so do 301 and 302 a POST;
     // 307 and 308 repeat it as it was.
     const std::uint32_t status = x.out.status;
-    if ((status == 303 && hop.method != "HEAD") || ((status == 301 || status == 302) && hop.method == "POST")) {
+    if ((status == 303 && hop.method != "HEAD") ||
+        ((status == 301 || status == 302) && hop.method == "POST")) {
       hop.method = "GET";
       hop.body.clear();
       drop_headers(hop.headers, {"content-type", "content-encoding", "content-language"});
     }
     // Credentials stay with the origin they were meant for.
-    if (next.url->host != hop.url.host || next.url->port != hop.url.port || next.url->tls != hop.url.tls) {
+    if (next.url->host != hop.url.host || next.url->port != hop.url.port ||
+        next.url->tls != hop.url.tls) {
       drop_headers(hop.headers, {"authorization", "proxy-authorization", "cookie"});
     }
     hop.url = std::move(*next.url);
@@ -395,7 +407,8 @@ asio::awaitable<void> run_exchange(Exchange& x) {
 }
 
 bool accepted(const HttpSpec& spec, std::uint32_t status) {
-  return std::find(spec.accept_status.begin(), spec.accept_status.end(), status) != spec.accept_status.end();
+  return std::find(spec.accept_status.begin(), spec.accept_status.end(), status) !=
+         spec.accept_status.end();
 }
 
 }  // namespace
@@ -405,19 +418,22 @@ asio::awaitable<AttemptOutcome> http_attempt(const engine::Node& node, engine::R
   const auto* spec = std::get_if<HttpSpec>(&node.work);
   const HttpPolicy* policy = ctx.record.tenant.settings.http.get();
   if (spec == nullptr || policy == nullptr) {
-    co_return AttemptOutcome{State::kFailed, "internal: http nodes are not set up in this daemon",
-                             FailureReason::kInternal, {}};
+    co_return AttemptOutcome{State::kFailed,
+                             "internal: http nodes are not set up in this daemon",
+                             FailureReason::kInternal,
+                             {}};
   }
   const Duration timeout = spec->timeout.value_or(policy->defaults.timeout);
-  Exchange x{*policy,
-             *spec,
-             attempt,
-             spec->connect_timeout.value_or(policy->defaults.connect_timeout),
-             spec->max_response_bytes != 0 ? spec->max_response_bytes : policy->defaults.response_bytes,
-             {},
-             std::nullopt,
-             {},
-             {}};
+  Exchange x{
+      *policy,
+      *spec,
+      attempt,
+      spec->connect_timeout.value_or(policy->defaults.connect_timeout),
+      spec->max_response_bytes != 0 ? spec->max_response_bytes : policy->defaults.response_bytes,
+      {},
+      std::nullopt,
+      {},
+      {}};
 
   // The whole attempt, every redirect included, within `timeout`.
   auto executor = co_await asio::this_coro::executor;
@@ -425,8 +441,8 @@ asio::awaitable<AttemptOutcome> http_attempt(const engine::Node& node, engine::R
   deadline.expires_after(timeout);
   auto group = make_parallel_group(asio::co_spawn(executor, run_exchange(x), asio::deferred),
                                    deadline.async_wait(asio::deferred));
-  auto [order, exception, deadline_ec] =
-      co_await group.async_wait(wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
+  auto [order, exception, deadline_ec] = co_await group.async_wait(
+      wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
 
   if (co_await is_cancelled()) {
     co_return AttemptOutcome{State::kCancelled, {}, FailureReason::kInternal, std::move(x.out)};
@@ -434,17 +450,20 @@ asio::awaitable<AttemptOutcome> http_attempt(const engine::Node& node, engine::R
   if (exception) {
     x.failure = Failure{FailureReason::kInternal, "internal: " + what_of(exception)};
   } else if (order[0] == 1 && !deadline_ec) {
-    x.failure = Failure{FailureReason::kTimeout,
-                        "timeout: no complete response from " + x.out.url + " within " + format_duration(timeout)};
+    x.failure = Failure{FailureReason::kTimeout, "timeout: no complete response from " + x.out.url +
+                                                     " within " + format_duration(timeout)};
   }
-  policy->count_response(x.failure && x.failure->reason != FailureReason::kTimeout ? 0 : x.out.status);
+  policy->count_response(x.failure && x.failure->reason != FailureReason::kTimeout ? 0
+                                                                                   : x.out.status);
   if (x.failure) {
-    co_return AttemptOutcome{State::kFailed, std::move(x.failure->message), x.failure->reason, std::move(x.out)};
+    co_return AttemptOutcome{State::kFailed, std::move(x.failure->message), x.failure->reason,
+                             std::move(x.out)};
   }
   if (x.out.status >= 400 && !accepted(*spec, x.out.status)) {
     std::string error = "status: " + std::to_string(x.out.status);
     if (!x.out.reason.empty()) error += " " + x.out.reason;
-    co_return AttemptOutcome{State::kFailed, std::move(error), FailureReason::kStatus, std::move(x.out)};
+    co_return AttemptOutcome{State::kFailed, std::move(error), FailureReason::kStatus,
+                             std::move(x.out)};
   }
   co_return AttemptOutcome{State::kSucceeded, {}, FailureReason::kInternal, std::move(x.out)};
 }

@@ -14,7 +14,8 @@ namespace orch::work {
 namespace ssl = boost::asio::ssl;
 
 void HttpPolicy::count_response(std::uint32_t status) const {
-  const std::size_t index = status >= 100 && status < 600 ? status / 100 - 1 : kStatusClasses.size() - 1;
+  const std::size_t index =
+      status >= 100 && status < 600 ? status / 100 - 1 : kStatusClasses.size() - 1;
   if (auto* counter = responses[index]) counter->Increment();
 }
 
@@ -47,8 +48,9 @@ HttpClient::HttpClient(const config::HttpConfig& http, const config::Limits& lim
   if (metrics != nullptr) {
     impl_->responses = &prometheus::BuildCounter()
                             .Name("orch_http_responses_total")
-                            .Help("Attempts of http nodes by tenant and the status class of their "
-                                  "final response (1xx..5xx), or error when none came.")
+                            .Help(
+                                "Attempts of http nodes by tenant and the status class of their "
+                                "final response (1xx..5xx), or error when none came.")
                             .Register(*metrics->registry());
   }
 }
@@ -59,11 +61,12 @@ std::shared_ptr<const HttpPolicy> HttpClient::policy_for(const config::TenantCon
   std::string why;
   auto guard = HostGuard::parse(tenant.http_allow_hosts, tenant.http_deny_hosts, why);
   if (!guard) throw config::ConfigError("tenants " + tenant.name + ": " + why);
-  auto policy = std::make_shared<HttpPolicy>(HttpPolicy{std::move(*guard), impl_->tls, impl_->defaults, {}});
+  auto policy =
+      std::make_shared<HttpPolicy>(HttpPolicy{std::move(*guard), impl_->tls, impl_->defaults, {}});
   if (impl_->responses != nullptr) {
     for (std::size_t i = 0; i < kStatusClasses.size(); ++i) {
-      policy->responses[i] =
-          &impl_->responses->Add({{"tenant", tenant.name}, {"class", std::string(kStatusClasses[i])}});
+      policy->responses[i] = &impl_->responses->Add(
+          {{"tenant", tenant.name}, {"class", std::string(kStatusClasses[i])}});
     }
   }
   return policy;

@@ -30,8 +30,10 @@ std::optional<std::string_view> scheme_of(std::string_view text) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
   const auto scheme = text.substr(0, colon);
-  const bool letter_first = (scheme[0] >= 'a' && scheme[0] <= 'z') || (scheme[0] >= 'A' && scheme[0] <= 'Z');
-  if (!letter_first || !std::all_of(scheme.begin(), scheme.end(), is_scheme_char)) return std::nullopt;
+  const bool letter_first =
+      (scheme[0] >= 'a' && scheme[0] <= 'z') || (scheme[0] >= 'A' && scheme[0] <= 'Z');
+  if (!letter_first || !std::all_of(scheme.begin(), scheme.end(), is_scheme_char))
+    return std::nullopt;
   return scheme;
 }
 
@@ -74,7 +76,8 @@ std::optional<std::string> numeric_ipv4(const std::string& host, bool& invalid) 
   if (!numeric) return std::nullopt;
   in_addr address{};
   if (::inet_aton(host.c_str(), &address) == 0) {
-    invalid = std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+    invalid = std::all_of(host.begin(), host.end(),
+                          [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
     return std::nullopt;
   }
   char buffer[INET_ADDRSTRLEN] = {};
@@ -102,8 +105,9 @@ ParsedUrl parse_http_url(std::string_view text) {
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f) {
-      return fail("contains a space, a control character or a byte outside ASCII; "
-                  "percent-encode it");
+      return fail(
+          "contains a space, a control character or a byte outside ASCII; "
+          "percent-encode it");
     }
   }
   const auto scheme = scheme_of(text);
@@ -182,13 +186,16 @@ ParsedUrl parse_http_url(std::string_view text) {
     }
     url.port = static_cast<std::uint16_t>(value);
   }
-  url.target = target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
+  url.target =
+      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
   return ParsedUrl{std::move(url), {}};
 }
 
 ParsedUrl resolve_location(const HttpUrl& base, std::string_view location) {
-  while (!location.empty() && (location.front() == ' ' || location.front() == '\t')) location.remove_prefix(1);
-  while (!location.empty() && (location.back() == ' ' || location.back() == '\t')) location.remove_suffix(1);
+  while (!location.empty() && (location.front() == ' ' || location.front() == '\t'))
+    location.remove_prefix(1);
+  while (!location.empty() && (location.back() == ' ' || location.back() == '\t'))
+    location.remove_suffix(1);
   if (location.empty()) return fail("the Location header is empty");
   if (scheme_of(location)) return parse_http_url(location);
   const std::string origin = std::string(base.tls ? "https:" : "http:");

@@ -88,7 +88,8 @@ TEST(HttpClient, ACaFileThatCannotBeLoadedStopsStartUp) {
     work::HttpClient client(http, Limits{}, nullptr);
     FAIL() << "loaded a CA file that does not exist";
   } catch (const ConfigError& e) {
-    EXPECT_TRUE(std::string_view(e.what()).starts_with("http.ca_file: cannot load /nonexistent/ca.pem: "))
+    EXPECT_TRUE(
+        std::string_view(e.what()).starts_with("http.ca_file: cannot load /nonexistent/ca.pem: "))
         << e.what();
   }
   // The system store loads (it may be empty in a container; that only fails verification).

@@ -104,7 +104,8 @@ TEST_F(HttpValidation, RefusesABadMethod) {
 
 TEST_F(HttpValidation, RefusesUrlsThatCannotBeFetched) {
   EXPECT_EQ(message(get("")), "spec.http.url: required (an http:// or https:// URL)");
-  EXPECT_EQ(message(get("ftp://example.com/")), "spec.http.url: scheme must be http or https, got \"ftp\"");
+  EXPECT_EQ(message(get("ftp://example.com/")),
+            "spec.http.url: scheme must be http or https, got \"ftp\"");
   EXPECT_EQ(message(get("http:///x")), "spec.http.url: no host");
   EXPECT_EQ(message(get("http://example.com:99999/")),
             "spec.http.url: port must be a number from 1 to 65535, got \"99999\"");
@@ -117,7 +118,8 @@ TEST_F(HttpValidation, RefusesBadHeaders) {
   EXPECT_EQ(message(crlf), "spec.http.headers[\"X-Note\"]: value must not contain CR, LF or NUL");
   v1::TaskSpec name = get("http://example.com/");
   (*name.mutable_http()->mutable_headers())["Bad Name"] = "v";
-  EXPECT_TRUE(message(name).starts_with("spec.http.headers[\"Bad Name\"]: a header name must be a token"))
+  EXPECT_TRUE(
+      message(name).starts_with("spec.http.headers[\"Bad Name\"]: a header name must be a token"))
       << message(name);
   v1::TaskSpec framing = get("http://example.com/");
   (*framing.mutable_http()->mutable_headers())["Content-Length"] = "5";
@@ -148,10 +150,12 @@ TEST_F(HttpValidation, RefusesBadDurationsAndCaps) {
   v1::TaskSpec status = get("http://example.com/");
   status.mutable_http()->add_accept_status(404);
   status.mutable_http()->add_accept_status(42);
-  EXPECT_EQ(message(status), "spec.http.accept_status[1]: must be a status code from 100 to 599, got 42");
+  EXPECT_EQ(message(status),
+            "spec.http.accept_status[1]: must be a status code from 100 to 599, got 42");
   v1::TaskSpec retry = get("http://example.com/");
   retry.mutable_retry()->add_non_retryable_errors("nope");
-  EXPECT_TRUE(message(retry).starts_with("spec.retry.non_retryable_errors[0]: unknown failure reason 'nope'"));
+  EXPECT_TRUE(message(retry).starts_with(
+      "spec.retry.non_retryable_errors[0]: unknown failure reason 'nope'"));
 }
 
 TEST_F(HttpValidation, DeniedHostsArePermissionDeniedNamingHostAndPattern) {

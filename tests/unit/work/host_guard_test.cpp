@@ -86,11 +86,14 @@ TEST(HostPattern, RefusesWhatIsNoneOfTheForms) {
   EXPECT_EQ(parse_error(""), "a pattern must not be empty");
   EXPECT_EQ(parse_error("10.0.0.0/33"), "the prefix must be 0 to 32 for IPv4");
   EXPECT_EQ(parse_error("fc00::/129"), "the prefix must be 0 to 128 for IPv6");
-  EXPECT_EQ(parse_error("10.0.0.1/8"), "host bits are set after the /8 prefix; did you mean \"10.0.0.0/8\"?");
-  EXPECT_EQ(parse_error("10.0.0.0/x"), "not a CIDR range: the prefix length after '/' must be a number");
+  EXPECT_EQ(parse_error("10.0.0.1/8"),
+            "host bits are set after the /8 prefix; did you mean \"10.0.0.0/8\"?");
+  EXPECT_EQ(parse_error("10.0.0.0/x"),
+            "not a CIDR range: the prefix length after '/' must be a number");
   EXPECT_EQ(parse_error("example.com/8"),
             "not a CIDR range: the part before '/' must be an IPv4 or IPv6 address");
-  EXPECT_TRUE(parse_error("exa mple.com").starts_with("not an address, a CIDR range or a host-name glob"));
+  EXPECT_TRUE(
+      parse_error("exa mple.com").starts_with("not an address, a CIDR range or a host-name glob"));
 }
 
 TEST(HostGuard, ParseNamesTheListAndIndexOfABadPattern) {
@@ -119,7 +122,8 @@ TEST(HostGuard, DenyWinsOverAllow) {
   const auto g = guard({"*.example.com", "10.0.0.0/8"}, {"secret.example.com", "10.0.0.5"});
   EXPECT_EQ(g.check_host("secret.example.com"),
             "host secret.example.com is denied by http_deny_hosts pattern \"secret.example.com\"");
-  EXPECT_EQ(g.check_host("10.0.0.5"), "host 10.0.0.5 is denied by http_deny_hosts pattern \"10.0.0.5\"");
+  EXPECT_EQ(g.check_host("10.0.0.5"),
+            "host 10.0.0.5 is denied by http_deny_hosts pattern \"10.0.0.5\"");
   EXPECT_EQ(g.check_host("10.0.0.6"), std::nullopt);
   EXPECT_EQ(g.check_host("api.example.com"), std::nullopt);
 }
@@ -147,7 +151,8 @@ TEST(HostGuard, ANameMatchingNoAllowGlobIsRefusedUnlessAddressesMayAllowIt) {
 TEST(HostGuard, DenyGlobsAlsoMatchTheTextOfResolvedAddresses) {
   const auto g = guard({"*"}, {"10.*"});
   const std::vector<IpAddress> ten = {ip("10.9.8.7")};
-  EXPECT_EQ(g.check_host("10.9.8.7"), "host 10.9.8.7 is denied by http_deny_hosts pattern \"10.*\"");
+  EXPECT_EQ(g.check_host("10.9.8.7"),
+            "host 10.9.8.7 is denied by http_deny_hosts pattern \"10.*\"");
   EXPECT_EQ(g.check_addresses("db.internal", ten),
             "host db.internal resolves to 10.9.8.7, which is denied by http_deny_hosts pattern "
             "\"10.*\"");

@@ -59,7 +59,8 @@ TEST(HttpUrl, RewritesNumericIpv4ShorthandsAsTheAddressTheyReach) {
 TEST(HttpUrl, RefusesWhatCannotBeFetched) {
   EXPECT_EQ(error(""), "must not be empty");
   EXPECT_EQ(error("ftp://example.com/"), "scheme must be http or https, got \"ftp\"");
-  EXPECT_EQ(error("example.com/path"), "not an absolute URL; write it as http://HOST/PATH or https://HOST/PATH");
+  EXPECT_EQ(error("example.com/path"),
+            "not an absolute URL; write it as http://HOST/PATH or https://HOST/PATH");
   EXPECT_EQ(error("http:///path"), "no host");
   EXPECT_EQ(error("http://:80/"), "no host");
   EXPECT_EQ(error("http://h:0/"), "port must be a number from 1 to 65535, got \"0\"");
@@ -74,7 +75,8 @@ TEST(HttpUrl, RefusesWhatCannotBeFetched) {
   EXPECT_EQ(error("http://[::1/"), "no ']' after the IPv6 address");
   EXPECT_EQ(error("http://[fe80::1%25eth0]/"), "IPv6 zone ids are not supported");
   EXPECT_EQ(error("http://[nope]/"), "not an IPv6 address between [ and ]");
-  EXPECT_EQ(error("http://a::1/"), "host \"a:\" is not a name or an address (IPv6 goes in brackets: http://[::1]/)");
+  EXPECT_EQ(error("http://a::1/"),
+            "host \"a:\" is not a name or an address (IPv6 goes in brackets: http://[::1]/)");
   EXPECT_EQ(error("http://" + std::string(kMaxUrlBytes, 'a')), "longer than 8192 bytes");
 }
 

@@ -66,9 +66,9 @@ class HostPattern {
 
   std::string text_;
   bool glob_ = false;
-  std::string lowered_;   // glob: the pattern in lower case
-  IpAddress network_{};   // address pattern
-  unsigned prefix_ = 0;   // address pattern: leading bits that must match
+  std::string lowered_;  // glob: the pattern in lower case
+  IpAddress network_{};  // address pattern
+  unsigned prefix_ = 0;  // address pattern: leading bits that must match
 };
 
 class HostGuard {

@@ -21,11 +21,11 @@ namespace orch::work {
 inline constexpr std::size_t kMaxUrlBytes = 8192;
 
 struct HttpUrl {
-  bool tls = false;      // https
-  std::string host;      // lower-case name, dotted-quad IPv4, or IPv6 without brackets
-  bool ipv6 = false;     // `host` is an IPv6 address
+  bool tls = false;   // https
+  std::string host;   // lower-case name, dotted-quad IPv4, or IPv6 without brackets
+  bool ipv6 = false;  // `host` is an IPv6 address
   std::uint16_t port = 80;
-  std::string target;    // path and query as sent in the request line; "/" at least
+  std::string target;  // path and query as sent in the request line; "/" at least
 
   /// host[:port] for the Host header (the port only when not the scheme's default).
   std::string authority() const;
