@@ -435,21 +435,23 @@ asio::awaitable<AttemptOutcome> http_attempt(const engine::Node& node, engine::R
       {},
       {}};
 
-  // The whole attempt, every redirect included, within `timeout`.
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer deadline(executor);
-  deadline.expires_after(timeout);
-  auto group = make_parallel_group(asio::co_spawn(executor, run_exchange(x), asio::deferred),
-                                   deadline.async_wait(asio::deferred));
-  auto [order, exception, deadline_ec] = co_await group.async_wait(
-      wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
+  // The whole attempt, every redirect included, within `timeout`. A bug that throws fails the
+  // attempt (never retried) instead of the task's coroutine.
+  bool finished = false;
+  std::exception_ptr exception;
+  try {
+    auto exchange = run_exchange(x);
+    finished = co_await within(timeout, exchange);
+  } catch (...) {
+    exception = std::current_exception();
+  }
 
   if (co_await is_cancelled()) {
     co_return AttemptOutcome{State::kCancelled, {}, FailureReason::kInternal, std::move(x.out)};
   }
   if (exception) {
     x.failure = Failure{FailureReason::kInternal, "internal: " + what_of(exception)};
-  } else if (order[0] == 1 && !deadline_ec) {
+  } else if (!finished) {
     x.failure = Failure{FailureReason::kTimeout, "timeout: no complete response from " + x.out.url +
                                                      " within " + format_duration(timeout)};
   }
