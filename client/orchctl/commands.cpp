@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <map>
 #include <sstream>
@@ -170,6 +171,48 @@ v1::TaskSpec exec_spec(const SpawnExecArgs& args) {
   return spec;
 }
 
+// The request body of --data: TEXT as it is, @FILE the file's bytes, @- standard input.
+std::string read_data(const std::string& data) {
+  if (!data.starts_with('@')) return data;
+  const std::string path = data.substr(1);
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("--data: cannot read \"" + path + "\"");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// `spawn http METHOD URL [-H 'K: V']... [--data ...] [--timeout D] ...`
+v1::TaskSpec http_spec(const HttpSpawnArgs& args) {
+  v1::TaskSpec spec = orch::client::http(args.method, args.url);
+  auto& http = *spec.mutable_http();
+  for (const auto& text : args.headers) {
+    const auto colon = text.find(':');
+    const std::string name = text.substr(0, colon);
+    if (colon == std::string::npos || name.empty() ||
+        name.find_first_of(" \t") != std::string::npos) {
+      throw UsageError("-H: invalid header \"" + text + "\" (use 'Name: value')");
+    }
+    std::string value = text.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t") + 1);
+    if (!http.mutable_headers()->insert({name, value}).second) {
+      throw UsageError("-H: header \"" + name + "\" given twice");
+    }
+  }
+  if (args.data_given) http.set_body(read_data(args.data));
+  if (!args.timeout.empty()) {
+    *http.mutable_timeout() = orch::client::to_proto(duration_arg(args.timeout, "--timeout"));
+  }
+  if (!args.connect_timeout.empty()) {
+    *http.mutable_connect_timeout() =
+        orch::client::to_proto(duration_arg(args.connect_timeout, "--connect-timeout"));
+  }
+  http.set_max_response_bytes(args.max_response_bytes);
+  for (const unsigned status : args.accept_status) http.add_accept_status(status);
+  http.set_follow_redirects(args.follow_redirects);
+  return spec;
+}
+
 }  // namespace
 
 Commands::Commands(const GlobalArgs& globals, std::ostream& out) : globals_(globals), out_(out) {}
@@ -194,9 +237,11 @@ void Commands::print_task(const v1::TaskInfo& task) {
 int Commands::spawn(const SpawnArgs& args) {
   v1::SpawnRequest request;
   // Everything local is checked before anything is sent.
-  if (!args.file.empty() && (args.sleep_given || args.exec_given || args.worker_given)) {
+  if (!args.file.empty() &&
+      (args.sleep_given || args.exec_given || args.worker_given || args.http_given)) {
     throw UsageError(
-        "spawn: give either -f FILE or a node (sleep DURATION, exec, worker QUEUE), not both");
+        "spawn: give either -f FILE or a node (sleep DURATION, exec, worker QUEUE, http METHOD "
+        "URL), not both");
   }
   if (!args.file.empty()) {
     auto spec = orch::client::read_spec_file(args.file, std::cin);
@@ -208,10 +253,12 @@ int Commands::spawn(const SpawnArgs& args) {
     *request.mutable_spec() = exec_spec(args.exec);
   } else if (args.worker_given) {
     *request.mutable_spec() = orch::client::worker(args.worker_queue, data_arg(args.worker_data));
+  } else if (args.http_given) {
+    *request.mutable_spec() = http_spec(args.http);
   } else {
     throw UsageError(
-        "spawn: say what to run: `sleep DURATION`, `exec -- PROGRAM ARG...`, `worker QUEUE` or "
-        "-f FILE");
+        "spawn: say what to run: `sleep DURATION`, `exec -- PROGRAM ARG...`, `worker QUEUE`, "
+        "`http METHOD URL` or -f FILE");
   }
   request.set_name(args.name);
   add_labels(args.labels, *request.mutable_labels());

@@ -35,6 +35,20 @@ struct SpawnExecArgs {
   std::vector<std::string> argv;           // PROGRAM ARG...
 };
 
+/// `spawn http METHOD URL ...`
+struct HttpSpawnArgs {
+  std::string method;
+  std::string url;
+  std::vector<std::string> headers;      // -H 'Name: value'
+  std::string data;                      // --data TEXT, @FILE, or @- for stdin
+  bool data_given = false;
+  std::string timeout;                   // --timeout DURATION
+  std::string connect_timeout;           // --connect-timeout DURATION
+  std::uint64_t max_response_bytes = 0;  // --max-response-bytes N
+  std::vector<unsigned> accept_status;   // --accept-status N (repeatable)
+  bool follow_redirects = false;         // --follow-redirects
+};
+
 struct SpawnArgs {
   bool wait = false;
   std::string name;
@@ -48,6 +62,8 @@ struct SpawnArgs {
   std::string worker_queue;    // `spawn worker QUEUE [--data @FILE|TEXT]`
   std::string worker_data;
   bool worker_given = false;
+  HttpSpawnArgs http;          // `spawn http METHOD URL`
+  bool http_given = false;
 };
 
 /// `orchctl worker --queue Q [--slots N] -- PROGRAM ARG...`

@@ -56,12 +56,13 @@ Text output (a task):
   A node line: [index] (join/select/sequence children), kind, STATE, winner=N (select),
   took=DURATION (when started and finished), attempts=N (work leaves, when more than one),
   error="..." (when the node has one). Below an exec node: exit_code: N (or signal: N),
-  stdout: "..." and stderr: "...", and last_attempt_error: "..." after a failed attempt.)";
+  stdout: "..." and stderr: "...", and last_attempt_error: "..." after a failed attempt. An
+  http node's response follows its line (see `orchctl spawn http --help`).)";
 
 constexpr const char* kSpawnFooter = R"(
-Give the node to run as a sub-command (sleep DURATION, or exec ... -- PROGRAM ARG...) or as
-a TaskSpec file: -f FILE (JSON or YAML, '-' reads stdin; duration fields take 250ms, 2s,
-1m30s as well as "0.250s").
+Give the node to run as a sub-command (sleep DURATION, exec ... -- PROGRAM ARG..., worker
+QUEUE, http METHOD URL) or as a TaskSpec file: -f FILE (JSON or YAML, '-' reads stdin;
+duration fields take 250ms, 2s, 1m30s as well as "0.250s").
 
 Output: the new task's id (json: {"id":"...","existing":false}; existing is true when the
 idempotency key matched an earlier task). With --wait: joins the task and prints it as
@@ -104,6 +105,19 @@ UNAVAILABLE when it shuts down: restart the worker, with backoff, to reconnect).
 
 Example:
   orchctl worker --queue thumbnails --slots 4 -- ./make-thumbnail --size 128)";
+constexpr const char* kHttpFooter = R"(
+A status >= 400 makes the task FAILED (reason status) unless given with --accept-status; the
+response is kept either way. Text output of --wait adds, under the http node's line:
+  status: 200 OK
+  url: URL                      (the URL that answered, after redirects)
+  body: N bytes                 (", truncated at max_response_bytes" when cut)
+    each line of the body, indented
+json: the TaskInfo, with the whole response (headers too) in result.http.
+
+Examples:
+  orchctl spawn --wait http GET https://example.com/
+  orchctl spawn --wait http POST https://api.example.com/jobs \
+      -H 'Content-Type: application/json' --data @job.json --timeout 30s)";
 
 constexpr const char* kLsFooter = R"(
 Text output: one line per task, newest first, no header; columns aligned and separated by
@@ -312,10 +326,33 @@ int main(int argc, char** argv) {
       "  orchctl spawn --wait worker thumbnails --data @photo.json");
   spawn_worker->add_option("QUEUE", spawn_args.worker_queue, "the queue, e.g. thumbnails")->required();
   spawn_worker->add_option("--data", spawn_args.worker_data, "the payload: TEXT, or @FILE ('@-' is stdin)");
+  auto* http = spawn->add_subcommand("http", "Spawn one HTTP/1.1 request (docs/kinds/http.md)");
+  http->footer(kHttpFooter);
+  http->add_option("METHOD", spawn_args.http.method, "GET, POST, PUT, DELETE, ...")->required();
+  http->add_option("URL", spawn_args.http.url, "http:// or https:// URL")->required();
+  http->add_option("-H,--header", spawn_args.http.headers,
+                   "a request header 'Name: value' (repeatable)")
+      ->allow_extra_args(false);
+  http->add_option("--data", spawn_args.http.data, "request body: TEXT, @FILE, or @- for stdin");
+  http->add_option("--timeout", spawn_args.http.timeout, "longest time for the whole request")
+      ->check(orchctl::duration_check());
+  http->add_option("--connect-timeout", spawn_args.http.connect_timeout,
+                   "longest time to resolve, connect and shake hands")
+      ->check(orchctl::duration_check());
+  http->add_option("--max-response-bytes", spawn_args.http.max_response_bytes,
+                   "cut the response body after N bytes (0: the daemon's default)");
+  http->add_option("--accept-status", spawn_args.http.accept_status,
+                   "a status >= 400 that still succeeds (repeatable)")
+      ->allow_extra_args(false)
+      ->check(CLI::Range(100, 599));
+  http->add_flag("--follow-redirects", spawn_args.http.follow_redirects,
+                 "follow 301, 302, 303, 307 and 308 (at most 5)");
   spawn->callback([&] {
     spawn_args.exec_given = exec->parsed();
     spawn_args.sleep_given = sleep->parsed();
     spawn_args.worker_given = spawn_worker->parsed();
+    spawn_args.http_given = http->parsed();
+    spawn_args.http.data_given = http->count("--data") > 0;
     action = [&](Commands& c) { return c.spawn(spawn_args); };
   });
 

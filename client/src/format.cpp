@@ -39,6 +39,8 @@ std::string output_kind(const orch::v1::NodeResult& result) {
       return "sequence";
     case orch::v1::NodeResult::kExec:
       return "exec";
+    case orch::v1::NodeResult::kHttp:
+      return "http";
     default:
       return "";
   }
@@ -57,6 +59,39 @@ void append_exec_output(std::string& out, const orch::v1::ExecOutput& exec, int 
   }
   out += pad + "stdout: " + quote(exec.stdout()) + (exec.stdout_truncated() ? " (truncated)" : "") + "\n";
   out += pad + "stderr: " + quote(exec.stderr()) + (exec.stderr_truncated() ? " (truncated)" : "") + "\n";
+// Text a terminal shows as it is: no NUL and no control characters but tab, CR and LF.
+bool printable(std::string_view text) {
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte < 0x20 && c != '\t' && c != '\n' && c != '\r') || byte == 0x7f;
+  });
+}
+
+// Under an http node's line: the status line, then the body, each of its lines indented.
+void append_http(std::string& out, const orch::v1::HttpOutput& http, int indent) {
+  const std::string pad(static_cast<std::size_t>(indent) * 2, ' ');
+  if (http.status() == 0) return;  // no response came
+  out += pad + "status: " + std::to_string(http.status());
+  if (!http.reason().empty()) out += " " + http.reason();
+  out += '\n';
+  out += pad + "url: " + http.url() + '\n';
+  out += pad + "body: " + std::to_string(http.body().size()) + " bytes";
+  if (http.truncated()) out += ", truncated at max_response_bytes";
+  if (!printable(http.body())) {
+    out += ", binary (not shown; -o json has it in base64)\n";
+    return;
+  }
+  out += '\n';
+  std::string_view body = http.body();
+  while (!body.empty()) {
+    const auto eol = body.find('\n');
+    std::string_view line = body.substr(0, eol);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    out += pad + "  ";
+    out += line;
+    out += '\n';
+    body = eol == std::string_view::npos ? std::string_view() : body.substr(eol + 1);
+  }
 }
 
 // A composite's spec fits a result only when both name the same composite; a leaf's spec fits
@@ -108,6 +143,7 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
     out += "last_attempt_error: " + quote(last) + "\n";
   }
   if (result.has_exec()) append_exec_output(out, result.exec(), indent + 1);
+  if (result.has_http()) append_http(out, result.http(), indent + 1);
 
   auto indexed = [](int i) { return "[" + std::to_string(i) + "] "; };
   const pb::RepeatedPtrField<orch::v1::TaskSpec>* spec_children = nullptr;

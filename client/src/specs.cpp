@@ -20,6 +20,13 @@ orch::v1::TaskSpec sleep(Duration d) {
   return spec;
 }
 
+orch::v1::TaskSpec http(const std::string& method, const std::string& url) {
+  orch::v1::TaskSpec spec;
+  spec.mutable_http()->set_method(method);
+  spec.mutable_http()->set_url(url);
+  return spec;
+}
+
 orch::v1::TaskSpec join(std::vector<orch::v1::TaskSpec> children, bool fail_fast) {
   orch::v1::TaskSpec spec;
   add_children(*spec.mutable_join(), children);

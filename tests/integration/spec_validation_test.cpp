@@ -16,7 +16,7 @@ namespace oc = orch::client;
 constexpr const char* kAlpha = "alpha-secret";
 
 // Small limits, so that the depth and size checks are reached with small specs. alpha may not
-// use exec; http is allowed but not implemented yet.
+// use exec; http is allowed.
 TestConfig limited_config() {
   TestConfig config = two_tenants();
   config.limits = {{"max_spec_depth", "8"}, {"max_spec_nodes", "50"}, {"max_duration", "1h"}};
@@ -119,13 +119,12 @@ std::vector<BadSpec> bad_specs() {
                      "spec.exec: tenant alpha may not use node kind 'exec' "
                      "(allowed_kinds: sleep, http)"});
   }
-  {
-    v1::TaskSpec spec;
-    spec.mutable_http()->set_url("http://127.0.0.1:1/");
-    cases.push_back({"http allowed but not implemented", spec, grpc::StatusCode::UNIMPLEMENTED,
-                     "spec.http: node kind 'http' is not available in this version of "
-                     "orchestrd"});
-  }
+  cases.push_back({"http with an unusable URL", oc::http("GET", "ftp://127.0.0.1/"), invalid,
+                   "spec.http.url: scheme must be http or https, got \"ftp\""});
+  cases.push_back({"http to a denied host", oc::http("GET", "http://169.254.169.254/"),
+                   grpc::StatusCode::PERMISSION_DENIED,
+                   "spec.http.url: host 169.254.169.254 is denied by http_deny_hosts pattern "
+                   "\"169.254.0.0/16\""});
   return cases;
 }
 

@@ -12,6 +12,8 @@
 #include <span>
 #include <system_error>
 
+#include "orch/work/host_guard.h"
+
 namespace orch::config {
 namespace {
 
@@ -55,6 +57,15 @@ log_level: info
 #   max_lease_ttl: 1h           # longest lease a mutex Lock or Refresh may ask for
 #   max_exec_output_bytes: 1048576  # exec: stdout and stderr bytes kept, each (default and most)
 #   exec_kill_grace: 5s         # exec: SIGTERM-to-SIGKILL grace when the spec sets none
+#   max_http_response_bytes: 2097152      # largest max_response_bytes an http node may ask for
+#   default_http_response_bytes: 1048576  # response body cap of an http node that sets none
+#   default_http_connect_timeout: 10s     # connect_timeout of an http node that sets none
+#   default_http_timeout: 60s             # timeout of an http node that sets none
+
+# The HTTP client of http nodes (optional):
+# http:
+#   ca_file: /etc/orchestrd/ca.pem   # verify https peers against these CAs (PEM) instead of
+#                                    # the system's CA store
 
 # Who may call the API. Each tenant sees only its own tasks, channels, schedules and mutexes.
 tenants:
@@ -74,6 +85,14 @@ tenants:
     max_mutex_waiters: 10000    # mutex Lock calls waiting at once
     # Task kinds this tenant may spawn. `exec` (run a local program) is left out by default.
     allowed_kinds: [sleep, http, worker, send, recv]
+    # Hosts http nodes may reach: host-name globs, IP addresses and CIDR ranges (see
+    # docs/kinds/http.md). Deny wins, and is checked against every address a name resolves to.
+    # These defaults deny the link-local ranges, where cloud metadata services answer.
+    http_allow_hosts: ["*"]
+    http_deny_hosts: ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254"]
+    # To keep http nodes off this host and private networks as well, add to the deny list:
+    #   "127.0.0.0/8", "0.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+    #   "100.64.0.0/10", "::1/128", "::/128", "fc00::/7"
     # To let it run local programs, add `exec` above and list every program it may start,
     # as absolute paths (argv[0] must match one exactly; empty = exec refused):
     #   allowed_kinds: [sleep, http, exec, worker, send, recv]
@@ -81,18 +100,21 @@ tenants:
     exec_allowlist: []
 )yaml";
 
-constexpr std::array<std::string_view, 8> kTopLevelKeys = {
-    "listen",         "admin_listen", "threads", "retention",
-    "shutdown_grace", "log_level",    "limits",  "tenants"};
-constexpr std::array<std::string_view, 9> kLimitsKeys = {
-    "max_spec_depth", "max_spec_nodes", "max_labels",            "max_label_bytes",
-    "max_batch",      "max_duration",   "max_lease_ttl",         "max_exec_output_bytes",
-    "exec_kill_grace"};
-constexpr std::array<std::string_view, 13> kTenantKeys = {
+constexpr std::array<std::string_view, 9> kTopLevelKeys = {
+    "listen",         "admin_listen", "threads", "retention", "shutdown_grace",
+    "log_level",      "limits",       "http",    "tenants"};
+constexpr std::array<std::string_view, 13> kLimitsKeys = {
+    "max_spec_depth",          "max_spec_nodes",              "max_labels",
+    "max_label_bytes",         "max_batch",                   "max_duration",
+    "max_lease_ttl",           "max_exec_output_bytes",       "exec_kill_grace",
+    "max_http_response_bytes", "default_http_response_bytes", "default_http_connect_timeout",
+    "default_http_timeout"};
+constexpr std::array<std::string_view, 1> kHttpKeys = {"ca_file"};
+constexpr std::array<std::string_view, 15> kTenantKeys = {
     "name",          "token_sha256",      "max_concurrency",       "max_queued",
     "max_schedules", "max_channels",      "max_message_bytes",     "max_channel_capacity",
     "allowed_kinds", "exec_allowlist",    "max_mutexes",           "max_mutex_value_bytes",
-    "max_mutex_waiters"};
+    "max_mutex_waiters", "http_allow_hosts", "http_deny_hosts"};
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
@@ -258,6 +280,8 @@ class ConfigReader {
         config.log_level = read_log_level(value, path);
       } else if (key == "limits") {
         config.limits = read_limits(value, path);
+      } else if (key == "http") {
+        config.http = read_http(value, path);
       } else if (key == "tenants") {
         config.tenants = read_tenants(value, path);
         has_tenants = true;
@@ -368,10 +392,7 @@ class ConfigReader {
       } else if (key == "max_batch") {
         limits.max_batch = read_u32(value, key_path, 1, 1'000'000);
       } else if (key == "max_duration") {
-        limits.max_duration = read_duration(value, key_path);
-        if (limits.max_duration <= Duration::zero()) {
-          fail(key_path, "must be greater than 0");
-        }
+        limits.max_duration = read_positive_duration(value, key_path);
       } else if (key == "max_lease_ttl") {
         limits.max_lease_ttl = read_duration(value, key_path);
         if (limits.max_lease_ttl <= Duration::zero() ||
@@ -382,6 +403,14 @@ class ConfigReader {
         limits.max_exec_output_bytes = read_uint(value, key_path, 1, 1ULL << 30);
       } else if (key == "exec_kill_grace") {
         limits.exec_kill_grace = read_duration(value, key_path);
+      } else if (key == "max_http_response_bytes") {
+        limits.max_http_response_bytes = read_uint(value, key_path, 1, 1ULL << 30);
+      } else if (key == "default_http_response_bytes") {
+        limits.default_http_response_bytes = read_uint(value, key_path, 1, 1ULL << 30);
+      } else if (key == "default_http_connect_timeout") {
+        limits.default_http_connect_timeout = read_positive_duration(value, key_path);
+      } else if (key == "default_http_timeout") {
+        limits.default_http_timeout = read_positive_duration(value, key_path);
       } else {
         return false;
       }
@@ -392,7 +421,57 @@ class ConfigReader {
       fail(child_path(path, "exec_kill_grace"),
            "must be at most max_duration (" + format_duration(limits.max_duration) + ")");
     }
+    if (limits.default_http_response_bytes > limits.max_http_response_bytes) {
+      fail(child_path(path, "default_http_response_bytes"),
+           "must not exceed max_http_response_bytes (" +
+               std::to_string(limits.max_http_response_bytes) + ")");
+    }
     return limits;
+  }
+
+  Duration read_positive_duration(const YAML::Node& node, const std::string& path) const {
+    const Duration value = read_duration(node, path);
+    if (value <= Duration::zero()) fail(path, "must be greater than 0");
+    return value;
+  }
+
+  HttpConfig read_http(const YAML::Node& node, const std::string& path) const {
+    HttpConfig http;
+    const auto read_entry = [&](std::string_view key, const YAML::Node& value,
+                                const std::string& key_path) {
+      if (key == "ca_file") {
+        if (!value.IsScalar() || value.Scalar().empty()) {
+          fail(key_path, "must be the path of a PEM file, got " + describe(value));
+        }
+        http.ca_file = value.Scalar();
+      } else {
+        return false;
+      }
+      return true;
+    };
+    for_each_entry(node, path, kHttpKeys, read_entry);
+    return http;
+  }
+
+  // A list of host patterns (orch/work/host_guard.h), each checked.
+  std::vector<std::string> read_host_patterns(const YAML::Node& node,
+                                              const std::string& path) const {
+    if (!node.IsSequence()) {
+      fail(path, "must be a list of host patterns (globs, addresses, CIDR ranges), got " +
+                     describe(node));
+    }
+    std::vector<std::string> patterns;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string item_path = index_path(path, i);
+      if (!item.IsScalar()) fail(item_path, "must be a host pattern, got " + describe(item));
+      std::string why;
+      if (!work::HostPattern::parse(item.Scalar(), why)) {
+        fail(item_path, quote(item.Scalar()) + ": " + why);
+      }
+      patterns.push_back(item.Scalar());
+    }
+    return patterns;
   }
 
   std::uint32_t read_u32(const YAML::Node& node, const std::string& path, std::uint32_t min,
@@ -444,6 +523,10 @@ class ConfigReader {
         tenant.max_mutex_waiters = read_u32(value, key_path, 0, 1'000'000);
       } else if (key == "exec_allowlist") {
         tenant.exec_allowlist = read_exec_allowlist(value, key_path);
+      } else if (key == "http_allow_hosts") {
+        tenant.http_allow_hosts = read_host_patterns(value, key_path);
+      } else if (key == "http_deny_hosts") {
+        tenant.http_deny_hosts = read_host_patterns(value, key_path);
       } else {
         return false;
       }

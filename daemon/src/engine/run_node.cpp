@@ -12,6 +12,7 @@
 #include "orch/engine/engine.h"
 #include "task_record.h"
 #include "work/exec_attempt.h"
+#include "work/http_attempt.h"
 
 namespace orch::engine {
 namespace {
@@ -226,6 +227,9 @@ asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
       break;
     case NodeKind::kWorker:
       result = co_await run_attempts(node, ctx, &worker_attempt);
+      break;
+    case NodeKind::kHttp:
+      result = co_await run_attempts(node, ctx, &work::http_attempt);
       break;
     default:
       // Validation refuses these kinds until they are built; reaching here is a bug.

@@ -6,6 +6,8 @@
 #include <variant>
 
 #include "orch/workers/worker_hub.h"
+#include "orch/work/host_guard.h"
+#include "orch/work/http_url.h"
 
 namespace orch::rpc {
 namespace {
@@ -53,6 +55,46 @@ Result<Duration> duration_from_proto(const google::protobuf::Duration& d, std::s
 // More attempts than this is a mistake in the spec, not a policy.
 constexpr std::uint32_t kMaxAttempts = 1000;
 
+// Bounds of an http node's request line and headers.
+constexpr std::size_t kMaxMethodBytes = 32;
+constexpr std::size_t kMaxHeaders = 100;
+constexpr std::size_t kMaxHeaderNameBytes = 256;
+constexpr std::size_t kMaxHeaderValueBytes = 8192;
+
+std::string quote_text(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text.substr(0, 64)) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
+  if (text.size() > 64) out += "...";
+  return out + "\"";
+}
+
+// An RFC 9110 token: what method and header names are made of.
+bool is_token(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+// Why a request header may not be set by a spec, or nullopt when it may.
+std::optional<std::string> reserved_header(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  if (lower.starts_with("x-orch-")) {
+    return "X-Orch-* headers are set by orchestrd (task id, attempt and fencing token)";
+  }
+  for (std::string_view framing : {"content-length", "transfer-encoding", "connection",
+                                   "keep-alive", "proxy-connection", "upgrade", "te", "trailer"}) {
+    if (lower == framing) return "set by orchestrd, which frames the request itself; leave it out";
+  }
+  return std::nullopt;
+}
+
 struct Walk {
   const SpecPolicy& policy;
   std::string root;  // "spec", or "tasks[3].spec" in a batch
@@ -82,7 +124,7 @@ struct Walk {
       case v1::TaskSpec::kTimeout:
         return timeout(spec.timeout(), join_path(path, "timeout"), depth);
       case v1::TaskSpec::kHttp:
-        return not_yet(NodeKind::kHttp, join_path(path, "http"));
+        return http(spec, path);
       case v1::TaskSpec::kExec:
         return exec(spec, path);
       case v1::TaskSpec::kWorker:
@@ -211,6 +253,97 @@ struct Walk {
     return node;
   }
 
+  // An http node at `node_path` (the TaskSpec's path): every field checked, the URL's host
+  // against the tenant's guards.
+  Result<Node> http(const v1::TaskSpec& spec, const std::string& node_path) {
+    const std::string path = join_path(node_path, "http");
+    if (auto ok = allowed(NodeKind::kHttp, path); !ok) return ok.error();
+    const auto& in = spec.http();
+    engine::HttpSpec out;
+
+    out.method = in.method().empty() ? "GET" : in.method();
+    if (out.method.size() > kMaxMethodBytes || !is_token(out.method)) {
+      return invalid(join_path(path, "method"),
+                     "must be an HTTP method such as GET or POST (a token of at most " +
+                         std::to_string(kMaxMethodBytes) +
+                         " characters), got " + quote_text(in.method()));
+    }
+
+    const std::string url_path = join_path(path, "url");
+    if (in.url().empty()) return invalid(url_path, "required (an http:// or https:// URL)");
+    const auto parsed = work::parse_http_url(in.url());
+    if (!parsed.url) return invalid(url_path, parsed.error);
+    std::string why;
+    const auto guard =
+        work::HostGuard::parse(policy.tenant.http_allow_hosts, policy.tenant.http_deny_hosts, why);
+    if (!guard) {
+      return engine::make_error(ErrorCode::kInternal, "tenant " + policy.tenant.name + ": " + why);
+    }
+    if (auto denied = guard->check_host(parsed.url->host)) {
+      return engine::make_error(ErrorCode::kPermissionDenied, url_path + ": " + *denied);
+    }
+    out.url = in.url();
+
+    const std::string headers_path = join_path(path, "headers");
+    if (in.headers_size() > static_cast<int>(kMaxHeaders)) {
+      return invalid(headers_path, "more than " + std::to_string(kMaxHeaders) + " headers");
+    }
+    for (const auto& [name, value] : in.headers()) {
+      const std::string header_path = headers_path + "[" + quote_text(name) + "]";
+      if (name.empty() || name.size() > kMaxHeaderNameBytes || !is_token(name)) {
+        return invalid(header_path,
+                       "a header name must be a token (letters, digits and !#$%&'*+-.^_`|~) of 1 "
+                       "to " + std::to_string(kMaxHeaderNameBytes) + " characters");
+      }
+      if (value.size() > kMaxHeaderValueBytes) {
+        return invalid(header_path,
+                       "value longer than " + std::to_string(kMaxHeaderValueBytes) + " bytes");
+      }
+      if (std::any_of(value.begin(), value.end(), [](char c) {
+            return c == '\r' || c == '\n' || c == '\0';
+          })) {
+        return invalid(header_path, "value must not contain CR, LF or NUL");
+      }
+      if (auto reserved = reserved_header(name)) return invalid(header_path, *reserved);
+      out.headers.emplace_back(name, value);
+    }
+    std::sort(out.headers.begin(), out.headers.end());
+    out.body = in.body();
+
+    if (in.has_connect_timeout()) {
+      auto d = positive_duration(in.connect_timeout(), join_path(path, "connect_timeout"));
+      if (!d) return d.error();
+      out.connect_timeout = *d;
+    }
+    if (in.has_timeout()) {
+      auto d = positive_duration(in.timeout(), join_path(path, "timeout"));
+      if (!d) return d.error();
+      out.timeout = *d;
+    }
+    if (in.max_response_bytes() > policy.limits.max_http_response_bytes) {
+      return invalid(join_path(path, "max_response_bytes"),
+                     "must be at most " + std::to_string(policy.limits.max_http_response_bytes) +
+                         " (limits.max_http_response_bytes)");
+    }
+    out.max_response_bytes = in.max_response_bytes();
+    out.follow_redirects = in.follow_redirects();
+    for (int i = 0; i < in.accept_status_size(); ++i) {
+      const std::uint32_t status = in.accept_status(i);
+      if (status < 100 || status > 599) {
+        return invalid(index_path(join_path(path, "accept_status"), static_cast<std::size_t>(i)),
+                       "must be a status code from 100 to 599, got " + std::to_string(status));
+      }
+      out.accept_status.push_back(status);
+    }
+
+    auto retry_policy = retry(spec, node_path);
+    if (!retry_policy) return retry_policy.error();
+    Node node = engine::make_node(NodeKind::kHttp);
+    node.work = std::move(out);
+    node.retry = std::move(*retry_policy);
+    return node;
+  }
+
   Result<void> allowed_program(const std::string& program, const std::string& path) {
     const auto& allowlist = policy.tenant.exec_allowlist;
     if (std::find(allowlist.begin(), allowlist.end(), program) != allowlist.end()) return {};
@@ -223,6 +356,14 @@ struct Walk {
       if (!program.empty() && !program.starts_with('/')) message += " (it lists absolute paths)";
     }
     return engine::make_error(ErrorCode::kPermissionDenied, std::move(message));
+  }
+
+  // A duration that must be greater than zero (and at most limits.max_duration).
+  Result<Duration> positive_duration(const google::protobuf::Duration& d, const std::string& path) {
+    auto value = duration_from_proto(d, path, policy.limits.max_duration);
+    if (!value) return value.error();
+    if (*value <= Duration::zero()) return invalid(path, "must be greater than 0");
+    return *value;
   }
 
   // The retry policy of a work leaf (http, exec, worker); absent = one attempt.
@@ -490,6 +631,23 @@ void node_to_proto(const Node& node, v1::TaskSpec& out) {
         if (w->heartbeat) set_duration(*w->heartbeat, worker->mutable_heartbeat());
       }
       break;
+    case NodeKind::kHttp: {
+      const auto* spec = std::get_if<engine::HttpSpec>(&node.work);
+      if (spec == nullptr) break;
+      auto* http = out.mutable_http();
+      http->set_method(spec->method);
+      http->set_url(spec->url);
+      for (const auto& [name, value] : spec->headers) (*http->mutable_headers())[name] = value;
+      http->set_body(spec->body);
+      if (spec->connect_timeout) {
+        set_duration(*spec->connect_timeout, http->mutable_connect_timeout());
+      }
+      if (spec->timeout) set_duration(*spec->timeout, http->mutable_timeout());
+      http->set_max_response_bytes(spec->max_response_bytes);
+      http->set_follow_redirects(spec->follow_redirects);
+      for (const auto status : spec->accept_status) http->add_accept_status(status);
+      break;
+    }
     default:
       break;
   }

@@ -19,6 +19,7 @@
 #include "orch/rpc/server.h"
 #include "orch/tenants/tenant_registry.h"
 #include "orch/workers/worker_hub.h"
+#include "orch/work/http_client.h"
 
 namespace orch::runtime {
 
@@ -41,6 +42,7 @@ struct Daemon::Impl {
         work(asio::make_work_guard(io)),
         tenants(config.tenants),
         workers(metrics.registry().get()),
+        http(config.http, config.limits, &metrics),
         engine(io.get_executor(), engine::EngineOptions{config.retention, &workers}, &metrics),
         channels(io.get_executor(), &metrics),
         admin(io.get_executor(), metrics, [this] { return ready.load(); }),
@@ -48,7 +50,8 @@ struct Daemon::Impl {
                             &channels, &workers}),
         signals(io, SIGINT, SIGTERM) {
     for (const auto& t : config.tenants) {
-      engine.add_tenant(engine::TenantSettings{t.name, t.max_concurrency, t.max_queued});
+      engine.add_tenant(
+          engine::TenantSettings{t.name, t.max_concurrency, t.max_queued, http.policy_for(t)});
       channels.add_tenant(t.name, channels::ChannelQuota{t.max_channels, t.max_message_bytes,
                                                          t.max_channel_capacity});
       workers.add_tenant(t.name, workers::WorkerHub::Options{.max_output_bytes = t.max_message_bytes});
@@ -63,6 +66,7 @@ struct Daemon::Impl {
   metrics::Metrics metrics;
   tenants::TenantRegistry tenants;
   workers::WorkerHubs workers;
+  orch::work::HttpClient http;
   engine::Engine engine;
   channels::ChannelRegistry channels;  // outlives the RPC calls that use it
   admin::AdminServer admin;

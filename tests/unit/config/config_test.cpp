@@ -239,7 +239,8 @@ TEST(ParseConfig, UnknownKeyNamesThePathAtEveryLevel) {
   EXPECT_EQ(error_of("limits: {max_nodes: 1}\ntenants: [{name: a}]\n"),
             "test.yaml: limits: unknown key \"max_nodes\"; known keys: max_spec_depth, "
             "max_spec_nodes, max_labels, max_label_bytes, max_batch, max_duration, max_lease_ttl, "
-            "max_exec_output_bytes, exec_kill_grace");
+            "max_exec_output_bytes, exec_kill_grace, max_http_response_bytes, "
+            "default_http_response_bytes, default_http_connect_timeout, default_http_timeout");
   EXPECT_EQ(error_of("tenants:\n  - name: a\n  - name: b\n    max_concurency: 3\n"),
             "test.yaml: tenants[1]: unknown key \"max_concurency\"; did you mean "
             "\"max_concurrency\"?");

@@ -21,16 +21,17 @@ TEST(WaitQueue, RemovingAWaiterFromTheMiddleKeepsTheOthersCallable) {
     ids.push_back(queue.push([&completed, i](boost::system::error_code) { completed.push_back(i); },
                              io.get_executor()));
   }
-  auto removed = queue.remove(ids[1]);
-  ASSERT_TRUE(removed.has_value());
-  WaitQueue::complete(std::move(*removed), {});
-  removed = queue.remove(ids[3]);
-  ASSERT_TRUE(removed.has_value());
+  // (Fresh optionals only: assigning over an engaged one would move-assign a Handler.)
+  auto first = queue.remove(ids[1]);
+  ASSERT_TRUE(first.has_value());
+  WaitQueue::complete(std::move(*first), {});
+  auto second = queue.remove(ids[3]);
+  ASSERT_TRUE(second.has_value());
   EXPECT_FALSE(queue.remove(ids[3]).has_value());
   while (auto w = queue.pop_front()) WaitQueue::complete(std::move(*w), {});
   io.run();
   EXPECT_EQ(completed, (std::vector<int>{1, 0, 2, 4}));
-  WaitQueue::complete(std::move(*removed), {});
+  WaitQueue::complete(std::move(*second), {});
   io.restart();
   io.run();
   EXPECT_EQ(completed.back(), 3);

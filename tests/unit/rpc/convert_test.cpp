@@ -130,7 +130,7 @@ TEST_F(SpecValidation, KindsOutsideTheTenantsAllowanceArePermissionDenied) {
 
 TEST_F(SpecValidation, KindsNotBuiltYetAreUnimplemented) {
   v1::TaskSpec spec;
-  spec.mutable_http()->set_url("http://127.0.0.1/");
+  spec.mutable_worker()->set_queue("q");
   EXPECT_EQ(refusal(spec).first, ErrorCode::kUnimplemented);
 }
 

@@ -63,6 +63,17 @@ std::string format_task(const orch::v1::TaskInfo& task);
 ///     exit_code: 3                  (or `signal: 9 (SIGKILL)`)
 ///     stdout: "..."                 (quoted; ` (truncated)` when cut at max_output_bytes)
 ///     stderr: "no such table\n"
+///
+/// An http node that got a response has three more lines under it, and its body's lines:
+///
+///   http SUCCEEDED took=12ms
+///     status: 200 OK
+///     url: http://127.0.0.1:8080/hello        (the URL that answered, after redirects)
+///     body: 6 bytes                           (+ ", truncated at max_response_bytes")
+///       hello
+///
+/// A body with control characters other than tab, CR and LF is not shown
+/// (`body: N bytes, binary (not shown; -o json has it in base64)`).
 std::string format_result(const orch::v1::NodeResult& result, const orch::v1::TaskSpec* spec,
                           int indent);
 

@@ -21,6 +21,8 @@ namespace orch::client {
 
 /// A timer leaf: SUCCEEDED after `d`.
 orch::v1::TaskSpec sleep(Duration d);
+/// One HTTP/1.1 request; set headers, body, timeouts and the rest on the result's http().
+orch::v1::TaskSpec http(const std::string& method, const std::string& url);
 /// Runs all children concurrently; with `fail_fast` the first failure cancels the rest.
 orch::v1::TaskSpec join(std::vector<orch::v1::TaskSpec> children, bool fail_fast = false);
 /// Runs the children concurrently; the first to finish wins, the others are cancelled.

@@ -45,6 +45,11 @@ struct TenantConfig {
   /// Programs an `exec` node may run, as absolute, normalized paths (argv[0] must be one of
   /// them exactly); empty refuses every exec.
   std::vector<std::string> exec_allowlist = {};
+  /// Hosts http nodes may reach and hosts they may not (deny wins): addresses, CIDR ranges or
+  /// host-name globs, as orch/work/host_guard.h describes. By default every host but the
+  /// link-local ranges and EC2's IPv6 metadata address.
+  std::vector<std::string> http_allow_hosts = {"*"};
+  std::vector<std::string> http_deny_hosts = {"169.254.0.0/16", "fe80::/10", "fd00:ec2::254"};
 
   bool operator==(const TenantConfig&) const = default;
 };
@@ -65,8 +70,22 @@ struct Limits {
   std::uint64_t max_exec_output_bytes = 1 << 20;
   /// exec: SIGTERM-to-SIGKILL grace when the spec sets no kill_grace; at most max_duration.
   Duration exec_kill_grace = std::chrono::seconds(5);
+  /// http nodes: the largest `max_response_bytes` a spec may ask for (1..1 GiB), the cap of
+  /// a spec that asks for none (at most the former), and the timeouts of a spec without them.
+  std::uint64_t max_http_response_bytes = 2 << 20;
+  std::uint64_t default_http_response_bytes = 1 << 20;
+  Duration default_http_connect_timeout = std::chrono::seconds(10);
+  Duration default_http_timeout = std::chrono::seconds(60);
 
   bool operator==(const Limits&) const = default;
+};
+
+/// The daemon's HTTP client; YAML key `http:`.
+struct HttpConfig {
+  /// PEM file of the CAs https peers are verified against; empty: the system's CA store.
+  std::string ca_file;
+
+  bool operator==(const HttpConfig&) const = default;
 };
 
 /// The whole configuration. Defaults here are the values of keys a file leaves out.
@@ -78,6 +97,7 @@ struct Config {
   Duration shutdown_grace = std::chrono::seconds(10);  ///< Drain time on shutdown.
   std::string log_level = "info";                      ///< trace, debug, info, warn, error or off.
   Limits limits;
+  HttpConfig http;
   std::vector<TenantConfig> tenants;  ///< At least one after parsing.
 
   bool operator==(const Config&) const = default;

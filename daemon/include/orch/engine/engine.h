@@ -31,6 +31,10 @@ namespace orch::workers {
 class WorkerHubs;
 }
 
+namespace orch::work {
+struct HttpPolicy;
+}
+
 namespace orch::engine {
 
 struct TaskRecord;
@@ -48,6 +52,9 @@ struct TenantSettings {
   std::string name;
   std::uint32_t max_concurrency = 16;
   std::uint32_t max_queued = 10'000;
+  /// http nodes: the tenant's host guard, the TLS context and defaults (work/http_client.h);
+  /// without one, http attempts fail.
+  std::shared_ptr<const work::HttpPolicy> http{};
 };
 
 using Labels = std::map<std::string, std::string>;

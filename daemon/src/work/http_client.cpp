@@ -1,0 +1,75 @@
+#include "orch/work/http_client.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+#include <boost/system/system_error.hpp>
+
+#include "orch/metrics/metrics.h"
+#include "work/http_policy.h"
+
+namespace orch::work {
+
+namespace ssl = boost::asio::ssl;
+
+void HttpPolicy::count_response(std::uint32_t status) const {
+  const std::size_t index =
+      status >= 100 && status < 600 ? status / 100 - 1 : kStatusClasses.size() - 1;
+  if (auto* counter = responses[index]) counter->Increment();
+}
+
+struct HttpClient::Impl {
+  std::shared_ptr<ssl::context> tls;
+  HttpDefaults defaults;
+  prometheus::Family<prometheus::Counter>* responses = nullptr;
+};
+
+HttpClient::HttpClient(const config::HttpConfig& http, const config::Limits& limits,
+                       metrics::Metrics* metrics)
+    : impl_(std::make_shared<Impl>()) {
+  auto tls = std::make_shared<ssl::context>(ssl::context::tls_client);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  tls->set_verify_mode(ssl::verify_peer);
+  try {
+    if (http.ca_file.empty()) {
+      tls->set_default_verify_paths();
+    } else {
+      tls->load_verify_file(http.ca_file);
+    }
+  } catch (const boost::system::system_error& e) {
+    const std::string what = http.ca_file.empty() ? "the system's CA store" : http.ca_file;
+    throw config::ConfigError("http.ca_file: cannot load " + what + ": " + e.code().message());
+  }
+  impl_->tls = std::move(tls);
+  impl_->defaults = HttpDefaults{limits.default_http_connect_timeout, limits.default_http_timeout,
+                                 limits.default_http_response_bytes};
+  if (metrics != nullptr) {
+    impl_->responses = &prometheus::BuildCounter()
+                            .Name("orch_http_responses_total")
+                            .Help(
+                                "Attempts of http nodes by tenant and the status class of their "
+                                "final response (1xx..5xx), or error when none came.")
+                            .Register(*metrics->registry());
+  }
+}
+
+HttpClient::~HttpClient() = default;
+
+std::shared_ptr<const HttpPolicy> HttpClient::policy_for(const config::TenantConfig& tenant) {
+  std::string why;
+  auto guard = HostGuard::parse(tenant.http_allow_hosts, tenant.http_deny_hosts, why);
+  if (!guard) throw config::ConfigError("tenants " + tenant.name + ": " + why);
+  auto policy =
+      std::make_shared<HttpPolicy>(HttpPolicy{std::move(*guard), impl_->tls, impl_->defaults, {}});
+  if (impl_->responses != nullptr) {
+    for (std::size_t i = 0; i < kStatusClasses.size(); ++i) {
+      policy->responses[i] = &impl_->responses->Add(
+          {{"tenant", tenant.name}, {"class", std::string(kStatusClasses[i])}});
+    }
+  }
+  return policy;
+}
+
+}  // namespace orch::work
