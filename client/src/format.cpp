@@ -59,6 +59,8 @@ void append_exec_output(std::string& out, const orch::v1::ExecOutput& exec, int 
   }
   out += pad + "stdout: " + quote(exec.stdout()) + (exec.stdout_truncated() ? " (truncated)" : "") + "\n";
   out += pad + "stderr: " + quote(exec.stderr()) + (exec.stderr_truncated() ? " (truncated)" : "") + "\n";
+}
+
 // Text a terminal shows as it is: no NUL and no control characters but tab, CR and LF.
 bool printable(std::string_view text) {
   return std::none_of(text.begin(), text.end(), [](char c) {

@@ -128,12 +128,6 @@ TEST_F(SpecValidation, KindsOutsideTheTenantsAllowanceArePermissionDenied) {
   EXPECT_EQ(to_status(convert(spec).error()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
-TEST_F(SpecValidation, KindsNotBuiltYetAreUnimplemented) {
-  v1::TaskSpec spec;
-  spec.mutable_worker()->set_queue("q");
-  EXPECT_EQ(refusal(spec).first, ErrorCode::kUnimplemented);
-}
-
 TEST_F(SpecValidation, RefusesOversizedLabels) {
   limits_.max_labels = 1;
   v1::SpawnRequest request;
