@@ -1,6 +1,7 @@
 #include "channel.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace orch::channels {
 
@@ -22,8 +23,18 @@ std::optional<Waiter> Waiters::pop_front() {
 std::optional<Waiter> Waiters::remove(std::uint64_t id) {
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     if (it->id == id) {
-      Waiter w = std::move(*it);
-      waiters_.erase(it);
+      // Not deque::erase, whose shifting move-assigns the later waiters: Asio 1.81's
+      // any_completion_handler move assignment wraps its source instead of taking it over, so
+      // each removal would nest their handlers one level deeper until the stack overflows
+      // (thousands of waiting recv nodes losing selects did). Member swaps exchange pointers.
+      for (auto next = std::next(it); next != waiters_.end(); ++it, ++next) {
+        std::swap(it->id, next->id);
+        it->handler.swap(next->handler);
+        std::swap(it->executor, next->executor);
+        std::swap(it->op, next->op);
+      }
+      Waiter w = std::move(waiters_.back());
+      waiters_.pop_back();
       return w;
     }
   }

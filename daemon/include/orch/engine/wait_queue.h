@@ -19,6 +19,7 @@
 #include <boost/asio/post.hpp>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <type_traits>
@@ -54,8 +55,17 @@ class WaitQueue {
   std::optional<Waiter> remove(std::uint64_t id) {
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
       if (it->id == id) {
-        Waiter w = std::move(*it);
-        waiters_.erase(it);
+        // Not deque::erase: it shifts the later waiters by move assignment, and Asio 1.81's
+        // any_completion_handler move assignment wraps its source in a new handler instead of
+        // taking it over, so every removal would nest their handlers one level deeper (until
+        // the stack overflows). Member swaps only exchange pointers.
+        for (auto next = std::next(it); next != waiters_.end(); ++it, ++next) {
+          std::swap(it->id, next->id);
+          it->handler.swap(next->handler);
+          std::swap(it->executor, next->executor);
+        }
+        Waiter w = std::move(waiters_.back());
+        waiters_.pop_back();
         return w;
       }
     }
