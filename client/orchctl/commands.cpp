@@ -124,8 +124,9 @@ void Commands::print_task(const v1::TaskInfo& task) {
 int Commands::spawn(const SpawnArgs& args) {
   v1::SpawnRequest request;
   // Everything local is checked before anything is sent.
-  if (!args.file.empty() && args.sleep_given) {
-    throw UsageError("spawn: give either -f FILE or a node (sleep DURATION), not both");
+  const int nodes = int{args.sleep_given} + int{args.send_given} + int{args.recv_given};
+  if (!args.file.empty() && nodes > 0) {
+    throw UsageError("spawn: give either -f FILE or a node (sleep, send, recv), not both");
   }
   if (!args.file.empty()) {
     auto spec = orch::client::read_spec_file(args.file, std::cin);
@@ -133,8 +134,13 @@ int Commands::spawn(const SpawnArgs& args) {
     *request.mutable_spec() = std::move(*spec.value);
   } else if (args.sleep_given) {
     *request.mutable_spec() = orch::client::sleep(duration_arg(args.sleep_duration, "DURATION"));
+  } else if (args.send_given) {
+    *request.mutable_spec() = orch::client::send(args.channel, args.message);
+  } else if (args.recv_given) {
+    *request.mutable_spec() = orch::client::recv(args.channel);
   } else {
-    throw UsageError("spawn: say what to run: `sleep DURATION` or -f FILE");
+    throw UsageError(
+        "spawn: say what to run: `sleep DURATION`, `send CHANNEL MSG`, `recv CHANNEL` or -f FILE");
   }
   request.set_name(args.name);
   add_labels(args.labels, *request.mutable_labels());

@@ -28,6 +28,10 @@ struct SpawnArgs {
   std::string file;            // -f; "-" is stdin
   std::string sleep_duration;  // `spawn sleep DURATION`
   bool sleep_given = false;
+  std::string channel;  // `spawn send CHANNEL MSG` / `spawn recv CHANNEL`
+  std::string message;  // `spawn send CHANNEL MSG`
+  bool send_given = false;
+  bool recv_given = false;
 };
 
 struct ListArgs {

@@ -54,10 +54,11 @@ Text output (a task):
         sleep CANCELLED took=1s
       [1] sleep SUCCEEDED took=1s
   A node line: [index] (join/select/sequence children), kind, STATE, winner=N (select),
-  took=DURATION (when started and finished), error="..." (when the node has one).)";
+  took=DURATION (when started and finished), receivers=N (send), payload="..." sequence=N
+  (a recv that succeeded), error="..." (when the node has one).)";
 
 constexpr const char* kSpawnFooter = R"(
-Give the node to run as a sub-command (sleep DURATION) or as a TaskSpec file: -f FILE
+Give the node to run as a sub-command (sleep DURATION, send CHANNEL MSG, recv CHANNEL) or as a TaskSpec file: -f FILE
 (JSON or YAML, '-' reads stdin; duration fields take 250ms, 2s, 1m30s as well as "0.250s").
 
 Output: the new task's id (json: {"id":"...","existing":false}; existing is true when the
@@ -245,8 +246,19 @@ int main(int argc, char** argv) {
   sleep->add_option("DURATION", spawn_args.sleep_duration, "how long, e.g. 250ms, 2s, 1m30s")
       ->required()
       ->check(orchctl::duration_check());
+  auto* send = spawn->add_subcommand(
+      "send", "Spawn a send: puts MSG into the channel (waits while an mpsc channel is full)");
+  send->footer("\nExample:\n  orchctl spawn --wait send jobs 'build 42'");
+  send->add_option("CHANNEL", spawn_args.channel, "the channel's name")->required();
+  send->add_option("MSG", spawn_args.message, "the message")->required();
+  auto* recv = spawn->add_subcommand(
+      "recv", "Spawn a recv: takes one message from the channel (waits while it is empty)");
+  recv->footer("\nExample:\n  orchctl spawn --wait recv jobs");
+  recv->add_option("CHANNEL", spawn_args.channel, "the channel's name")->required();
   spawn->callback([&] {
     spawn_args.sleep_given = sleep->parsed();
+    spawn_args.send_given = send->parsed();
+    spawn_args.recv_given = recv->parsed();
     action = [&](Commands& c) { return c.spawn(spawn_args); };
   });
 

@@ -35,6 +35,10 @@ std::string output_kind(const orch::v1::NodeResult& result) {
       return "timeout";
     case orch::v1::NodeResult::kSequence:
       return "sequence";
+    case orch::v1::NodeResult::kSend:
+      return "send";
+    case orch::v1::NodeResult::kRecv:
+      return "recv";
     default:
       return "";
   }
@@ -73,6 +77,11 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
     const auto took =
         pb::util::TimeUtil::DurationToNanoseconds(result.finished_at() - result.started_at());
     out += " took=" + format_duration(Duration(took));
+  }
+  if (result.has_send()) out += " receivers=" + std::to_string(result.send().receivers());
+  if (result.has_recv() && result.state() == orch::v1::TASK_STATE_SUCCEEDED) {
+    out += " payload=" + quote(result.recv().payload());
+    out += " sequence=" + std::to_string(result.recv().sequence());
   }
   if (!result.error().empty()) out += " error=" + quote(result.error());
   out += '\n';

@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "channel_nodes.h"
 #include "leaf_runner.h"
 #include "orch/engine/engine.h"
 #include "task_record.h"
@@ -218,6 +219,12 @@ asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
       break;
     case NodeKind::kSequence:
       result = co_await run_sequence(node, ctx);
+      break;
+    case NodeKind::kSend:
+      result = co_await run_send(node, ctx);
+      break;
+    case NodeKind::kRecv:
+      result = co_await run_recv(node, ctx);
       break;
     default:
       // Validation refuses these kinds until they are built; reaching here is a bug.

@@ -50,6 +50,7 @@ struct Daemon::Impl {
       channels.add_tenant(t.name, channels::ChannelQuota{t.max_channels, t.max_message_bytes,
                                                          t.max_channel_capacity});
     }
+    engine.set_channels(&channels);
     metrics.on_scrape([this] { engine.update_gauges(); });
     metrics.on_scrape([this] { channels.update_gauges(); });
   }

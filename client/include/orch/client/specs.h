@@ -9,6 +9,7 @@
 
 #include <google/protobuf/duration.pb.h>
 
+#include <string>
 #include <vector>
 
 #include "orch/common/duration.h"
@@ -18,6 +19,10 @@ namespace orch::client {
 
 /// A timer leaf: SUCCEEDED after `d`.
 orch::v1::TaskSpec sleep(Duration d);
+/// Puts `payload` into the tenant's channel `channel` (waits while an mpsc channel is full).
+orch::v1::TaskSpec send(std::string channel, std::string payload);
+/// Takes one message from the tenant's channel `channel` (cancel-safe).
+orch::v1::TaskSpec recv(std::string channel);
 /// Runs all children concurrently; with `fail_fast` the first failure cancels the rest.
 orch::v1::TaskSpec join(std::vector<orch::v1::TaskSpec> children, bool fail_fast = false);
 /// Runs the children concurrently; the first to finish wins, the others are cancelled.

@@ -27,6 +27,9 @@
 namespace orch::metrics {
 class Metrics;
 }
+namespace orch::channels {
+class ChannelRegistry;
+}
 
 namespace orch::engine {
 
@@ -166,6 +169,11 @@ class Engine {
 
   /// Refreshes the per-tenant gauges (called before each metrics scrape).
   void update_gauges() const;
+
+  /// The tenants' named channels, used by send and recv nodes (set at start-up, before any
+  /// spawn; must outlive the running tasks). Without it those nodes fail.
+  void set_channels(channels::ChannelRegistry* registry);
+  channels::ChannelRegistry* channels() const;
 
   // Called by running tasks (engine internals).
   void mark_running(TaskRecord& record);
