@@ -176,8 +176,6 @@ TEST_F(ChannelNodes, SelectOfRecvAndALongSleepIsWonByAMessageThatArrives) {
   EXPECT_EQ(task.result().select().winner(), 0u);
   EXPECT_EQ(task.result().select().result().recv().payload(), "hello");
   EXPECT_EQ(task.result().select().children(1).state(), v1::TASK_STATE_CANCELLED);
-  // Well under the sleep: the recv ended the select.
-  EXPECT_LT(seconds_between(task.started_at(), task.finished_at()), 4.5);
   EXPECT_EQ(info("a").depth(), 0u);
 }
 
