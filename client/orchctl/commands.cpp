@@ -237,11 +237,12 @@ void Commands::print_task(const v1::TaskInfo& task) {
 int Commands::spawn(const SpawnArgs& args) {
   v1::SpawnRequest request;
   // Everything local is checked before anything is sent.
-  if (!args.file.empty() &&
-      (args.sleep_given || args.exec_given || args.worker_given || args.http_given)) {
+  const int nodes = int{args.sleep_given} + int{args.exec_given} + int{args.worker_given} +
+                    int{args.http_given} + int{args.send_given} + int{args.recv_given};
+  if (!args.file.empty() && nodes > 0) {
     throw UsageError(
-        "spawn: give either -f FILE or a node (sleep DURATION, exec, worker QUEUE, http METHOD "
-        "URL), not both");
+        "spawn: give either -f FILE or a node (sleep, exec, worker, http, send, recv), not "
+        "both");
   }
   if (!args.file.empty()) {
     auto spec = orch::client::read_spec_file(args.file, std::cin);
@@ -255,10 +256,14 @@ int Commands::spawn(const SpawnArgs& args) {
     *request.mutable_spec() = orch::client::worker(args.worker_queue, data_arg(args.worker_data));
   } else if (args.http_given) {
     *request.mutable_spec() = http_spec(args.http);
+  } else if (args.send_given) {
+    *request.mutable_spec() = orch::client::send(args.channel, args.message);
+  } else if (args.recv_given) {
+    *request.mutable_spec() = orch::client::recv(args.channel);
   } else {
     throw UsageError(
         "spawn: say what to run: `sleep DURATION`, `exec -- PROGRAM ARG...`, `worker QUEUE`, "
-        "`http METHOD URL` or -f FILE");
+        "`http METHOD URL`, `send CHANNEL MSG`, `recv CHANNEL` or -f FILE");
   }
   request.set_name(args.name);
   add_labels(args.labels, *request.mutable_labels());

@@ -64,6 +64,10 @@ struct SpawnArgs {
   bool worker_given = false;
   HttpSpawnArgs http;          // `spawn http METHOD URL`
   bool http_given = false;
+  std::string channel;  // `spawn send CHANNEL MSG` / `spawn recv CHANNEL`
+  std::string message;  // `spawn send CHANNEL MSG`
+  bool send_given = false;
+  bool recv_given = false;
 };
 
 /// `orchctl worker --queue Q [--slots N] -- PROGRAM ARG...`

@@ -55,14 +55,15 @@ Text output (a task):
       [1] sleep SUCCEEDED took=1s
   A node line: [index] (join/select/sequence children), kind, STATE, winner=N (select),
   took=DURATION (when started and finished), attempts=N (work leaves, when more than one),
-  error="..." (when the node has one). Below an exec node: exit_code: N (or signal: N),
-  stdout: "..." and stderr: "...", and last_attempt_error: "..." after a failed attempt. An
-  http node's response follows its line (see `orchctl spawn http --help`).)";
+  receivers=N (send), payload="..." sequence=N (a recv that succeeded), error="..." (when the
+  node has one). Below an exec node: exit_code: N (or signal: N), stdout: "..." and
+  stderr: "...", and last_attempt_error: "..." after a failed attempt. An http node's
+  response follows its line (see `orchctl spawn http --help`).)";
 
 constexpr const char* kSpawnFooter = R"(
 Give the node to run as a sub-command (sleep DURATION, exec ... -- PROGRAM ARG..., worker
-QUEUE, http METHOD URL) or as a TaskSpec file: -f FILE (JSON or YAML, '-' reads stdin;
-duration fields take 250ms, 2s, 1m30s as well as "0.250s").
+QUEUE, http METHOD URL, send CHANNEL MSG, recv CHANNEL) or as a TaskSpec file: -f FILE (JSON
+or YAML, '-' reads stdin; duration fields take 250ms, 2s, 1m30s as well as "0.250s").
 
 Output: the new task's id (json: {"id":"...","existing":false}; existing is true when the
 idempotency key matched an earlier task). With --wait: joins the task and prints it as
@@ -347,12 +348,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 599));
   http->add_flag("--follow-redirects", spawn_args.http.follow_redirects,
                  "follow 301, 302, 303, 307 and 308 (at most 5)");
+  auto* send = spawn->add_subcommand(
+      "send", "Spawn a send: puts MSG into the channel (waits while an mpsc channel is full)");
+  send->footer("\nExample:\n  orchctl spawn --wait send jobs 'build 42'");
+  send->add_option("CHANNEL", spawn_args.channel, "the channel's name")->required();
+  send->add_option("MSG", spawn_args.message, "the message")->required();
+  auto* recv = spawn->add_subcommand(
+      "recv", "Spawn a recv: takes one message from the channel (waits while it is empty)");
+  recv->footer("\nExample:\n  orchctl spawn --wait recv jobs");
+  recv->add_option("CHANNEL", spawn_args.channel, "the channel's name")->required();
   spawn->callback([&] {
     spawn_args.exec_given = exec->parsed();
     spawn_args.sleep_given = sleep->parsed();
     spawn_args.worker_given = spawn_worker->parsed();
     spawn_args.http_given = http->parsed();
     spawn_args.http.data_given = http->count("--data") > 0;
+    spawn_args.send_given = send->parsed();
+    spawn_args.recv_given = recv->parsed();
     action = [&](Commands& c) { return c.spawn(spawn_args); };
   });
 

@@ -41,6 +41,10 @@ std::string output_kind(const orch::v1::NodeResult& result) {
       return "exec";
     case orch::v1::NodeResult::kHttp:
       return "http";
+    case orch::v1::NodeResult::kSend:
+      return "send";
+    case orch::v1::NodeResult::kRecv:
+      return "recv";
     default:
       return "";
   }
@@ -131,6 +135,11 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
     out += " took=" + format_duration(Duration(took));
   }
   if (result.attempts() > 1) out += " attempts=" + std::to_string(result.attempts());
+  if (result.has_send()) out += " receivers=" + std::to_string(result.send().receivers());
+  if (result.has_recv() && result.state() == orch::v1::TASK_STATE_SUCCEEDED) {
+    out += " payload=" + quote(result.recv().payload());
+    out += " sequence=" + std::to_string(result.recv().sequence());
+  }
   if (!result.error().empty()) out += " error=" + quote(result.error());
   if (result.has_worker()) {
     if (result.attempts() > 1) out += " attempts=" + std::to_string(result.attempts());

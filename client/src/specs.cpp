@@ -27,6 +27,19 @@ orch::v1::TaskSpec http(const std::string& method, const std::string& url) {
   return spec;
 }
 
+orch::v1::TaskSpec send(std::string channel, std::string payload) {
+  orch::v1::TaskSpec spec;
+  spec.mutable_send()->set_channel(std::move(channel));
+  spec.mutable_send()->set_payload(std::move(payload));
+  return spec;
+}
+
+orch::v1::TaskSpec recv(std::string channel) {
+  orch::v1::TaskSpec spec;
+  spec.mutable_recv()->set_channel(std::move(channel));
+  return spec;
+}
+
 orch::v1::TaskSpec join(std::vector<orch::v1::TaskSpec> children, bool fail_fast) {
   orch::v1::TaskSpec spec;
   add_children(*spec.mutable_join(), children);

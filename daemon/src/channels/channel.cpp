@@ -1,6 +1,7 @@
 #include "channel.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace orch::channels {
 
@@ -22,6 +23,7 @@ std::optional<Waiter> Waiters::pop_front() {
 std::optional<Waiter> Waiters::remove(std::uint64_t id) {
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     if (it->id == id) {
+      // A list: erase() moves no other waiter (see waiters_).
       Waiter w = std::move(*it);
       waiters_.erase(it);
       return w;

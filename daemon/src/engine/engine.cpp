@@ -145,6 +145,7 @@ struct Engine::Impl {
   asio::any_io_executor executor;
   EngineOptions options;
   metrics::Metrics* metrics;
+  channels::ChannelRegistry* channels = nullptr;
   TaskIdGenerator ids;
 
   mutable std::mutex mutex;
@@ -691,5 +692,9 @@ void Engine::mark_running(TaskRecord& record) {
 TenantState& Engine::tenant_state(TaskRecord& record) { return record.tenant; }
 
 workers::WorkerHubs* Engine::workers() const { return impl_->options.workers; }
+
+void Engine::set_channels(channels::ChannelRegistry* registry) { impl_->channels = registry; }
+
+channels::ChannelRegistry* Engine::channels() const { return impl_->channels; }
 
 }  // namespace orch::engine

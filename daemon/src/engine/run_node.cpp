@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "channel_nodes.h"
 #include "leaf_runner.h"
 #include "worker_leaf.h"
 #include "orch/engine/engine.h"
@@ -230,6 +231,12 @@ asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
       break;
     case NodeKind::kHttp:
       result = co_await run_attempts(node, ctx, &work::http_attempt);
+      break;
+    case NodeKind::kSend:
+      result = co_await run_send(node, ctx);
+      break;
+    case NodeKind::kRecv:
+      result = co_await run_recv(node, ctx);
       break;
     default:
       // Validation refuses these kinds until they are built; reaching here is a bug.

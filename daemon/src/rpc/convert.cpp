@@ -52,6 +52,9 @@ Result<Duration> duration_from_proto(const google::protobuf::Duration& d, std::s
   return value;
 }
 
+// Longest channel name (as the channel service accepts it).
+constexpr std::size_t kMaxChannelNameBytes = 128;
+
 // More attempts than this is a mistake in the spec, not a policy.
 constexpr std::uint32_t kMaxAttempts = 1000;
 
@@ -130,9 +133,9 @@ struct Walk {
       case v1::TaskSpec::kWorker:
         return worker(spec, path);
       case v1::TaskSpec::kSend:
-        return not_yet(NodeKind::kSend, join_path(path, "send"));
+        return send(spec.send(), join_path(path, "send"));
       case v1::TaskSpec::kRecv:
-        return not_yet(NodeKind::kRecv, join_path(path, "recv"));
+        return recv(spec.recv(), join_path(path, "recv"));
       case v1::TaskSpec::NODE_NOT_SET:
         break;
     }
@@ -464,6 +467,45 @@ struct Walk {
     return list;
   }
 
+  // A channel name as the channel service accepts it; whether the channel exists is checked
+  // when the node runs.
+  static Result<void> channel_name(const std::string& name, const std::string& path) {
+    if (name.empty()) return invalid(path, "must not be empty");
+    const bool ok = name.size() <= kMaxChannelNameBytes &&
+                    std::all_of(name.begin(), name.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                             (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+                             c == ':' || c == '/';
+                    });
+    if (!ok) {
+      return invalid(path, "must be 1 to " + std::to_string(kMaxChannelNameBytes) +
+                               " characters from A-Z, a-z, 0-9 and . _ - : /");
+    }
+    return {};
+  }
+
+  Result<Node> send(const v1::SendNode& send, const std::string& path) {
+    if (auto ok = allowed(NodeKind::kSend, path); !ok) return ok.error();
+    if (auto ok = channel_name(send.channel(), join_path(path, "channel")); !ok) return ok.error();
+    if (send.payload().size() > policy.tenant.max_message_bytes) {
+      return invalid(join_path(path, "payload"),
+                     std::to_string(send.payload().size()) + " bytes, more than " +
+                         std::to_string(policy.tenant.max_message_bytes) +
+                         " (tenant max_message_bytes)");
+    }
+    Node out = engine::make_node(NodeKind::kSend);
+    out.work = engine::ChannelOpSpec{send.channel(), send.payload()};
+    return out;
+  }
+
+  Result<Node> recv(const v1::RecvNode& recv, const std::string& path) {
+    if (auto ok = allowed(NodeKind::kRecv, path); !ok) return ok.error();
+    if (auto ok = channel_name(recv.channel(), join_path(path, "channel")); !ok) return ok.error();
+    Node out = engine::make_node(NodeKind::kRecv);
+    out.work = engine::ChannelOpSpec{recv.channel(), {}};
+    return out;
+  }
+
   Result<Node> not_yet(NodeKind kind, const std::string& path) {
     if (auto ok = allowed(kind, path); !ok) return ok.error();
     return engine::make_error(ErrorCode::kUnimplemented,
@@ -648,6 +690,18 @@ void node_to_proto(const Node& node, v1::TaskSpec& out) {
       for (const auto status : spec->accept_status) http->add_accept_status(status);
       break;
     }
+    case NodeKind::kSend:
+      if (const auto* op = std::get_if<engine::ChannelOpSpec>(&node.work)) {
+        auto* send = out.mutable_send();
+        send->set_channel(op->channel);
+        send->set_payload(op->payload);
+      }
+      break;
+    case NodeKind::kRecv:
+      if (const auto* op = std::get_if<engine::ChannelOpSpec>(&node.work)) {
+        out.mutable_recv()->set_channel(op->channel);
+      }
+      break;
     default:
       break;
   }

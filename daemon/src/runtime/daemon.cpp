@@ -56,6 +56,7 @@ struct Daemon::Impl {
                                                          t.max_channel_capacity});
       workers.add_tenant(t.name, workers::WorkerHub::Options{.max_output_bytes = t.max_message_bytes});
     }
+    engine.set_channels(&channels);
     metrics.on_scrape([this] { engine.update_gauges(); });
     metrics.on_scrape([this] { channels.update_gauges(); });
   }

@@ -23,6 +23,10 @@ namespace orch::client {
 orch::v1::TaskSpec sleep(Duration d);
 /// One HTTP/1.1 request; set headers, body, timeouts and the rest on the result's http().
 orch::v1::TaskSpec http(const std::string& method, const std::string& url);
+/// Puts `payload` into the tenant's channel `channel` (waits while an mpsc channel is full).
+orch::v1::TaskSpec send(std::string channel, std::string payload);
+/// Takes one message from the tenant's channel `channel` (cancel-safe).
+orch::v1::TaskSpec recv(std::string channel);
 /// Runs all children concurrently; with `fail_fast` the first failure cancels the rest.
 orch::v1::TaskSpec join(std::vector<orch::v1::TaskSpec> children, bool fail_fast = false);
 /// Runs the children concurrently; the first to finish wins, the others are cancelled.

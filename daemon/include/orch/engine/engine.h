@@ -35,6 +35,10 @@ namespace orch::work {
 struct HttpPolicy;
 }
 
+namespace orch::channels {
+class ChannelRegistry;
+}
+
 namespace orch::engine {
 
 struct TaskRecord;
@@ -178,6 +182,11 @@ class Engine {
 
   /// Refreshes the per-tenant gauges (called before each metrics scrape).
   void update_gauges() const;
+
+  /// The tenants' named channels, used by send and recv nodes (set at start-up, before any
+  /// spawn; must outlive the running tasks). Without it those nodes fail.
+  void set_channels(channels::ChannelRegistry* registry);
+  channels::ChannelRegistry* channels() const;
 
   // Called by running tasks (engine internals).
   void mark_running(TaskRecord& record);

@@ -19,6 +19,7 @@
 #include <boost/asio/post.hpp>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <type_traits>
@@ -55,6 +56,7 @@ class WaitQueue {
   std::optional<Waiter> remove(std::uint64_t id) {
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
       if (it->id == id) {
+        // A list: erase() moves no other waiter (see waiters_).
         Waiter w = std::move(*it);
         waiters_.erase(it);
         return w;
