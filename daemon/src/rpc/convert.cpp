@@ -505,13 +505,6 @@ struct Walk {
     out.work = engine::ChannelOpSpec{recv.channel(), {}};
     return out;
   }
-
-  Result<Node> not_yet(NodeKind kind, const std::string& path) {
-    if (auto ok = allowed(kind, path); !ok) return ok.error();
-    return engine::make_error(ErrorCode::kUnimplemented,
-                              path + ": node kind '" + std::string(engine::kind_name(kind)) +
-                                  "' is not available in this version of orchestrd");
-  }
 };
 
 void set_time(const std::optional<engine::TimePoint>& t, google::protobuf::Timestamp* out) {
