@@ -501,7 +501,7 @@ Result<void> MutexRegistry::unlock(const std::string& tenant, const UnlockArgs& 
 Result<TimePoint> MutexRegistry::refresh(const std::string& tenant, const RefreshArgs& args) {
   if (auto ok = check_name(args.name); !ok) return ok.error();
   if (args.guard.empty()) return invalid("guard", "must not be empty");
-  // Zero keeps the lease of the lock(); the placeholder is replaced below.
+  // Zero means: the same lease as the lock() asked for (hold.ttl, applied below).
   auto asked = lease_of(args.lease_ttl, Duration::zero(), state_->options);
   if (!asked) return asked.error();
   std::lock_guard lock(state_->mutex);
