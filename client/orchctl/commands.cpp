@@ -7,7 +7,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <sstream>
 #include <map>
 #include <sstream>
@@ -41,19 +40,22 @@ orch::Duration duration_arg(const std::string& text, const std::string& flag) {
   return *d;
 }
 
-// --data TEXT, or @FILE for a file's bytes ("@-" reads stdin).
-std::string data_arg(const std::string& data) {
-  if (data.empty() || data[0] != '@') return data;
-  const std::string path = data.substr(1);
-  std::ostringstream text;
+// The bytes a FLAG takes: TEXT as it is, @FILE a file's bytes, @- orchctl's own stdin.
+std::string bytes_arg(const std::string& text, const char* flag) {
+  if (!text.starts_with('@')) return text;
+  const std::string path = text.substr(1);
+  std::ostringstream bytes;
   if (path == "-") {
-    text << std::cin.rdbuf();
-    return text.str();
+    bytes << std::cin.rdbuf();
+    return bytes.str();
   }
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw UsageError("--data: cannot read " + path);
-  text << file.rdbuf();
-  return text.str();
+  if (!file) throw UsageError(std::string(flag) + ": " + path + ": cannot open: " + std::strerror(errno));
+  bytes << file.rdbuf();
+  if (file.bad()) {
+    throw UsageError(std::string(flag) + ": " + path + ": cannot read: " + std::strerror(errno));
+  }
+  return bytes.str();
 }
 
 // Reads repeated --label key=value flags; a key given twice is an error.
@@ -121,22 +123,6 @@ std::string format_schedule(const v1::ScheduleInfo& info) {
   return text;
 }
 
-// --stdin: "@FILE" reads a file ("@-": our own stdin), anything else is the text itself.
-std::string stdin_arg(const std::string& text) {
-  if (!text.starts_with('@')) return text;
-  const std::string path = text.substr(1);
-  std::ostringstream bytes;
-  if (path == "-") {
-    bytes << std::cin.rdbuf();
-    return bytes.str();
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw UsageError("--stdin: " + path + ": cannot open: " + std::strerror(errno));
-  bytes << file.rdbuf();
-  if (file.bad()) throw UsageError("--stdin: " + path + ": cannot read: " + std::strerror(errno));
-  return bytes.str();
-}
-
 // `spawn exec`: the node, plus its retry policy when --retries asks for one.
 v1::TaskSpec exec_spec(const SpawnExecArgs& args) {
   if (args.argv.empty()) throw UsageError("exec: say what to run: -- PROGRAM ARG...");
@@ -157,7 +143,7 @@ v1::TaskSpec exec_spec(const SpawnExecArgs& args) {
     options.env.emplace_back(name, text.substr(eq + 1));
   }
   options.cwd = args.cwd;
-  options.stdin_data = stdin_arg(args.stdin_text);
+  options.stdin_data = bytes_arg(args.stdin_text, "--stdin");
   options.max_output_bytes = args.max_output_bytes;
   if (!args.kill_grace.empty()) options.kill_grace = duration_arg(args.kill_grace, "--kill-grace");
   v1::TaskSpec spec = orch::client::exec(args.argv, options);
@@ -171,15 +157,6 @@ v1::TaskSpec exec_spec(const SpawnExecArgs& args) {
   return spec;
 }
 
-// The request body of --data: TEXT as it is, @FILE the file's bytes, @- standard input.
-std::string read_data(const std::string& data) {
-  if (!data.starts_with('@')) return data;
-  const std::string path = data.substr(1);
-  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("--data: cannot read \"" + path + "\"");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // `spawn http METHOD URL [-H 'K: V']... [--data ...] [--timeout D] ...`
 v1::TaskSpec http_spec(const HttpSpawnArgs& args) {
@@ -199,7 +176,7 @@ v1::TaskSpec http_spec(const HttpSpawnArgs& args) {
       throw UsageError("-H: header \"" + name + "\" given twice");
     }
   }
-  if (args.data_given) http.set_body(read_data(args.data));
+  if (args.data_given) http.set_body(bytes_arg(args.data, "--data"));
   if (!args.timeout.empty()) {
     *http.mutable_timeout() = orch::client::to_proto(duration_arg(args.timeout, "--timeout"));
   }
@@ -253,7 +230,8 @@ int Commands::spawn(const SpawnArgs& args) {
   } else if (args.exec_given) {
     *request.mutable_spec() = exec_spec(args.exec);
   } else if (args.worker_given) {
-    *request.mutable_spec() = orch::client::worker(args.worker_queue, data_arg(args.worker_data));
+    *request.mutable_spec() =
+        orch::client::worker(args.worker_queue, bytes_arg(args.worker_data, "--data"));
   } else if (args.http_given) {
     *request.mutable_spec() = http_spec(args.http);
   } else if (args.send_given) {
