@@ -55,7 +55,8 @@ std::vector<BadSpec> bad_specs() {
   std::vector<BadSpec> cases;
   const auto invalid = grpc::StatusCode::INVALID_ARGUMENT;
   cases.push_back({"no node set", v1::TaskSpec{}, invalid,
-                   "spec: no node set; set exactly one of sleep, join, select, timeout, sequence"});
+                   "spec: no node set; set exactly one of sleep, http, exec, worker, send, recv, "
+                   "join, select, timeout, sequence"});
   {
     v1::TaskSpec spec;
     spec.mutable_join();

@@ -139,7 +139,9 @@ struct Walk {
       case v1::TaskSpec::NODE_NOT_SET:
         break;
     }
-    return invalid(path, "no node set; set exactly one of sleep, join, select, timeout, sequence");
+    return invalid(path,
+                   "no node set; set exactly one of sleep, http, exec, worker, send, recv, join, "
+                   "select, timeout, sequence");
   }
 
   Result<void> allowed(NodeKind kind, const std::string& path) {

@@ -62,7 +62,8 @@ TEST_F(SpecValidation, AcceptsAWellFormedTree) {
 
 TEST_F(SpecValidation, RefusesAnEmptySpec) {
   EXPECT_EQ(refusal(v1::TaskSpec{}).second,
-            "spec: no node set; set exactly one of sleep, join, select, timeout, sequence");
+            "spec: no node set; set exactly one of sleep, http, exec, worker, send, recv, join, "
+            "select, timeout, sequence");
 }
 
 TEST_F(SpecValidation, RefusesCompositesWithoutChildren) {
