@@ -197,8 +197,8 @@ std::string data_functions(const std::vector<Node>& nodes, bool zsh) {
   }
   out += "  esac\n  return 1\n}\n\n";
 
-  out += "# _orchctl_choices PATH FLAG: sets reply to the values FLAG takes under the command PATH\n"
-         "# when they are a fixed set; empty otherwise.\n"
+  out += "# _orchctl_choices PATH FLAG: sets reply to the values FLAG takes under the command\n"
+         "# PATH when they are a fixed set; empty otherwise.\n"
          "_orchctl_choices() {\n  reply=()\n  case \"$1/$2\" in\n";
   for (const auto& node : nodes) {
     for (const auto& flag : node.flags) {
