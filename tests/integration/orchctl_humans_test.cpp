@@ -419,6 +419,41 @@ TEST(OrchctlCompletion, ZshScriptIsValidAndCompletesLikeBash) {
   EXPECT_EQ(lines[6], "files|spawn exec||");
 }
 
+// The script in a real interactive zsh (on a pseudo-terminal through zsh/zpty) with compinit:
+// TAB lists sub-commands with their descriptions, values of a flag, and completes a flag.
+TEST(OrchctlCompletion, ZshCompletesInAnInteractiveShell) {
+  ASSERT_TRUE(fs::exists(kZsh)) << "zsh is missing: scripts/install-deps installs it";
+  const TempDir dir;
+  const std::string path = completion_file(dir, "zsh");
+  // Each `zpty -r z out PATTERN` reads until PATTERN has been written (or the run times out);
+  // RE""ADY is typed so that only its output matches READY.
+  const std::string script =
+      "zmodload zsh/zpty || exit 9\n"
+      "zpty z 'zsh -f -i'\n"
+      "zpty -w z 'PS1=\"> \"; autoload -U compinit; compinit -u -D; source " + path +
+      "; print RE\"\"ADY'\n"
+      "zpty -r z out '*READY*'\n"
+      "zpty -n -w z $'orchctl chan s\\t'\n"
+      "zpty -r z out '*Stream a channel*'\n"
+      "print -r -- \"1: $out\"\n"
+      "zpty -n -w z $'\\C-u'\n"
+      "zpty -n -w z $'orchctl -o \\t'\n"
+      "zpty -r z out '*json  text*'\n"
+      "print -r -- \"2: $out\"\n"
+      "zpty -n -w z $'\\C-u'\n"
+      "zpty -n -w z $'orchctl mutex lock --no-w\\t'\n"
+      "zpty -r z out '*lock --no-wait*'\n"
+      "print -r -- \"3: $out\"\n"
+      "zpty -d z\n";
+  const auto run = run_command({kZsh, "-f", "-c", script}, {}, 60s);
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_TRUE(contains(run.out, "send  -- Send messages, in order")) << run.out;
+  EXPECT_TRUE(contains(run.out, "sub   -- Stream a channel")) << run.out;
+  EXPECT_TRUE(contains(run.out, "json  text")) << run.out;
+  // The one flag that fits is completed in place ("--no-w" was typed).
+  EXPECT_TRUE(contains(run.out, "orchctl mutex lock --no-wait")) << run.out;
+}
+
 // --- colour and the live line ---------------------------------------------------------------
 
 // orchctl with `args`, its environment changed by `env` (arguments of env(1)), with stdout and
