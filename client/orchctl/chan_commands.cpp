@@ -62,7 +62,7 @@ Text output:
 json: the response objects (ChannelInfo, ListChannelsResponse, SendResponse, RecvResponse per
 Recv call, ChannelEvent per event, DeleteChannelResponse), one per line.
 
-Example:
+Examples:
   orchctl chan create jobs --capacity 2
   orchctl chan send jobs hello world --timeout 5s
   orchctl chan recv jobs -n 2)";
@@ -77,7 +77,7 @@ printed) or by `orchctl chan ack NAME ID`.
 Exit 0 when -n messages were printed, or when the channel was closed with -n 0; exit 1 when
 the channel was closed before -n messages came ("closed" is printed).
 
-Example:
+Examples:
   orchctl chan recv jobs -n 10 --timeout 30s --ack-deadline 1m --ack)";
 
 constexpr const char* kSubFooter = R"(
@@ -86,7 +86,7 @@ on (and `lagged skipped=N` when this reader fell behind), a watch channel's valu
 newer one, or (mpsc) messages taken as a competing receiver. Ends with `closed` (exit 0), after
 --count events, or on Ctrl-C / SIGTERM (exit 0).
 
-Example:
+Examples:
   orchctl chan sub news --count 5)";
 
 }  // namespace
@@ -322,6 +322,9 @@ void add_chan_commands(CLI::App& app, const GlobalArgs& globals,
   };
 
   auto* create = chan->add_subcommand("create", "Create a channel");
+  create->footer(
+      "\nExamples:\n  orchctl chan create jobs --capacity 10\n"
+      "  orchctl chan create config --kind watch --value v1 --if-not-exists");
   create->add_option("NAME", args->create.name, "channel name, unique in the tenant")->required();
   create->add_option("--kind", args->create.kind, "mpsc, broadcast or watch")
       ->check(CLI::IsMember({"mpsc", "broadcast", "watch"}))
@@ -343,7 +346,9 @@ void add_chan_commands(CLI::App& app, const GlobalArgs& globals,
   send->add_flag("--no-wait", args->send.no_wait, "mpsc: send what fits now, never wait");
   send->footer(
       "\nExit 1 when the timeout passed after only some of the messages were accepted\n"
-      "(accepted=N says how many, from the first); DEADLINE_EXCEEDED (exit 3) when none was.");
+      "(accepted=N says how many, from the first); DEADLINE_EXCEEDED (exit 3) when none was.\n"
+      "\nExamples:\n  orchctl chan send jobs hello world --timeout 5s\n"
+      "  orchctl chan send jobs 'one more' --no-wait");
   send->callback([args, run] { run([args](ChanCommands& c) { return c.send(args->send); }); });
 
   auto* recv = chan->add_subcommand("recv", "Receive messages (mpsc) or the value (watch)");
@@ -363,6 +368,7 @@ void add_chan_commands(CLI::App& app, const GlobalArgs& globals,
   recv->callback([args, run] { run([args](ChanCommands& c) { return c.recv(args->recv); }); });
 
   auto* ack = chan->add_subcommand("ack", "Acknowledge at-least-once deliveries");
+  ack->footer("\nExamples:\n  orchctl chan ack jobs 7-2 8-1");
   ack->add_option("NAME", args->name, "channel name")->required();
   ack->add_option("ID", args->ids, "delivery ids (from recv or sub)")->required();
   ack->callback(
@@ -383,21 +389,25 @@ void add_chan_commands(CLI::App& app, const GlobalArgs& globals,
   sub->callback([args, run] { run([args](ChanCommands& c) { return c.sub(args->sub); }); });
 
   auto* close = chan->add_subcommand("close", "Close a channel: no more sends, the rest drains");
+  close->footer("\nExamples:\n  orchctl chan close jobs");
   close->add_option("NAME", args->name, "channel name")->required();
   close->callback([args, run] { run([args](ChanCommands& c) { return c.close(args->name); }); });
 
   auto* rm = chan->add_subcommand("rm", "Delete a channel and what it holds");
   rm->alias("delete");
+  rm->footer("\nExamples:\n  orchctl chan rm jobs");
   rm->add_option("NAME", args->name, "channel name")->required();
   rm->callback([args, run] { run([args](ChanCommands& c) { return c.remove(args->name); }); });
 
   auto* ls = chan->add_subcommand("ls", "List the tenant's channels by name");
   ls->alias("list");
+  ls->footer("\nExamples:\n  orchctl chan ls\n  orchctl chan ls --kind watch -o json");
   ls->add_option("--kind", args->kind, "only channels of this kind")
       ->check(CLI::IsMember({"mpsc", "broadcast", "watch"}));
   ls->callback([args, run] { run([args](ChanCommands& c) { return c.list(args->kind); }); });
 
   auto* get = chan->add_subcommand("get", "Print one channel");
+  get->footer("\nExamples:\n  orchctl chan get jobs");
   get->add_option("NAME", args->name, "channel name")->required();
   get->callback([args, run] { run([args](ChanCommands& c) { return c.get(args->name); }); });
 }

@@ -7,12 +7,15 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "exit_codes.h"
 #include "interrupt.h"
+#include "live_line.h"
 #include "orch/client/format.h"
 #include "orch/client/names.h"
 #include "orch/client/spec_file.h"
@@ -206,9 +209,36 @@ void Commands::print_task(const v1::TaskInfo& task) {
   if (json()) {
     out_ << to_json(task) << '\n';
   } else {
-    out_ << orch::client::format_task(task);
+    out_ << orch::client::format_task(task, style());
   }
   out_.flush();
+}
+
+grpc::Status Commands::wait_with_live_line(
+    const google::protobuf::RepeatedPtrField<std::string>& ids,
+    const std::function<grpc::Status()>& wait) {
+  v1::WatchRequest request;
+  for (const auto& id : std::set<std::string>(ids.begin(), ids.end())) request.add_ids(id);
+  LiveLine live(out_, style(), static_cast<std::size_t>(request.ids_size()));
+  auto ctx = client().context();
+  // The watch only feeds the line: its end, whatever the status, changes nothing else.
+  std::thread watcher([&] {
+    auto reader = client().watch(*ctx, request);
+    v1::TaskEvent event;
+    while (reader->Read(&event)) live.update(event.id(), event.state());
+    reader->Finish();
+  });
+  struct StopWatch {
+    grpc::ClientContext& ctx;
+    std::thread& watcher;
+    ~StopWatch() {
+      ctx.TryCancel();
+      watcher.join();
+    }
+  } stop{*ctx, watcher};
+  const grpc::Status status = wait();
+  live.clear();
+  return status;
 }
 
 int Commands::spawn(const SpawnArgs& args) {
@@ -312,7 +342,7 @@ int Commands::list(const ListArgs& args) {
   if (json()) {
     out_ << to_json(all) << '\n';
   } else {
-    out_ << orch::client::format_task_table(all.tasks());
+    out_ << orch::client::format_task_table(all.tasks(), style());
   }
   out_.flush();
   return kExitOk;
@@ -342,16 +372,28 @@ int Commands::watch(const std::vector<std::string>& ids) {
   auto ctx = client().context();
   CancelOnInterrupt interrupt(*ctx);
   auto reader = client().watch(*ctx, request);
+  // On a terminal the events scroll above a live line of counts (orch/client/live.h).
+  std::optional<LiveLine> live;
+  if (live_view()) {
+    live.emplace(out_, style(), std::set<std::string>(ids.begin(), ids.end()).size());
+  }
   v1::TaskEvent event;
   while (reader->Read(&event)) {
-    out_ << (json() ? to_json(event) : orch::client::format_event(event)) << '\n';
+    if (live) {
+      live->update(event.id(), event.state());
+      live->print(orch::client::format_event(event, style()));
+      continue;
+    }
+    out_ << (json() ? to_json(event) : orch::client::format_event(event, style())) << '\n';
     out_.flush();
   }
   const grpc::Status status = reader->Finish();
   // Ctrl-C is how a watch of every task ends: not an error.
-  if (interrupt.interrupted() && status.error_code() == grpc::StatusCode::CANCELLED) {
-    return kExitOk;
-  }
+  const bool ended_well =
+      status.ok() ||
+      (interrupt.interrupted() && status.error_code() == grpc::StatusCode::CANCELLED);
+  if (live) ended_well ? live->finish() : live->clear();
+  if (ended_well) return kExitOk;
   check(status);
   return kExitOk;
 }
@@ -365,13 +407,14 @@ int Commands::join(const JoinArgs& args) {
     *request.mutable_timeout() = orch::client::to_proto(duration_arg(args.timeout, "--timeout"));
   }
   v1::JoinResponse response;
-  check(client().join(request, response));
+  const auto join = [&] { return client().join(request, response); };
+  check(live_view() ? wait_with_live_line(request.ids(), join) : join());
   if (json()) {
     out_ << to_json(response) << '\n';
   } else {
     for (int i = 0; i < response.tasks_size(); ++i) {
       if (i > 0) out_ << '\n';
-      out_ << orch::client::format_task(response.tasks(i));
+      out_ << orch::client::format_task(response.tasks(i), style());
     }
   }
   out_.flush();
@@ -388,11 +431,13 @@ int Commands::select(const SelectArgs& args) {
     *request.mutable_timeout() = orch::client::to_proto(duration_arg(args.timeout, "--timeout"));
   }
   v1::SelectResponse response;
-  check(client().select(request, response));
+  const auto select = [&] { return client().select(request, response); };
+  check(live_view() ? wait_with_live_line(request.ids(), select) : select());
   if (json()) {
     out_ << to_json(response) << '\n';
   } else {
-    out_ << "winner: " << response.winner() << '\n' << orch::client::format_task(response.task());
+    out_ << "winner: " << response.winner() << '\n'
+         << orch::client::format_task(response.task(), style());
   }
   out_.flush();
   return succeeded(response.task()) ? kExitOk : kExitTaskNotSucceeded;

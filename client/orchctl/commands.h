@@ -3,12 +3,14 @@
 /// They throw UsageError or RpcError (exit_codes.h); main() prints those.
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "orch/client/client.h"
+#include "orch/client/format.h"
 #include "orch/v1/schedules.pb.h"
 
 namespace orchctl {
@@ -18,6 +20,11 @@ struct GlobalArgs {
   std::string address = "127.0.0.1:50051";
   std::string token;
   std::string output = "text";  // text | json
+  std::string color = "auto";   // --color auto | always | never
+  // Decided in main() after parsing (orch/client/live.h): colour the state words; draw the
+  // live line of watch, join and select (stdout is a terminal).
+  bool color_enabled = false;
+  bool terminal = false;
 };
 
 /// `spawn exec` (and its retry flags).
@@ -170,6 +177,13 @@ class Commands {
  private:
   orch::client::Client& client();
   bool json() const { return globals_.output == "json"; }
+  orch::client::TextStyle style() const { return {globals_.color_enabled}; }
+  // The live line is for people: text output on a terminal.
+  bool live_view() const { return globals_.terminal && !json(); }
+  // Runs `wait` (a Join or Select of `ids`) while a live line, fed by a Watch of the same
+  // ids on another thread, shows their states; erases the line before returning.
+  grpc::Status wait_with_live_line(const google::protobuf::RepeatedPtrField<std::string>& ids,
+                                   const std::function<grpc::Status()>& wait);
   void print_task(const orch::v1::TaskInfo& task);
   void print_schedule(const orch::v1::ScheduleInfo& info);
 

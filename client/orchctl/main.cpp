@@ -1,12 +1,16 @@
 // orchctl: the command line of orchestrd. This file only wires flags to commands.
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 
 #include "chan_commands.h"
 #include "commands.h"
+#include "completion.h"
 #include "exit_codes.h"
+#include "live_line.h"
+#include "orch/client/live.h"
 #include "orch/client/names.h"
 #include "validators.h"
 
@@ -23,6 +27,12 @@ Output (-o):
          durations like "1.500s"), one object per line, fields at default values
          included; watch prints one object per event.
 
+On a terminal (text output): state words are coloured (--color auto; NO_COLOR=1 or
+--color never turns it off, --color always forces it, pipes too), and watch, join and select
+keep a live line of counts by state, done/total and elapsed time, redrawn in place. Piped or
+redirected output is plain lines only.
+Shell completion: orchctl completion --help.
+
 Durations: 250ms, 2s, 1m30s, 1h (units ns us ms s m h d; "0" alone is zero).
 States:    pending running succeeded failed cancelled timed_out (any case, or TASK_STATE_*).
 Global flags may come before or after the command. Ctrl-C ends `watch` and `ticks` cleanly
@@ -35,8 +45,9 @@ Exit codes:
   3  RPC error, on stderr as one line that starts with the gRPC code name:
        RESOURCE_EXHAUSTED: tenant alpha has 20 tasks queued (max_queued=20)
 
-Example:
-  orchctl --addr 127.0.0.1:50051 spawn --wait sleep 2s)";
+Examples:
+  orchctl --addr 127.0.0.1:50051 spawn --wait sleep 2s
+  orchctl ls --state running -o json)";
 
 constexpr const char* kTaskText = R"(
 Text output (a task):
@@ -71,7 +82,7 @@ idempotency key matched an earlier task). With --wait: joins the task and prints
 )";
 
 constexpr const char* kSpawnExample = R"(
-Example:
+Examples:
   orchctl spawn --wait --name demo --label team=core sleep 2s
   echo '{"select":{"children":[{"timeout":{"duration":"2s","child":{"sleep":{"duration":"5s"}}}},{"sleep":{"duration":"1s"}}]}}' | orchctl spawn -f -)";
 
@@ -86,7 +97,7 @@ then SIGKILL after the kill grace. See docs/kinds/exec.md.
 Text output with --wait: the task, then under the exec node its exit_code (or signal),
 stdout and stderr, each quoted on one line.
 
-Example:
+Examples:
   orchctl spawn --wait exec --env GREETING=hi -- /usr/bin/env
   orchctl spawn --wait exec --retries 2 --backoff 500ms -- /usr/local/bin/flaky-job)";
 constexpr const char* kWorkerFooter = R"(
@@ -104,7 +115,7 @@ refused reports). Runs until Ctrl-C or SIGTERM (programs still running are kille
 tasks are retried elsewhere as worker_lost) or until the daemon ends the stream (exit 3, e.g.
 UNAVAILABLE when it shuts down: restart the worker, with backoff, to reconnect).
 
-Example:
+Examples:
   orchctl worker --queue thumbnails --slots 4 -- ./make-thumbnail --size 128)";
 constexpr const char* kHttpFooter = R"(
 A status >= 400 makes the task FAILED (reason status) unless given with --accept-status; the
@@ -126,7 +137,7 @@ two or more spaces: ID  STATE  NAME  CREATED (NAME is "-" when unset).
 json: one ListTasksResponse holding every task read ("nextPageToken" is set when --limit
 stopped the listing before the last page).
 
-Example:
+Examples:
   orchctl ls --state running --label team=core --limit 20)";
 
 constexpr const char* kWatchFooter = R"(
@@ -135,7 +146,7 @@ Ctrl-C or SIGTERM, which end the stream and exit 0.
 Text output: one line per event, flushed at once: TIME ID STATE [error="..."]
 json: one TaskEvent object per line.
 
-Example:
+Examples:
   orchctl watch 01J0Z4ABCD 01J0Z4EFGH)";
 
 constexpr const char* kJoinFooter = R"(
@@ -146,7 +157,7 @@ is DEADLINE_EXCEEDED (exit 3).
 )";
 
 constexpr const char* kJoinExample = R"(
-Example:
+Examples:
   orchctl join --fail-fast --abort-remaining --timeout 30s 01J0Z4ABCD 01J0Z4EFGH)";
 
 constexpr const char* kSelectFooter = R"(
@@ -156,14 +167,14 @@ is DEADLINE_EXCEEDED (exit 3).
 )";
 
 constexpr const char* kSelectExample = R"(
-Example:
+Examples:
   orchctl select --abort-losers --timeout 10s 01J0Z4ABCD 01J0Z4EFGH)";
 
 constexpr const char* kAbortFooter = R"(
 Text output: one line per id given: "ID aborted" when it was cancelled now, or
 "ID already terminal" when it had already ended. json: one AbortResponse.
 
-Example:
+Examples:
   orchctl abort 01J0Z4ABCD 01J0Z4EFGH)";
 
 constexpr const char* kWhoAmIFooter = R"(
@@ -176,7 +187,7 @@ Text output:
     permits_in_use: 0             (one line per TenantUsage field)
     ...
 
-Example:
+Examples:
   orchctl --token "$ORCH_TOKEN" whoami -o json)";
 
 constexpr const char* kTicksFooter = R"(
@@ -190,7 +201,7 @@ Text output: one line per tick, flushed at once:
   TICK N scheduled=TIME sent=TIME missed=M
 json: one Tick object per line.
 
-Example:
+Examples:
   orchctl ticks --every 500ms --count 10)";
 
 constexpr const char* kIntervalFooter = R"(
@@ -215,7 +226,7 @@ ls: one line per schedule, by name, columns separated by two spaces:
 rm: "NAME removed", then "ID aborted" per task aborted by --abort-running.
 json: one ScheduleInfo (ls: one ListSchedulesResponse; rm: one DeleteScheduleResponse).
 
-Example:
+Examples:
   orchctl interval create nightly --every 24h --label team=core sleep 1m
   orchctl interval pause nightly)";
 
@@ -225,7 +236,7 @@ Give the node each tick runs as a sub-command (sleep DURATION) or as a TaskSpec 
   --missed-tick  when ticks come due faster than they can fire (default skip)
   --overlap      when a tick comes while an earlier tick's task still runs (default skip)
 
-Example:
+Examples:
   orchctl interval create beat --every 100ms --max-ticks 5 sleep 10ms)";
 
 constexpr const char* kMutexFooter = R"(
@@ -247,9 +258,24 @@ Text output:
 json: one LockResponse, UnlockResponse ({}), RefreshResponse or MutexInfo (values base64).
 A --wait that passes is DEADLINE_EXCEEDED; --no-wait on a held mutex is FAILED_PRECONDITION.
 
-Example:
+Examples:
   orchctl mutex lock counter --ttl 30s --wait 10s
-  orchctl mutex unlock counter 5f0c...e1 --value 42)";
+  orchctl mutex unlock counter 5f0c2a9e41d7b3c8a6e0f1d2c3b4a5e1 --value 42)";
+
+constexpr const char* kCompletionFooter = R"(
+Prints a completion script for bash or zsh on stdout. It is written from orchctl's own
+command tree, so it completes exactly the commands, flags and flag values this orchctl takes:
+sub-commands (nested ones too: chan send, mutex lock, interval create), each command's flags
+and the global ones, and the values of flags with a fixed set (-o text|json, --color, ...).
+Install it once per user (bash needs the bash-completion package for the first form):
+  mkdir -p ~/.local/share/bash-completion/completions
+  orchctl completion bash > ~/.local/share/bash-completion/completions/orchctl
+  mkdir -p ~/.zfunc && orchctl completion zsh > ~/.zfunc/_orchctl
+    (and in ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath))
+
+Examples:
+  source <(orchctl completion bash)
+  mkdir -p ~/.zfunc && orchctl completion zsh > ~/.zfunc/_orchctl)";
 
 }  // namespace
 
@@ -276,6 +302,10 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", globals.output, "output format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  app.add_option("--color", globals.color,
+                 "colour state words: auto (a terminal, unless NO_COLOR is set), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
 
   // spawn
   orchctl::SpawnArgs spawn_args;
@@ -291,7 +321,7 @@ int main(int argc, char** argv) {
   spawn->add_option("-f,--file", spawn_args.file, "TaskSpec file, JSON or YAML; '-' is stdin");
   spawn->require_subcommand(0, 1);
   auto* sleep = spawn->add_subcommand("sleep", "Spawn a timer: SUCCEEDED after DURATION");
-  sleep->footer("\nExample:\n  orchctl spawn --wait sleep 1m30s");
+  sleep->footer("\nExamples:\n  orchctl spawn --wait sleep 1m30s");
   sleep->add_option("DURATION", spawn_args.sleep_duration, "how long, e.g. 250ms, 2s, 1m30s")
       ->required()
       ->check(orchctl::duration_check());
@@ -323,7 +353,7 @@ int main(int argc, char** argv) {
   auto* spawn_worker = spawn->add_subcommand("worker", "Spawn work for a remote worker of QUEUE");
   spawn_worker->footer(
       "\nA worker serving QUEUE (see `orchctl worker`) gets the data as its payload; the task's\n"
-      "result is what the worker answers.\n\nExample:\n"
+      "result is what the worker answers.\n\nExamples:\n"
       "  orchctl spawn --wait worker thumbnails --data @photo.json");
   spawn_worker->add_option("QUEUE", spawn_args.worker_queue, "the queue, e.g. thumbnails")->required();
   spawn_worker->add_option("--data", spawn_args.worker_data, "the payload: TEXT, or @FILE ('@-' is stdin)");
@@ -350,12 +380,12 @@ int main(int argc, char** argv) {
                  "follow 301, 302, 303, 307 and 308 (at most 5)");
   auto* send = spawn->add_subcommand(
       "send", "Spawn a send: puts MSG into the channel (waits while an mpsc channel is full)");
-  send->footer("\nExample:\n  orchctl spawn --wait send jobs 'build 42'");
+  send->footer("\nExamples:\n  orchctl spawn --wait send jobs 'build 42'");
   send->add_option("CHANNEL", spawn_args.channel, "the channel's name")->required();
   send->add_option("MSG", spawn_args.message, "the message")->required();
   auto* recv = spawn->add_subcommand(
       "recv", "Spawn a recv: takes one message from the channel (waits while it is empty)");
-  recv->footer("\nExample:\n  orchctl spawn --wait recv jobs");
+  recv->footer("\nExamples:\n  orchctl spawn --wait recv jobs");
   recv->add_option("CHANNEL", spawn_args.channel, "the channel's name")->required();
   spawn->callback([&] {
     spawn_args.exec_given = exec->parsed();
@@ -372,7 +402,7 @@ int main(int argc, char** argv) {
   std::string get_id;
   auto* get = app.add_subcommand("get", "Print one task");
   get->footer(std::string(kTaskText) +
-              "\njson: one TaskInfo. Exit 0 whatever the task's state.\n\nExample:\n"
+              "\njson: one TaskInfo. Exit 0 whatever the task's state.\n\nExamples:\n"
               "  orchctl get 01J0Z4ABCD -o json");
   get->add_option("ID", get_id, "task id")->required();
   get->callback([&] { action = [&](Commands& c) { return c.get(get_id); }; });
@@ -485,6 +515,7 @@ int main(int argc, char** argv) {
   create->add_option("-f,--file", create_args.file, "TaskSpec file, JSON or YAML; '-' is stdin");
   create->require_subcommand(0, 1);
   auto* create_sleep = create->add_subcommand("sleep", "Each tick spawns a timer of DURATION");
+  create_sleep->footer("\nExamples:\n  orchctl interval create beat --every 1s sleep 100ms");
   create_sleep->add_option("DURATION", create_args.sleep_duration, "how long, e.g. 250ms, 2s")
       ->required()
       ->check(orchctl::duration_check());
@@ -495,20 +526,24 @@ int main(int argc, char** argv) {
 
   auto* interval_ls = interval->add_subcommand("ls", "List the tenant's schedules by name");
   interval_ls->alias("list");
+  interval_ls->footer("\nExamples:\n  orchctl interval ls\n  orchctl interval ls -o json");
   interval_ls->callback([&] { action = [&](Commands& c) { return c.interval_list(); }; });
 
   std::string interval_name;
   auto* interval_get = interval->add_subcommand("get", "Print one schedule");
+  interval_get->footer("\nExamples:\n  orchctl interval get nightly");
   interval_get->add_option("NAME", interval_name, "schedule name")->required();
   interval_get->callback(
       [&] { action = [&](Commands& c) { return c.interval_get(interval_name); }; });
 
   auto* interval_pause = interval->add_subcommand("pause", "Stop a schedule's ticks from firing");
+  interval_pause->footer("\nExamples:\n  orchctl interval pause nightly");
   interval_pause->add_option("NAME", interval_name, "schedule name")->required();
   interval_pause->callback(
       [&] { action = [&](Commands& c) { return c.interval_pause(interval_name); }; });
 
   auto* interval_resume = interval->add_subcommand("resume", "Let a paused schedule fire again");
+  interval_resume->footer("\nExamples:\n  orchctl interval resume nightly");
   interval_resume->add_option("NAME", interval_name, "schedule name")->required();
   interval_resume->callback(
       [&] { action = [&](Commands& c) { return c.interval_resume(interval_name); }; });
@@ -516,6 +551,7 @@ int main(int argc, char** argv) {
   bool abort_running = false;
   auto* interval_rm = interval->add_subcommand("rm", "Delete a schedule");
   interval_rm->alias("delete");
+  interval_rm->footer("\nExamples:\n  orchctl interval rm nightly --abort-running");
   interval_rm->add_option("NAME", interval_name, "schedule name")->required();
   interval_rm->add_flag("--abort-running", abort_running,
                         "also abort the schedule's tasks still running");
@@ -531,6 +567,9 @@ int main(int argc, char** argv) {
   orchctl::MutexLockArgs lock_args;
   auto* mutex_lock =
       mutex->add_subcommand("lock", "Acquire a mutex; print the guard, token and value");
+  mutex_lock->footer(
+      "\nExamples:\n  orchctl mutex lock counter --ttl 30s --wait 10s\n"
+      "  orchctl mutex lock deploy --no-wait --holder ci-build-42");
   mutex_lock->add_option("NAME", lock_args.name, "mutex name")->required();
   mutex_lock->add_option("--ttl", lock_args.ttl, "lease, e.g. 30s (default: the server's, 30s)")
       ->check(orchctl::duration_check());
@@ -544,6 +583,8 @@ int main(int argc, char** argv) {
   orchctl::MutexUnlockArgs unlock_args;
   auto* mutex_unlock =
       mutex->add_subcommand("unlock", "Release a mutex, optionally storing a value");
+  mutex_unlock->footer(
+      "\nExamples:\n  orchctl mutex unlock counter 5f0c2a9e41d7b3c8a6e0f1d2c3b4a5e1 --value 42");
   mutex_unlock->add_option("NAME", unlock_args.name, "mutex name")->required();
   mutex_unlock->add_option("GUARD", unlock_args.guard, "the guard printed by lock")->required();
   auto* unlock_value =
@@ -556,11 +597,14 @@ int main(int argc, char** argv) {
   std::string mutex_name;
   auto* mutex_get =
       mutex->add_subcommand("get", "Print a mutex's value and state, without locking");
+  mutex_get->footer("\nExamples:\n  orchctl mutex get counter -o json");
   mutex_get->add_option("NAME", mutex_name, "mutex name")->required();
   mutex_get->callback([&] { action = [&](Commands& c) { return c.mutex_get(mutex_name); }; });
 
   orchctl::MutexRefreshArgs refresh_args;
   auto* mutex_refresh = mutex->add_subcommand("refresh", "Extend the lease of a held mutex");
+  mutex_refresh->footer(
+      "\nExamples:\n  orchctl mutex refresh counter 5f0c2a9e41d7b3c8a6e0f1d2c3b4a5e1 --ttl 1m");
   mutex_refresh->add_option("NAME", refresh_args.name, "mutex name")->required();
   mutex_refresh->add_option("GUARD", refresh_args.guard, "the guard printed by lock")->required();
   mutex_refresh->add_option("--ttl", refresh_args.ttl, "new lease from now (default: the lock's)")
@@ -588,12 +632,30 @@ int main(int argc, char** argv) {
       ->required();
   worker->callback([&] { action = [&](Commands& c) { return c.worker(worker_args); }; });
 
+  // completion
+  std::string completion_shell;
+  auto* completion =
+      app.add_subcommand("completion", "Print a shell completion script (bash or zsh)");
+  completion->footer(kCompletionFooter);
+  completion->add_option("SHELL", completion_shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  completion->callback([&] {
+    action = [&](Commands&) {
+      std::cout << orchctl::completion_script(app, completion_shell);
+      return int{orchctl::kExitOk};
+    };
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version end here with 0; every real parse error is a usage error.
     return app.exit(e) == 0 ? orchctl::kExitOk : orchctl::kExitUsage;
   }
+  globals.terminal = orchctl::stdout_is_terminal();
+  globals.color_enabled = orch::client::want_color(globals.color, globals.terminal,
+                                                   std::getenv("NO_COLOR"), std::getenv("TERM"));
   if (!action) return orchctl::kExitUsage;  // unreachable: a sub-command is required
 
   try {

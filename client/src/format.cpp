@@ -118,7 +118,8 @@ const orch::v1::TaskSpec* child_at(const pb::RepeatedPtrField<orch::v1::TaskSpec
 }
 
 void append_result(std::string& out, const orch::v1::NodeResult& result,
-                   const orch::v1::TaskSpec* spec, int indent, const std::string& label) {
+                   const orch::v1::TaskSpec* spec, int indent, const std::string& label,
+                   const TextStyle& style) {
   if (spec != nullptr && !spec_fits(*spec, result)) spec = nullptr;
   std::string kind = spec != nullptr ? spec_kind(*spec) : output_kind(result);
   if (kind.empty()) kind = "node";
@@ -127,7 +128,7 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
   out += label;
   out += kind;
   out += ' ';
-  out += task_state_name(result.state());
+  out += state_word(result.state(), style);
   if (result.has_select()) out += " winner=" + std::to_string(result.select().winner());
   if (is_set(result.started_at()) && is_set(result.finished_at())) {
     const auto took =
@@ -163,7 +164,8 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
       if (spec != nullptr) spec_children = &spec->join().children();
       const auto& children = result.join().children();
       for (int i = 0; i < children.size(); ++i) {
-        append_result(out, children[i], child_at(spec_children, i), indent + 1, indexed(i));
+        append_result(out, children[i], child_at(spec_children, i), indent + 1, indexed(i),
+                      style);
       }
       break;
     }
@@ -174,11 +176,11 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
         // Only the winner was reported: show it under its own index.
         const int winner = static_cast<int>(select.winner());
         append_result(out, select.result(), child_at(spec_children, winner), indent + 1,
-                      indexed(winner));
+                      indexed(winner), style);
       }
       for (int i = 0; i < select.children().size(); ++i) {
         append_result(out, select.children()[i], child_at(spec_children, i), indent + 1,
-                      indexed(i));
+                      indexed(i), style);
       }
       break;
     }
@@ -186,14 +188,15 @@ void append_result(std::string& out, const orch::v1::NodeResult& result,
       if (result.timeout().has_child()) {
         const orch::v1::TaskSpec* child =
             spec != nullptr && spec->timeout().has_child() ? &spec->timeout().child() : nullptr;
-        append_result(out, result.timeout().child(), child, indent + 1, "");
+        append_result(out, result.timeout().child(), child, indent + 1, "", style);
       }
       break;
     case orch::v1::NodeResult::kSequence: {
       if (spec != nullptr) spec_children = &spec->sequence().children();
       const auto& children = result.sequence().children();
       for (int i = 0; i < children.size(); ++i) {
-        append_result(out, children[i], child_at(spec_children, i), indent + 1, indexed(i));
+        append_result(out, children[i], child_at(spec_children, i), indent + 1, indexed(i),
+                      style);
       }
       break;
     }
@@ -248,6 +251,30 @@ void append_fields(std::string& out, const pb::Message& message) {
 
 }  // namespace
 
+std::string state_word(orch::v1::TaskState state, const TextStyle& style) {
+  const std::string_view name = task_state_name(state);
+  const char* color = nullptr;
+  switch (state) {
+    case orch::v1::TASK_STATE_SUCCEEDED:
+      color = "\x1b[32m";  // green
+      break;
+    case orch::v1::TASK_STATE_FAILED:
+    case orch::v1::TASK_STATE_TIMED_OUT:
+      color = "\x1b[31m";  // red
+      break;
+    case orch::v1::TASK_STATE_CANCELLED:
+      color = "\x1b[33m";  // yellow
+      break;
+    case orch::v1::TASK_STATE_RUNNING:
+      color = "\x1b[36m";  // cyan
+      break;
+    default:
+      break;
+  }
+  if (!style.color || color == nullptr) return std::string(name);
+  return std::string(color) + std::string(name) + "\x1b[0m";
+}
+
 std::string to_json(const pb::Message& message) {
   pb::util::JsonPrintOptions options;
   options.add_whitespace = false;
@@ -290,10 +317,10 @@ std::string quote(std::string_view text) {
   return out + "\"";
 }
 
-std::string format_task(const orch::v1::TaskInfo& task) {
+std::string format_task(const orch::v1::TaskInfo& task, const TextStyle& style) {
   std::string out = "id: " + task.id() + "\n";
   if (!task.name().empty()) out += "name: " + task.name() + "\n";
-  out += "state: " + std::string(task_state_name(task.state())) + "\n";
+  out += "state: " + state_word(task.state(), style) + "\n";
   if (!task.labels().empty()) out += "labels: " + sorted_labels(task.labels()) + "\n";
   if (!task.idempotency_key().empty()) out += "idempotency_key: " + task.idempotency_key() + "\n";
   out += "created: " + format_timestamp(task.created_at()) + "\n";
@@ -303,19 +330,20 @@ std::string format_task(const orch::v1::TaskInfo& task) {
   }
   if (task.has_result()) {
     out += "result:\n";
-    out += format_result(task.result(), task.has_spec() ? &task.spec() : nullptr, 1);
+    out += format_result(task.result(), task.has_spec() ? &task.spec() : nullptr, 1, style);
   }
   return out;
 }
 
 std::string format_result(const orch::v1::NodeResult& result, const orch::v1::TaskSpec* spec,
-                          int indent) {
+                          int indent, const TextStyle& style) {
   std::string out;
-  append_result(out, result, spec, indent, "");
+  append_result(out, result, spec, indent, "", style);
   return out;
 }
 
-std::string format_task_table(const pb::RepeatedPtrField<orch::v1::TaskInfo>& tasks) {
+std::string format_task_table(const pb::RepeatedPtrField<orch::v1::TaskInfo>& tasks,
+                              const TextStyle& style) {
   std::size_t id_width = 0;
   std::size_t state_width = 0;
   std::size_t name_width = 0;
@@ -331,16 +359,17 @@ std::string format_task_table(const pb::RepeatedPtrField<orch::v1::TaskInfo>& ta
   std::string out;
   for (const auto& task : tasks) {
     out += pad(task.id(), id_width) + "  ";
-    out += pad(std::string(task_state_name(task.state())), state_width) + "  ";
+    const std::size_t width = task_state_name(task.state()).size();
+    out += state_word(task.state(), style) + std::string(state_width - width, ' ') + "  ";
     out += pad(task.name().empty() ? "-" : task.name(), name_width) + "  ";
     out += format_timestamp(task.created_at()) + "\n";
   }
   return out;
 }
 
-std::string format_event(const orch::v1::TaskEvent& event) {
-  std::string line = format_timestamp(event.time()) + " " + event.id() + " " +
-                     std::string(task_state_name(event.state()));
+std::string format_event(const orch::v1::TaskEvent& event, const TextStyle& style) {
+  std::string line =
+      format_timestamp(event.time()) + " " + event.id() + " " + state_word(event.state(), style);
   if (!event.task().result().error().empty()) {
     line += " error=" + quote(event.task().result().error());
   }

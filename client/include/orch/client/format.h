@@ -20,6 +20,17 @@
 
 namespace orch::client {
 
+/// How text output looks. Plain by default (files, pipes, scripts); with `color`, the state
+/// words of tasks and nodes are wrapped in ANSI colours, for a terminal. Nothing else changes:
+/// the same bytes with the escape sequences removed are the plain output.
+struct TextStyle {
+  bool color = false;
+};
+
+/// A state's short name (task_state_name), coloured when `style.color`: SUCCEEDED green, FAILED
+/// and TIMED_OUT red, CANCELLED yellow, RUNNING cyan, PENDING (and UNSPECIFIED) uncoloured.
+std::string state_word(orch::v1::TaskState state, const TextStyle& style);
+
 /// One line of proto3 JSON (no trailing newline), every primitive field included.
 std::string to_json(const google::protobuf::Message& message);
 
@@ -41,7 +52,7 @@ std::string quote(std::string_view text);
 ///   started: 2024-05-01T12:00:00.251Z   (only when set)
 ///   finished: 2024-05-01T12:00:01.252Z  (only when set)
 ///   result:                     (only when set), then the result tree, see format_result
-std::string format_task(const orch::v1::TaskInfo& task);
+std::string format_task(const orch::v1::TaskInfo& task, const TextStyle& style = {});
 
 /// A result tree, one node per line, two spaces of indent per level (starting at `indent`):
 ///
@@ -75,16 +86,18 @@ std::string format_task(const orch::v1::TaskInfo& task);
 /// A body with control characters other than tab, CR and LF is not shown
 /// (`body: N bytes, binary (not shown; -o json has it in base64)`).
 std::string format_result(const orch::v1::NodeResult& result, const orch::v1::TaskSpec* spec,
-                          int indent);
+                          int indent, const TextStyle& style = {});
 
 /// `ls` output: one line per task, columns separated by two or more spaces and aligned:
 ///   ID  STATE  NAME  CREATED
 /// NAME is "-" when the task has none; CREATED as format_timestamp. No header line.
-std::string format_task_table(const google::protobuf::RepeatedPtrField<orch::v1::TaskInfo>& tasks);
+/// Columns are aligned on the plain text; colour does not change the widths.
+std::string format_task_table(const google::protobuf::RepeatedPtrField<orch::v1::TaskInfo>& tasks,
+                              const TextStyle& style = {});
 
 /// `watch` output: `TIME ID STATE` (single spaces), then ` error="..."` when the task's result
 /// has one; TIME is the event's time as format_timestamp. No trailing newline.
-std::string format_event(const orch::v1::TaskEvent& event);
+std::string format_event(const orch::v1::TaskEvent& event, const TextStyle& style = {});
 
 /// `whoami` output: `tenant: NAME`, then `limits:` and `usage:` with one indented
 /// `  field: value` line per field (allowed_kinds comma-separated).
