@@ -56,7 +56,7 @@ enum class Expect {
   kCancelled,   // aborted, or the loser of a select with abort_losers
   kWorkerEcho,  // a worker node whose workers answer the payload: SUCCEEDED with it
   kPipeSend,    // a send node: SUCCEEDED, its payload is then in the pipe channel
-  kPipeRecv,    // timeout{recv}: SUCCEEDED with a payload, or TIMED_OUT having taken nothing
+  kPipeRecv,    // timeout{recv}: SUCCEEDED with a payload; TIMED_OUT or aborted: took nothing
   kShutdown,    // spawned around SIGTERM: SUCCEEDED, or CANCELLED because the daemon stops
 };
 

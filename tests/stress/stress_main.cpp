@@ -283,7 +283,7 @@ class LoadClient {
     ++s_.stats.rpcs;
     auto status = client_->spawn(request, response, kLong);
     if (!status.ok()) {
-      unexpected(s_, "Spawn", status);
+      unexpected(s_, tag_ + ": " + "Spawn", status);
       return false;
     }
     ++s_.stats.spawned;
@@ -294,7 +294,7 @@ class LoadClient {
       ++s_.stats.rpcs;
       status = client_->spawn(request, again, kLong);
       if (!status.ok()) {
-        unexpected(s_, "Spawn (same idempotency key)", status);
+        unexpected(s_, tag_ + ": " + "Spawn (same idempotency key)", status);
       } else if (!again.existing() || again.id() != id) {
         s_.findings.add("idempotency", "key " + idempotency_key + " answered " + again.id() +
                                            " (existing=" + (again.existing() ? "true" : "false") +
@@ -325,7 +325,7 @@ class LoadClient {
     if (cancel && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       ++s_.stats.cancel_join;
     } else {
-      unexpected(s_, "Join", status);
+      unexpected(s_, tag_ + ": " + "Join", status);
     }
     pending_.insert(pending_.end(), ids.begin(), ids.end());
   }
@@ -361,7 +361,7 @@ class LoadClient {
     v1::SpawnBatchResponse response;
     ++s_.stats.rpcs;
     auto status = client_->spawn_batch(request, response, kLong);
-    if (!status.ok()) return unexpected(s_, "SpawnBatch", status);
+    if (!status.ok()) return unexpected(s_, tag_ + ": " + "SpawnBatch", status);
     std::vector<std::string> ids(response.ids().begin(), response.ids().end());
     for (const auto& id : ids) s_.tasks.acked(id, Expect::kSucceeded);
     s_.stats.spawned += ids.size();
@@ -389,7 +389,7 @@ class LoadClient {
     auto finished = reader->Finish();
     if (!cancelled) {
       if (!finished.ok()) {
-        unexpected(s_, "Watch", finished);
+        unexpected(s_, tag_ + ": " + "Watch", finished);
       } else if (terminal.size() != ids.size()) {
         s_.findings.add("watch_ended_early", "a Watch of " + std::to_string(ids.size()) +
                                                  " tasks ended OK after " +
@@ -418,7 +418,7 @@ class LoadClient {
       }
       s_.tasks.observe(response.task());
     } else {
-      unexpected(s_, "Select", status);
+      unexpected(s_, tag_ + ": " + "Select", status);
       abort_ids({slow});
     }
     pending_.push_back(fast);
@@ -431,7 +431,7 @@ class LoadClient {
     v1::AbortResponse response;
     ++s_.stats.rpcs;
     auto status = client_->abort(request, response, kLong);
-    if (!status.ok()) unexpected(s_, "Abort", status);
+    if (!status.ok()) unexpected(s_, tag_ + ": " + "Abort", status);
   }
 
   void abort() {
@@ -459,7 +459,7 @@ class LoadClient {
     v1::SpawnBatchResponse response;
     ++s_.stats.rpcs;
     auto status = client_->spawn_batch(request, response, kLong);
-    if (!status.ok()) return unexpected(s_, "SpawnBatch (worker)", status);
+    if (!status.ok()) return unexpected(s_, tag_ + ": " + "SpawnBatch (worker)", status);
     std::vector<std::string> ids(response.ids().begin(), response.ids().end());
     for (std::size_t i = 0; i < ids.size(); ++i) {
       s_.tasks.acked(ids[i], Expect::kWorkerEcho, payloads[i]);
@@ -507,7 +507,7 @@ class LoadClient {
     } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       ++s_.stats.send_full;  // the channel stayed full for 5s: nothing was sent
     } else {
-      unexpected(s_, std::string("Send ") + channel, status);
+      unexpected(s_, tag_ + ": " + std::string("Send ") + channel, status);
     }
   }
   void alo_send() { mpsc_send("alo", s_.alo); }
@@ -532,7 +532,7 @@ class LoadClient {
       s_.amo.may_have_lost(static_cast<std::uint64_t>(max));
       ++s_.stats.cancel_recv;
     } else if (status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-      unexpected(s_, "Recv amo", status);
+      unexpected(s_, tag_ + ": " + "Recv amo", status);
     }
   }
 
@@ -545,7 +545,7 @@ class LoadClient {
     auto ctx = client_->context(kLong);
     ++s_.stats.rpcs;
     auto status = client_->channels().Send(ctx.get(), request, &response);
-    if (!status.ok()) return unexpected(s_, "Send bcast", status);
+    if (!status.ok()) return unexpected(s_, tag_ + ": " + "Send bcast", status);
     if (response.accepted() != static_cast<std::uint32_t>(n)) {
       s_.findings.add("broadcast_send", "a broadcast Send took " +
                                             std::to_string(response.accepted()) + " of " +
@@ -562,7 +562,7 @@ class LoadClient {
     auto ctx = client_->context(kLong);
     ++s_.stats.rpcs;
     auto status = client_->channels().Send(ctx.get(), request, &response);
-    if (!status.ok()) return unexpected(s_, "Send wch", status);
+    if (!status.ok()) return unexpected(s_, tag_ + ": " + "Send wch", status);
     s_.watch_values.sent(response.version(), value);
   }
 
@@ -586,7 +586,7 @@ class LoadClient {
       } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
         ++s_.stats.mutex_wait_timeouts;
       } else {
-        unexpected(s_, "Lock", status);
+        unexpected(s_, tag_ + ": " + "Lock", status);
       }
       return;
     }
@@ -625,7 +625,7 @@ class LoadClient {
     } else if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
       ++s_.stats.mutex_lease_lost;  // held past its lease (a stalled client): allowed
     } else {
-      unexpected(s_, "Unlock", status);
+      unexpected(s_, tag_ + ": " + "Unlock", status);
     }
   }
 
@@ -635,7 +635,7 @@ class LoadClient {
         v1::WhoAmIResponse who;
         ++s_.stats.rpcs;
         auto status = client_->who_am_i(who, kLong);
-        if (!status.ok()) unexpected(s_, "WhoAmI", status);
+        if (!status.ok()) unexpected(s_, tag_ + ": " + "WhoAmI", status);
         break;
       }
       case 1: {
@@ -644,7 +644,7 @@ class LoadClient {
         v1::ListTasksResponse response;
         ++s_.stats.rpcs;
         auto status = client_->list(request, response, kLong);
-        if (!status.ok()) unexpected(s_, "List", status);
+        if (!status.ok()) unexpected(s_, tag_ + ": " + "List", status);
         for (const auto& t : response.tasks()) s_.tasks.observe(t);
         break;
       }
@@ -667,7 +667,7 @@ class LoadClient {
       } else if (status.ok()) {
         still.push_back(id);
       } else if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
-        unexpected(s_, "Get", status);
+        unexpected(s_, tag_ + ": " + "Get", status);
         still.push_back(id);
       }
       // NOT_FOUND: past retention; the final check says whether anyone saw it end.
@@ -1439,6 +1439,7 @@ struct Phase2 {
   Shared s;
   std::atomic<std::int64_t> sigterm_at{0};  // steady ns when SIGTERM was sent; 0 before
   std::atomic<std::uint64_t> refused_unavailable{0};
+  std::atomic<std::uint64_t> refused_cancelled{0};
   std::mutex mutex;
   std::map<std::string, std::uint64_t> stream_ends;  // "what: CODE" -> count
   void stream_end(const std::string& what, const grpc::Status& status) {
@@ -1483,6 +1484,10 @@ void shutdown_client(Phase2& p, unsigned index) {
     if (!status.ok()) {
       if (status.error_code() == grpc::StatusCode::UNAVAILABLE && p.after_sigterm()) {
         ++p.refused_unavailable;
+      } else if (status.error_code() == grpc::StatusCode::CANCELLED && p.after_sigterm()) {
+        // A call that reaches gRPC while its server shuts down (the last second) is cancelled
+        // by gRPC itself: nothing was acknowledged, so nothing is lost.
+        ++p.refused_cancelled;
       } else {
         unexpected(s, "SpawnBatch (before or during shutdown)", status);
       }
@@ -1684,7 +1689,8 @@ bool phase2(const Options& options, double load_seconds, std::ostream& out) {
   }
   out << "), " << tasks.unavailable_after_sigterm
       << " answered UNAVAILABLE to a call begun after SIGTERM, lost " << tasks.lost << "\n"
-      << "  spawns refused UNAVAILABLE after SIGTERM: " << p.refused_unavailable << "\n"
+      << "  spawns refused after SIGTERM: UNAVAILABLE " << p.refused_unavailable
+      << ", CANCELLED by gRPC's server shutdown " << p.refused_cancelled << "\n"
       << "  orchestrd exit: " << (code ? std::to_string(*code) : "none") << " after "
       << fixed(exit_seconds, 2) << " s; orchctl workers exited:";
   for (const auto& [c, n] : worker_exits) out << " " << c << " x" << n;
