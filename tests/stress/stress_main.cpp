@@ -164,9 +164,15 @@ std::string describe(const grpc::Status& s) {
 
 /// A client with its own TCP connection (gRPC shares connections between channels with equal
 /// arguments unless told otherwise), so that closing it is a real disconnect.
-std::unique_ptr<oc::Client> make_client(const std::string& address) {
+/// `small_window`: a fixed 64 KiB stream window, so that a reader that pauses holds up its own
+/// stream on the daemon's side soon (a broadcast subscriber then lags).
+std::unique_ptr<oc::Client> make_client(const std::string& address, bool small_window = false) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (small_window) {
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  }
   auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   return std::make_unique<oc::Client>(channel, oc::ClientOptions{address, kToken});
 }
@@ -540,7 +546,8 @@ class LoadClient {
     v1::SendRequest request;
     request.set_name("bcast");
     const int n = rng_.uniform(1, 8);
-    for (int i = 0; i < n; ++i) request.add_payloads(next_payload("bcast"));
+    // 4 KiB each, so that a paused subscriber's window fills after a few messages.
+    for (int i = 0; i < n; ++i) request.add_payloads(next_payload("bcast") + std::string(4096, '.'));
     v1::SendResponse response;
     auto ctx = client_->context(kLong);
     ++s_.stats.rpcs;
@@ -807,8 +814,9 @@ void amo_consumer(Shared& s) {
   }
 }
 
+// Subscriber 1 has a small stream window and pauses now and then: it lags.
 void bcast_subscriber(Shared& s, unsigned index) {
-  auto client = make_client(s.address);
+  auto client = make_client(s.address, index == 1);
   Rng rng(s.options.seed * 257 + index);
   for (;;) {
     auto ctx = client->context();
@@ -836,7 +844,7 @@ void bcast_subscriber(Shared& s, unsigned index) {
         cancelled = true;
         ++s.stats.cancel_subscribe;
       }
-      if (rng.chance(0.002)) std::this_thread::sleep_for(50ms);  // a slow reader lags
+      if (index == 1 && !s.stop_load && rng.chance(0.01)) std::this_thread::sleep_for(1500ms);
     }
     auto status = reader->Finish();
     s.streams.remove(ctx.get());
