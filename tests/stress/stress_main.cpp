@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include <grpc/grpc.h>
+
 #include "daemon_process.h"
 #include "ledgers.h"
 #include "orch/client/client.h"
@@ -274,6 +276,17 @@ class LoadClient {
   }
 
  private:
+  // An unexpected status; a transport failure says how far this client's connection got.
+  void fail(const std::string& what, const grpc::Status& status) {
+    std::string detail = tag_ + ": " + what;
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      detail += " [channel state " + std::to_string(client_->channel()->GetState(false)) +
+                " after " + std::to_string(++unavailable_) + " such errors and " +
+                std::to_string(s_.stats.rpcs.load()) + " RPCs of the run]";
+    }
+    unexpected(s_, detail, status);
+  }
+
   std::string next_payload(const char* prefix) {
     return std::string(prefix) + "/" + tag_ + "/" + std::to_string(++counter_);
   }
@@ -289,7 +302,7 @@ class LoadClient {
     ++s_.stats.rpcs;
     auto status = client_->spawn(request, response, kLong);
     if (!status.ok()) {
-      unexpected(s_, tag_ + ": " + "Spawn", status);
+      fail("Spawn", status);
       return false;
     }
     ++s_.stats.spawned;
@@ -300,7 +313,7 @@ class LoadClient {
       ++s_.stats.rpcs;
       status = client_->spawn(request, again, kLong);
       if (!status.ok()) {
-        unexpected(s_, tag_ + ": " + "Spawn (same idempotency key)", status);
+        fail("Spawn (same idempotency key)", status);
       } else if (!again.existing() || again.id() != id) {
         s_.findings.add("idempotency", "key " + idempotency_key + " answered " + again.id() +
                                            " (existing=" + (again.existing() ? "true" : "false") +
@@ -331,7 +344,7 @@ class LoadClient {
     if (cancel && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       ++s_.stats.cancel_join;
     } else {
-      unexpected(s_, tag_ + ": " + "Join", status);
+      fail("Join", status);
     }
     pending_.insert(pending_.end(), ids.begin(), ids.end());
   }
@@ -367,7 +380,7 @@ class LoadClient {
     v1::SpawnBatchResponse response;
     ++s_.stats.rpcs;
     auto status = client_->spawn_batch(request, response, kLong);
-    if (!status.ok()) return unexpected(s_, tag_ + ": " + "SpawnBatch", status);
+    if (!status.ok()) return fail("SpawnBatch", status);
     std::vector<std::string> ids(response.ids().begin(), response.ids().end());
     for (const auto& id : ids) s_.tasks.acked(id, Expect::kSucceeded);
     s_.stats.spawned += ids.size();
@@ -395,7 +408,7 @@ class LoadClient {
     auto finished = reader->Finish();
     if (!cancelled) {
       if (!finished.ok()) {
-        unexpected(s_, tag_ + ": " + "Watch", finished);
+        fail("Watch", finished);
       } else if (terminal.size() != ids.size()) {
         s_.findings.add("watch_ended_early", "a Watch of " + std::to_string(ids.size()) +
                                                  " tasks ended OK after " +
@@ -424,7 +437,7 @@ class LoadClient {
       }
       s_.tasks.observe(response.task());
     } else {
-      unexpected(s_, tag_ + ": " + "Select", status);
+      fail("Select", status);
       abort_ids({slow});
     }
     pending_.push_back(fast);
@@ -437,7 +450,7 @@ class LoadClient {
     v1::AbortResponse response;
     ++s_.stats.rpcs;
     auto status = client_->abort(request, response, kLong);
-    if (!status.ok()) unexpected(s_, tag_ + ": " + "Abort", status);
+    if (!status.ok()) fail("Abort", status);
   }
 
   void abort() {
@@ -465,7 +478,7 @@ class LoadClient {
     v1::SpawnBatchResponse response;
     ++s_.stats.rpcs;
     auto status = client_->spawn_batch(request, response, kLong);
-    if (!status.ok()) return unexpected(s_, tag_ + ": " + "SpawnBatch (worker)", status);
+    if (!status.ok()) return fail("SpawnBatch (worker)", status);
     std::vector<std::string> ids(response.ids().begin(), response.ids().end());
     for (std::size_t i = 0; i < ids.size(); ++i) {
       s_.tasks.acked(ids[i], Expect::kWorkerEcho, payloads[i]);
@@ -513,7 +526,7 @@ class LoadClient {
     } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       ++s_.stats.send_full;  // the channel stayed full for 5s: nothing was sent
     } else {
-      unexpected(s_, tag_ + ": " + std::string("Send ") + channel, status);
+      fail(std::string("Send ") + channel, status);
     }
   }
   void alo_send() { mpsc_send("alo", s_.alo); }
@@ -538,7 +551,7 @@ class LoadClient {
       s_.amo.may_have_lost(static_cast<std::uint64_t>(max));
       ++s_.stats.cancel_recv;
     } else if (status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-      unexpected(s_, tag_ + ": " + "Recv amo", status);
+      fail("Recv amo", status);
     }
   }
 
@@ -552,7 +565,7 @@ class LoadClient {
     auto ctx = client_->context(kLong);
     ++s_.stats.rpcs;
     auto status = client_->channels().Send(ctx.get(), request, &response);
-    if (!status.ok()) return unexpected(s_, tag_ + ": " + "Send bcast", status);
+    if (!status.ok()) return fail("Send bcast", status);
     if (response.accepted() != static_cast<std::uint32_t>(n)) {
       s_.findings.add("broadcast_send", "a broadcast Send took " +
                                             std::to_string(response.accepted()) + " of " +
@@ -569,7 +582,7 @@ class LoadClient {
     auto ctx = client_->context(kLong);
     ++s_.stats.rpcs;
     auto status = client_->channels().Send(ctx.get(), request, &response);
-    if (!status.ok()) return unexpected(s_, tag_ + ": " + "Send wch", status);
+    if (!status.ok()) return fail("Send wch", status);
     s_.watch_values.sent(response.version(), value);
   }
 
@@ -593,7 +606,7 @@ class LoadClient {
       } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
         ++s_.stats.mutex_wait_timeouts;
       } else {
-        unexpected(s_, tag_ + ": " + "Lock", status);
+        fail("Lock", status);
       }
       return;
     }
@@ -632,7 +645,7 @@ class LoadClient {
     } else if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
       ++s_.stats.mutex_lease_lost;  // held past its lease (a stalled client): allowed
     } else {
-      unexpected(s_, tag_ + ": " + "Unlock", status);
+      fail("Unlock", status);
     }
   }
 
@@ -642,7 +655,7 @@ class LoadClient {
         v1::WhoAmIResponse who;
         ++s_.stats.rpcs;
         auto status = client_->who_am_i(who, kLong);
-        if (!status.ok()) unexpected(s_, tag_ + ": " + "WhoAmI", status);
+        if (!status.ok()) fail("WhoAmI", status);
         break;
       }
       case 1: {
@@ -651,7 +664,7 @@ class LoadClient {
         v1::ListTasksResponse response;
         ++s_.stats.rpcs;
         auto status = client_->list(request, response, kLong);
-        if (!status.ok()) unexpected(s_, tag_ + ": " + "List", status);
+        if (!status.ok()) fail("List", status);
         for (const auto& t : response.tasks()) s_.tasks.observe(t);
         break;
       }
@@ -674,7 +687,7 @@ class LoadClient {
       } else if (status.ok()) {
         still.push_back(id);
       } else if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
-        unexpected(s_, tag_ + ": " + "Get", status);
+        fail("Get", status);
         still.push_back(id);
       }
       // NOT_FOUND: past retention; the final check says whether anyone saw it end.
@@ -697,6 +710,7 @@ class LoadClient {
   Rng rng_;
   std::string tag_;
   std::uint64_t counter_ = 0;
+  std::uint64_t unavailable_ = 0;
   std::vector<std::string> pending_;  // acked tasks whose end this client has not seen yet
 };
 
@@ -1721,6 +1735,9 @@ bool phase2(const Options& options, double load_seconds, std::ostream& out) {
 int main(int argc, char** argv) {
   using namespace orch::stress;
   ::signal(SIGPIPE, SIG_IGN);
+  // gRPC stays initialised for the whole run: between the phases every channel is gone, and
+  // gRPC's shutdown and a new initialisation would otherwise race.
+  grpc_init();
   auto options = parse_options(argc, argv);
   if (!options) return 2;
   const double load1 = options->seconds * 0.75;
@@ -1739,6 +1756,7 @@ int main(int argc, char** argv) {
     std::cout << "orch_stress: " << e.what() << "\n";
     return 1;
   }
+  grpc_shutdown();
   std::cout << "orch_stress: " << (ok && ok2 ? "OK" : "FAILED") << " in "
             << fixed(std::chrono::duration<double>(Steady::now() - started).count()) << " s\n";
   return ok && ok2 ? 0 : 1;
