@@ -1189,6 +1189,21 @@ void keep_log(const DaemonProcess& daemon, const std::string& label, bool failed
   std::cout << "  daemon log kept in " << dest << "\n";
 }
 
+/// SIGTERM; if the daemon still runs after 15 s, its threads' stacks (gdb, when installed) go
+/// to gdb-stacks.txt in its directory before it is killed. Returns the exit code.
+int stop_or_diagnose(DaemonProcess& daemon) {
+  daemon.signal(SIGTERM);
+  if (auto code = daemon.wait_exit(15s)) return *code;
+  const std::string out = daemon.dir() + "/gdb-stacks.txt";
+  auto gdb = orch::test::run_command({"/bin/sh", "-c",
+                                      "command -v gdb >/dev/null && gdb -p " +
+                                          std::to_string(daemon.pid()) +
+                                          " -batch -ex 'thread apply all bt' > " + out + " 2>&1"},
+                                     {}, 60s);
+  std::cout << "  orchestrd ignored SIGTERM for 15 s; stacks in " << out << "\n";
+  return daemon.stop(15s);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Phase 1
 // ---------------------------------------------------------------------------------------------
@@ -1390,7 +1405,7 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
                                   std::to_string(after.fds) + " after (bound +" +
                                   std::to_string(fd_bound) + ")");
   }
-  const int exit_code = daemon.stop(30s);
+  const int exit_code = stop_or_diagnose(daemon);
   if (exit_code != 0) {
     s.findings.add("daemon_exit", "orchestrd exited with " + std::to_string(exit_code) +
                                       " on SIGTERM after the run");
