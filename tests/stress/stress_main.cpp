@@ -1158,6 +1158,12 @@ struct Threads {
 
 double mib(long kb) { return static_cast<double>(kb) / 1024.0; }
 
+/// Findings that mean something acknowledged was lost.
+std::size_t losses(const Findings& f) {
+  return f.count("lost_task") + f.count("lost_message") + f.count("broadcast_gap") +
+         f.count("watch_not_latest");
+}
+
 std::string fixed(double v, int precision = 1) {
   std::ostringstream out;
   out.setf(std::ios::fixed);
@@ -1460,6 +1466,8 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
       << "  fds: before " << before.fds << ", peak " << peak.fds << ", after " << after.fds
       << "; threads: before " << before.threads << ", peak " << peak.threads << ", after "
       << after.threads << "\n";
+  out << "  losses found: " << losses(s.findings) << ", permits leaked: " << permits_leaked
+      << ", other problems: " << s.findings.total() - losses(s.findings) << "\n";
   const bool ok = s.findings.total() == 0;
   if (!ok) out << "  FOUND:\n" << s.findings.describe();
   out << "  phase 1: " << (ok ? "OK" : "FAILED") << "\n";
@@ -1736,7 +1744,9 @@ bool phase2(const Options& options, double load_seconds, std::ostream& out) {
     std::lock_guard lock(p.mutex);
     for (const auto& [what, n] : p.stream_ends) out << "\n    " << what << " x" << n;
   }
-  out << "\n  RPCs: " << s.stats.rpcs << "\n";
+  out << "\n  RPCs: " << s.stats.rpcs << "\n"
+      << "  losses found: " << losses(s.findings)
+      << ", other problems: " << s.findings.total() - losses(s.findings) << "\n";
   const bool ok = s.findings.total() == 0;
   if (!ok) out << "  FOUND:\n" << s.findings.describe();
   out << "  phase 2: " << (ok ? "OK" : "FAILED") << "\n";
