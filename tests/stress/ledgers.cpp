@@ -31,8 +31,8 @@ void Findings::add(const std::string& kind, const std::string& detail) {
   static const bool verbose = std::getenv("STRESS_VERBOSE") != nullptr;
   if (verbose) {
     const auto now = std::chrono::system_clock::now().time_since_epoch();
-    std::fprintf(stderr, "[%.3f] %s: %s\n",
-                 std::chrono::duration<double>(now).count(), kind.c_str(), detail.c_str());
+    std::fprintf(stderr, "[%.3f] %s: %s\n", std::chrono::duration<double>(now).count(),
+                 kind.c_str(), detail.c_str());
   }
   std::lock_guard lock(mutex_);
   items_[kind].push_back(detail);
@@ -104,8 +104,8 @@ void TaskLedger::check_locked(const std::string& id, Entry& entry, const v1::Tas
   }
   entry.state = state;
   const auto wrong = [&](const std::string& want) {
-    findings_.add("wrong_outcome", "task " + id + ": want " + want + ", got " +
-                                       state_name(state) + " (" + task.result().error() + ")");
+    findings_.add("wrong_outcome", "task " + id + ": want " + want + ", got " + state_name(state) +
+                                       " (" + task.result().error() + ")");
   };
   switch (entry.expect) {
     case Expect::kSucceeded:
@@ -352,8 +352,9 @@ void WatchLedger::sent(std::uint64_t version, const std::string& value) {
   std::lock_guard lock(mutex_);
   auto [it, inserted] = sent_.try_emplace(version, value);
   if (!inserted && it->second != value) {
-    findings_.add("watch_version_reused", "version " + std::to_string(version) + " answered for \"" +
-                                              it->second + "\" and \"" + value + "\"");
+    findings_.add("watch_version_reused", "version " + std::to_string(version) +
+                                              " answered for \"" + it->second + "\" and \"" +
+                                              value + "\"");
   }
 }
 
@@ -370,8 +371,9 @@ std::uint64_t WatchLedger::check() {
       findings_.add("phantom_message", "watch: version " + std::to_string(version) +
                                            " was read but no Send answered it");
     } else if (it->second != value) {
-      findings_.add("watch_wrong_value", "watch: version " + std::to_string(version) + " read as \"" +
-                                             value + "\", sent as \"" + it->second + "\"");
+      findings_.add("watch_wrong_value", "watch: version " + std::to_string(version) +
+                                             " read as \"" + value + "\", sent as \"" + it->second +
+                                             "\"");
     }
   }
   return seen_.size();

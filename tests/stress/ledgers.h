@@ -73,8 +73,7 @@ class TaskLedger {
   void observe(const orch::v1::TaskInfo& task);
   /// The call meant to observe `id` failed; `after_sigterm` says it began after the daemon was
   /// told to stop.
-  void call_failed(const std::string& id, int code, const std::string& message,
-                   bool after_sigterm);
+  void call_failed(const std::string& id, int code, const std::string& message, bool after_sigterm);
 
   std::vector<std::string> unobserved() const;
   std::uint64_t acked_count() const;
@@ -130,11 +129,11 @@ class MpscLedger {
     std::uint64_t accepted = 0;
     std::uint64_t unknown = 0;
     std::uint64_t deliveries = 0;
-    std::uint64_t redeliveries = 0;   // delivery_count > 1
+    std::uint64_t redeliveries = 0;  // delivery_count > 1
     std::uint64_t acks = 0;
-    std::uint64_t missing = 0;        // accepted, never delivered (or never acked)
-    std::uint64_t duplicates = 0;     // at-most-once delivered twice / at-least-once acked twice
-    std::uint64_t allowed_loss = 0;   // at-most-once: what cancelled receivers could carry off
+    std::uint64_t missing = 0;       // accepted, never delivered (or never acked)
+    std::uint64_t duplicates = 0;    // at-most-once delivered twice / at-least-once acked twice
+    std::uint64_t allowed_loss = 0;  // at-most-once: what cancelled receivers could carry off
   };
   /// Checks everything and enters problems in Findings.
   Summary check();

@@ -8,6 +8,7 @@
 //
 // Exit code 0 when nothing was lost or leaked, 1 otherwise, 2 on bad arguments.
 #include <fcntl.h>
+#include <grpc/grpc.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,8 +31,6 @@
 #include <thread>
 #include <vector>
 
-#include <grpc/grpc.h>
-
 #include "daemon_process.h"
 #include "ledgers.h"
 #include "orch/client/client.h"
@@ -53,9 +52,9 @@ constexpr const char* kTenant = "stress";
 constexpr const char* kToken = "stress-secret";
 constexpr const char* kQueue = "stress-q";
 constexpr unsigned kMutexes = 3;
-constexpr auto kLong = std::chrono::milliseconds(60'000);    // bound of every "normal" call
-constexpr auto kLeaseTtl = 5s;                                 // mutex leases
-constexpr auto kAckDeadline = 1s;                              // at-least-once redelivery
+constexpr auto kLong = std::chrono::milliseconds(60'000);  // bound of every "normal" call
+constexpr auto kLeaseTtl = 5s;                             // mutex leases
+constexpr auto kAckDeadline = 1s;                          // at-least-once redelivery
 // The program each orchctl worker runs per assignment: answers its payload.
 const std::vector<std::string> kWorkerProgram = {"/bin/sh", "-c", "sleep 0.05; exec cat"};
 
@@ -73,7 +72,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
   Options o;
   o.seed = static_cast<std::uint64_t>(Steady::now().time_since_epoch().count());
   if (const char* v = std::getenv("STRESS_SECONDS")) o.seconds = std::atof(v);
-  if (const char* v = std::getenv("STRESS_CLIENTS")) o.clients = static_cast<unsigned>(std::atoi(v));
+  if (const char* v = std::getenv("STRESS_CLIENTS"))
+    o.clients = static_cast<unsigned>(std::atoi(v));
   if (const char* v = std::getenv("STRESS_SEED")) o.seed = std::strtoull(v, nullptr, 10);
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -99,16 +99,16 @@ std::optional<Options> parse_options(int argc, char** argv) {
 using Counter = std::atomic<std::uint64_t>;
 
 struct Stats {
-  Counter rpcs{0};            // unary calls and streams opened
-  Counter stream_messages{0}; // messages read from or written to streams
+  Counter rpcs{0};             // unary calls and streams opened
+  Counter stream_messages{0};  // messages read from or written to streams
   Counter spawned{0};
   // Faults, by kind.
   Counter cancel_join{0}, cancel_watch{0}, cancel_subscribe{0}, cancel_recv{0}, cancel_send{0},
       cancel_lock{0}, cancel_connect{0}, worker_session_deadline{0}, kill_orchctl_stream{0},
       kill_worker{0}, abort_task{0}, sigterm{0};
   // Things that happened and are allowed.
-  Counter late_acks{0}, mutex_holds{0}, mutex_lease_lost{0}, mutex_wait_timeouts{0},
-      send_full{0}, watch_overflow{0}, refused_results{0};
+  Counter late_acks{0}, mutex_holds{0}, mutex_lease_lost{0}, mutex_wait_timeouts{0}, send_full{0},
+      watch_overflow{0}, refused_results{0};
 };
 
 std::uint64_t faults_total(const Stats& s) {
@@ -122,7 +122,9 @@ class Rng {
   explicit Rng(std::uint64_t seed) : gen_(seed) {}
   int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen_); }
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(gen_) < p; }
-  std::chrono::milliseconds ms(int lo, int hi) { return std::chrono::milliseconds(uniform(lo, hi)); }
+  std::chrono::milliseconds ms(int lo, int hi) {
+    return std::chrono::milliseconds(uniform(lo, hi));
+  }
 
  private:
   std::mt19937_64 gen_;
@@ -130,7 +132,7 @@ class Rng {
 
 struct ProcSample {
   long rss_kb = -1;
-  long hwm_kb = -1;   // peak RSS since the process started
+  long hwm_kb = -1;  // peak RSS since the process started
   long threads = -1;
   long fds = -1;
 };
@@ -160,9 +162,7 @@ bool is_terminal(v1::TaskState s) {
          s == v1::TASK_STATE_CANCELLED || s == v1::TASK_STATE_TIMED_OUT;
 }
 
-std::string describe(const grpc::Status& s) {
-  return orch::test::describe(s);
-}
+std::string describe(const grpc::Status& s) { return orch::test::describe(s); }
 
 /// A client with its own TCP connection (gRPC shares connections between channels with equal
 /// arguments unless told otherwise), so that closing it is a real disconnect.
@@ -247,16 +247,18 @@ void unexpected(Shared& s, const std::string& what, const grpc::Status& status) 
 class LoadClient {
  public:
   LoadClient(Shared& s, unsigned index)
-      : s_(s), client_(make_client(s.address)), rng_(s.options.seed * 7919 + index),
+      : s_(s),
+        client_(make_client(s.address)),
+        rng_(s.options.seed * 7919 + index),
         tag_("c" + std::to_string(index)) {}
 
   void run() {
     // Weighted menu of operations.
     const std::vector<std::pair<int, void (LoadClient::*)()>> menu = {
-        {20, &LoadClient::spawn_join},  {8, &LoadClient::batch_watch},  {4, &LoadClient::select},
-        {4, &LoadClient::abort},        {10, &LoadClient::worker_tasks}, {8, &LoadClient::pipe},
-        {8, &LoadClient::alo_send},     {8, &LoadClient::amo_send},      {5, &LoadClient::amo_recv},
-        {5, &LoadClient::bcast_send},   {4, &LoadClient::watch_send},    {8, &LoadClient::mutex},
+        {20, &LoadClient::spawn_join}, {8, &LoadClient::batch_watch},   {4, &LoadClient::select},
+        {4, &LoadClient::abort},       {10, &LoadClient::worker_tasks}, {8, &LoadClient::pipe},
+        {8, &LoadClient::alo_send},    {8, &LoadClient::amo_send},      {5, &LoadClient::amo_recv},
+        {5, &LoadClient::bcast_send},  {4, &LoadClient::watch_send},    {8, &LoadClient::mutex},
         {4, &LoadClient::reads},
     };
     int total = 0;
@@ -291,8 +293,8 @@ class LoadClient {
     return std::string(prefix) + "/" + tag_ + "/" + std::to_string(++counter_);
   }
 
-  bool spawn(const v1::TaskSpec& spec, Expect expect, const std::string& payload,
-             std::string& id, const std::string& idempotency_key = {}) {
+  bool spawn(const v1::TaskSpec& spec, Expect expect, const std::string& payload, std::string& id,
+             const std::string& idempotency_key = {}) {
     v1::SpawnRequest request;
     *request.mutable_spec() = spec;
     request.set_name("stress");
@@ -334,8 +336,8 @@ class LoadClient {
     if (status.ok()) {
       for (const auto& t : response.tasks()) {
         if (!is_terminal(t.state())) {
-          s_.findings.add("join_not_terminal", "Join answered task " + t.id() + " in state " +
-                                                   state_name(t.state()));
+          s_.findings.add("join_not_terminal",
+                          "Join answered task " + t.id() + " in state " + state_name(t.state()));
         }
         s_.tasks.observe(t);
       }
@@ -410,9 +412,9 @@ class LoadClient {
       if (!finished.ok()) {
         fail("Watch", finished);
       } else if (terminal.size() != ids.size()) {
-        s_.findings.add("watch_ended_early", "a Watch of " + std::to_string(ids.size()) +
-                                                 " tasks ended OK after " +
-                                                 std::to_string(terminal.size()) + " terminal events");
+        s_.findings.add("watch_ended_early",
+                        "a Watch of " + std::to_string(ids.size()) + " tasks ended OK after " +
+                            std::to_string(terminal.size()) + " terminal events");
       }
     }
     for (const auto& id : ids) {
@@ -560,7 +562,8 @@ class LoadClient {
     request.set_name("bcast");
     const int n = rng_.uniform(1, 8);
     // 4 KiB each, so that a paused subscriber's window fills after a few messages.
-    for (int i = 0; i < n; ++i) request.add_payloads(next_payload("bcast") + std::string(4096, '.'));
+    for (int i = 0; i < n; ++i)
+      request.add_payloads(next_payload("bcast") + std::string(4096, '.'));
     v1::SendResponse response;
     auto ctx = client_->context(kLong);
     ++s_.stats.rpcs;
@@ -697,9 +700,9 @@ class LoadClient {
 
   void resolve_all() {
     for (std::size_t i = 0; i < pending_.size(); i += 50) {
-      std::vector<std::string> chunk(pending_.begin() + static_cast<std::ptrdiff_t>(i),
-                                     pending_.begin() + static_cast<std::ptrdiff_t>(
-                                                            std::min(pending_.size(), i + 50)));
+      std::vector<std::string> chunk(
+          pending_.begin() + static_cast<std::ptrdiff_t>(i),
+          pending_.begin() + static_cast<std::ptrdiff_t>(std::min(pending_.size(), i + 50)));
       join(chunk, 0.0);
     }
     pending_.clear();
@@ -900,8 +903,8 @@ void watch_subscriber(Shared& s, unsigned index) {
       if (!event.has_value()) continue;
       const auto version = event.value().version();
       if (version <= last) {
-        s.findings.add("watch_went_back", "version " + std::to_string(version) + " after " +
-                                              std::to_string(last));
+        s.findings.add("watch_went_back",
+                       "version " + std::to_string(version) + " after " + std::to_string(last));
       }
       last = version;
       last_value = event.value().value();
@@ -1174,10 +1177,8 @@ std::string fixed(double v, int precision = 1) {
 
 orch::test::TestConfig stress_config(const std::string& retention, const std::string& grace) {
   orch::test::TestConfig config;
-  config.tenants = {orch::test::TestTenant{.name = kTenant,
-                                           .token = kToken,
-                                           .max_concurrency = 16,
-                                           .max_queued = 100'000}};
+  config.tenants = {orch::test::TestTenant{
+      .name = kTenant, .token = kToken, .max_concurrency = 16, .max_queued = 100'000}};
   config.retention = retention;
   config.shutdown_grace = grace;
   config.threads = 2;
@@ -1201,11 +1202,11 @@ int stop_or_diagnose(DaemonProcess& daemon) {
   daemon.signal(SIGTERM);
   if (auto code = daemon.wait_exit(15s)) return *code;
   const std::string out = daemon.dir() + "/gdb-stacks.txt";
-  auto gdb = orch::test::run_command({"/bin/sh", "-c",
-                                      "command -v gdb >/dev/null && gdb -p " +
-                                          std::to_string(daemon.pid()) +
-                                          " -batch -ex 'thread apply all bt' > " + out + " 2>&1"},
-                                     {}, 60s);
+  auto gdb = orch::test::run_command(
+      {"/bin/sh", "-c",
+       "command -v gdb >/dev/null && gdb -p " + std::to_string(daemon.pid()) +
+           " -batch -ex 'thread apply all bt' > " + out + " 2>&1"},
+      {}, 60s);
   std::cout << "  orchestrd ignored SIGTERM for 15 s; stacks in " << out << "\n";
   return daemon.stop(15s);
 }
@@ -1215,7 +1216,8 @@ int stop_or_diagnose(DaemonProcess& daemon) {
 // ---------------------------------------------------------------------------------------------
 
 bool phase1(const Options& options, double load_seconds, std::ostream& out) {
-  const auto retention = std::chrono::seconds(std::clamp(static_cast<int>(load_seconds / 4), 5, 30));
+  const auto retention =
+      std::chrono::seconds(std::clamp(static_cast<int>(load_seconds / 4), 5, 30));
   DaemonProcess daemon(stress_config(std::to_string(retention.count()) + "s", "2s"));
   Shared s(options);
   s.address = daemon.grpc_address();
@@ -1252,7 +1254,8 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
     threads.start("client-" + std::to_string(i), [&s, i] { LoadClient(s, i).run(); });
   }
 
-  const auto load_end = Steady::now() + std::chrono::milliseconds(static_cast<long>(load_seconds * 1000));
+  const auto load_end =
+      Steady::now() + std::chrono::milliseconds(static_cast<long>(load_seconds * 1000));
   ProcSample peak = before;
   while (Steady::now() < load_end) {
     std::this_thread::sleep_for(250ms);
@@ -1276,7 +1279,8 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
   // and end on `closed`.
   std::optional<v1::ChannelInfo> bcast_info = channel_info(*main_client, "bcast");
   std::optional<v1::ChannelInfo> wch_info = channel_info(*main_client, "wch");
-  for (const char* name : {"alo", "amo", "bcast", "wch", "pipe"}) close_channel(s, *main_client, name);
+  for (const char* name : {"alo", "amo", "bcast", "wch", "pipe"})
+    close_channel(s, *main_client, name);
   more = threads.join("consumer-", 60s);
   stuck.insert(stuck.end(), more.begin(), more.end());
   s.stop_watchers = true;
@@ -1380,16 +1384,16 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
   }
   const std::uint64_t permits_leaked = usage.permits_in_use() + usage.permits_waiting();
   if (permits_leaked != 0) {
-    s.findings.add("permits_leaked", "WhoAmI after the run: permits_in_use=" +
-                                         std::to_string(usage.permits_in_use()) +
-                                         " permits_waiting=" +
-                                         std::to_string(usage.permits_waiting()));
+    s.findings.add(
+        "permits_leaked",
+        "WhoAmI after the run: permits_in_use=" + std::to_string(usage.permits_in_use()) +
+            " permits_waiting=" + std::to_string(usage.permits_waiting()));
   }
   if (usage.live_tasks() != 0 || usage.stored_tasks() != 0 || usage.channels() != 0) {
     s.findings.add("state_leaked", "WhoAmI after the run and its retention: live_tasks=" +
-                                       std::to_string(usage.live_tasks()) + " stored_tasks=" +
-                                       std::to_string(usage.stored_tasks()) + " channels=" +
-                                       std::to_string(usage.channels()));
+                                       std::to_string(usage.live_tasks()) +
+                                       " stored_tasks=" + std::to_string(usage.stored_tasks()) +
+                                       " channels=" + std::to_string(usage.channels()));
   }
 
   // Memory and descriptors: every client connection is closed now.
@@ -1424,12 +1428,12 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
       << "  RPCs: " << st.rpcs << " calls/streams opened, " << st.stream_messages
       << " stream messages, " << st.spawned << " tasks spawned\n"
       << "  faults: " << faults_total(st) << " = join cancelled " << st.cancel_join
-      << ", watch cancelled " << st.cancel_watch << ", subscribe cancelled "
-      << st.cancel_subscribe << ", recv cancelled " << st.cancel_recv << ", send cancelled "
-      << st.cancel_send << ", lock cancelled " << st.cancel_lock << ", worker stream cancelled "
-      << st.cancel_connect << ", worker stream deadline " << st.worker_session_deadline
-      << ", orchctl stream SIGKILLed " << st.kill_orchctl_stream << ", orchctl worker SIGKILLed "
-      << st.kill_worker << ", tasks aborted " << st.abort_task << "\n"
+      << ", watch cancelled " << st.cancel_watch << ", subscribe cancelled " << st.cancel_subscribe
+      << ", recv cancelled " << st.cancel_recv << ", send cancelled " << st.cancel_send
+      << ", lock cancelled " << st.cancel_lock << ", worker stream cancelled " << st.cancel_connect
+      << ", worker stream deadline " << st.worker_session_deadline << ", orchctl stream SIGKILLed "
+      << st.kill_orchctl_stream << ", orchctl worker SIGKILLed " << st.kill_worker
+      << ", tasks aborted " << st.abort_task << "\n"
       << "  tasks: " << s.tasks.acked_count() << " acknowledged, " << tasks.terminal
       << " seen terminal (";
   bool first = true;
@@ -1454,15 +1458,16 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
         << s.bcast_lagged << " counted as lagged, " << s.bcast_finals.size()
         << " subscribers complete to the end\n"
         << "  watch: " << (wch_info ? wch_info->version() : 0) << " versions, " << watch_reads
-        << " values read and matched, " << s.watch_finals.size() << " readers ended on the latest\n";
+        << " values read and matched, " << s.watch_finals.size()
+        << " readers ended on the latest\n";
   }
   out << "  mutexes: " << st.mutex_holds << " holds, " << st.mutex_lease_lost
       << " leases lost by slow holders, " << st.mutex_wait_timeouts << " wait timeouts\n"
       << "  permits leaked: " << permits_leaked << " (WhoAmI: in_use " << usage.permits_in_use()
-      << ", waiting " << usage.permits_waiting() << ", live " << usage.live_tasks()
-      << ", stored " << usage.stored_tasks() << ", channels " << usage.channels() << ")\n"
-      << "  RSS: before " << fixed(mib(before.rss_kb)) << " MiB, peak " << fixed(mib(at_load_end.hwm_kb))
-      << " MiB, after " << fixed(mib(after.rss_kb)) << " MiB\n"
+      << ", waiting " << usage.permits_waiting() << ", live " << usage.live_tasks() << ", stored "
+      << usage.stored_tasks() << ", channels " << usage.channels() << ")\n"
+      << "  RSS: before " << fixed(mib(before.rss_kb)) << " MiB, peak "
+      << fixed(mib(at_load_end.hwm_kb)) << " MiB, after " << fixed(mib(after.rss_kb)) << " MiB\n"
       << "  fds: before " << before.fds << ", peak " << peak.fds << ", after " << after.fds
       << "; threads: before " << before.threads << ", peak " << peak.threads << ", after "
       << after.threads << "\n";
@@ -1492,11 +1497,22 @@ struct Phase2 {
     ++stream_ends[what + " " + metrics_code(status)];
   }
   static std::string metrics_code(const grpc::Status& status) {
-    static const char* names[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-                                  "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-                                  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                  "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-                                  "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    static const char* names[] = {"OK",
+                                  "CANCELLED",
+                                  "UNKNOWN",
+                                  "INVALID_ARGUMENT",
+                                  "DEADLINE_EXCEEDED",
+                                  "NOT_FOUND",
+                                  "ALREADY_EXISTS",
+                                  "PERMISSION_DENIED",
+                                  "RESOURCE_EXHAUSTED",
+                                  "FAILED_PRECONDITION",
+                                  "ABORTED",
+                                  "OUT_OF_RANGE",
+                                  "UNIMPLEMENTED",
+                                  "INTERNAL",
+                                  "UNAVAILABLE",
+                                  "DATA_LOSS",
                                   "UNAUTHENTICATED"};
     const int code = status.error_code();
     return code >= 0 && code <= 16 ? names[code] : std::to_string(code);
@@ -1551,8 +1567,8 @@ void shutdown_client(Phase2& p, unsigned index) {
       if (status.ok()) {
         for (const auto& t : joined.tasks()) {
           if (!is_terminal(t.state())) {
-            s.findings.add("join_not_terminal", "Join answered " + t.id() + " " +
-                                                    state_name(t.state()));
+            s.findings.add("join_not_terminal",
+                           "Join answered " + t.id() + " " + state_name(t.state()));
           }
           s.tasks.observe(t);
         }
