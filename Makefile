@@ -2,14 +2,17 @@
 #   make run    install missing packages, build Release, serve config/orchestrd.yaml
 #   make test   install missing packages, build, run the whole suite through ctest
 #   make bench  build, then run the benchmarks in bench/ and print their figures
+#   make stress build, then run the load and fault test (tests/stress) for STRESS_SECONDS
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CONFIG ?= config/orchestrd.yaml
 WERROR ?= ON
+STRESS_SECONDS ?= 60
+STRESS_CLIENTS ?= 16
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build run test bench stress clean
 
 all: build
 
@@ -30,6 +33,9 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/bench/orch_bench_timer_lateness
+
+stress: build
+	$(BUILD_DIR)/tests/stress/orch_stress --seconds $(STRESS_SECONDS) --clients $(STRESS_CLIENTS)
 
 clean:
 	rm -rf $(BUILD_DIR)

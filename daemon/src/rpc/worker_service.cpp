@@ -134,10 +134,9 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
       std::lock_guard lock(mutex_);
       writing_ = false;
     }
-    if (!ok) {
-      end(grpc::Status(grpc::StatusCode::CANCELLED, "the worker's stream broke"));
-      return;
-    }
+    // A stream already ending (OnCancel can run first, on another thread) held its Finish back
+    // for this write: end() is then a no-op, and pump() must still run to Finish.
+    if (!ok) end(grpc::Status(grpc::StatusCode::CANCELLED, "the worker's stream broke"));
     pump();
   }
 
