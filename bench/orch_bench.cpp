@@ -1047,7 +1047,7 @@ std::map<std::string, std::string> machine() {
   m["orchestrd"] = command_output(std::string(ORCH_BENCH_ORCHESTRD) + " --version 2>&1");
   m["redis-server"] = command_output("redis-server --version 2>&1");
   m["beanstalkd"] = command_output("beanstalkd -v 2>&1");
-  m["gearmand"] = command_output("gearmand --version 2>&1 | head -1");
+  m["gearmand"] = command_output("gearmand --version 2>&1 | grep -m1 . | sed 's/ - .*//'");
   m["nats-server"] = command_output("nats-server --version 2>&1");
   m["grpc (floor and orchestrd)"] = command_output("dpkg-query -W -f='${Version}' libgrpc++1.51 2>/dev/null");
   m["compiler"] = command_output("c++ --version | head -1");
