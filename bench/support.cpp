@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,11 @@ Process::Process(std::string name, std::vector<std::string> argv, const std::str
     throw Error("fork: " + std::string(std::strerror(errno)));
   }
   if (pid_ == 0) {
+    // Its own process group (id = its pid): stop() signals the group, so that a wrapper
+    // (ORCH_BENCH_WRAPPER's profilers are scripts) cannot leave the real server running.
+    ::setpgid(0, 0);
+    // Out of the driver's group, a Ctrl-C no longer reaches it: it dies with the driver instead.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int null_fd = ::open("/dev/null", O_RDONLY);
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
@@ -44,6 +50,7 @@ Process::Process(std::string name, std::vector<std::string> argv, const std::str
     std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
   }
+  ::setpgid(pid_, pid_);  // also here, so that a stop right after the fork reaches the group
   ::close(log_fd);
 }
 
@@ -58,17 +65,22 @@ bool Process::exited() {
 }
 
 void Process::stop(Ms grace) {
-  if (pid_ <= 0 || exited()) return;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = Clock::now() + grace;
-  while (Clock::now() < deadline) {
-    if (exited()) return;
-    std::this_thread::sleep_for(Ms(5));  // polling for the child's exit, bounded by the grace
+  if (pid_ <= 0 || stopped_) return;
+  stopped_ = true;
+  if (!exited()) {
+    ::kill(-pid_, SIGTERM);
+    const auto deadline = Clock::now() + grace;
+    while (!exited() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(Ms(5));  // polling for the child's exit, bounded by the grace
+    }
   }
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  reaped_ = true;
+  // Whatever is left of the group (a wrapper's child), and the child itself after the grace.
+  ::kill(-pid_, SIGKILL);
+  if (!reaped_) {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    reaped_ = true;
+  }
 }
 
 std::uint16_t free_port() {

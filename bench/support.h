@@ -20,8 +20,10 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// A child process started with execvp, its stdout and stderr appended to `log_path`; stopped
-/// by its own pid (SIGTERM, then SIGKILL after a grace) when stop() is called or on destruction.
+/// A child process started with execvp in a process group of its own (the group's id is its
+/// pid), its stdout and stderr appended to `log_path`; stopped by that pid (SIGTERM to the group,
+/// then SIGKILL after a grace; SIGKILL to what is left of the group once the child has exited)
+/// when stop() is called or on destruction.
 class Process {
  public:
   Process(std::string name, std::vector<std::string> argv, const std::string& log_path);
@@ -31,15 +33,16 @@ class Process {
 
   pid_t pid() const { return pid_; }
   const std::string& name() const { return name_; }
-  /// Exit code (128 + N for signal N) if the child has exited by now.
+  /// True once the child has exited (it is then reaped).
   bool exited();
-  /// SIGTERM, wait up to `grace`, then SIGKILL and reap. Idempotent.
+  /// SIGTERM, wait up to `grace`, then SIGKILL and reap. Only the first call acts.
   void stop(Ms grace = Ms(3000));
 
  private:
   std::string name_;
   pid_t pid_ = -1;
   bool reaped_ = false;
+  bool stopped_ = false;
 };
 
 /// A loopback TCP port that was free a moment ago (bound to port 0, then released).
