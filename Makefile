@@ -1,7 +1,8 @@
 # orchestrd — the README's two commands, and a few more.
 #   make run    install missing packages, build Release, serve config/orchestrd.yaml
 #   make test   install missing packages, build, run the whole suite through ctest
-#   make bench  build, then run the benchmarks in bench/ and print their figures
+#   make bench  build, then run orch_bench (bench/): orchestrd against its peers, one table,
+#               also written to $(BUILD_DIR)/bench/results.json and docs/BENCHMARKS.md
 #   make stress build, then run the load and fault test (tests/stress) for STRESS_SECONDS
 
 BUILD_DIR ?= build
@@ -32,7 +33,9 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
 bench: build
-	$(BUILD_DIR)/bench/orch_bench_timer_lateness
+	@bench/install-peers
+	$(BUILD_DIR)/bench/orch_bench --json $(BUILD_DIR)/bench/results.json \
+	  --markdown docs/BENCHMARKS.md --notes bench/NOTES.md
 
 stress: build
 	$(BUILD_DIR)/tests/stress/orch_stress --seconds $(STRESS_SECONDS) --clients $(STRESS_CLIENTS)

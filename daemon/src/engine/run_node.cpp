@@ -203,46 +203,50 @@ asio::awaitable<NodeResult> run_sequence(const Node& node, RunContext& ctx) {
 
 }  // namespace
 
+namespace {
+
+// A kind this build cannot run. Validation refuses such kinds; reaching here is a bug.
+asio::awaitable<NodeResult> run_unavailable(const Node& node) {
+  co_return finish(begin(node), State::kFailed,
+                   "node kind '" + std::string(kind_name(node.kind)) + "' is not available");
+}
+
+// The coroutine that runs `node`'s kind. Not a coroutine itself: run_node awaits the one it
+// returns, so run_node's frame holds one awaitable and one NodeResult whatever the kind (a
+// co_await per switch case gave every case its own slots, about 4 KiB per task).
+asio::awaitable<NodeResult> run_kind(const Node& node, RunContext& ctx) {
+  switch (node.kind) {
+    case NodeKind::kSleep:
+      return run_sleep(node, ctx);
+    case NodeKind::kJoin:
+      return run_join(node, ctx);
+    case NodeKind::kSelect:
+      return run_select(node, ctx);
+    case NodeKind::kTimeout:
+      return run_timeout(node, ctx);
+    case NodeKind::kSequence:
+      return run_sequence(node, ctx);
+    case NodeKind::kExec:
+      return run_attempts(node, ctx, &work::exec_attempt);
+    case NodeKind::kWorker:
+      return run_attempts(node, ctx, &worker_attempt);
+    case NodeKind::kHttp:
+      return run_attempts(node, ctx, &work::http_attempt);
+    case NodeKind::kSend:
+      return run_send(node, ctx);
+    case NodeKind::kRecv:
+      return run_recv(node, ctx);
+    default:
+      return run_unavailable(node);
+  }
+}
+
+}  // namespace
+
 asio::awaitable<NodeResult> run_node(const Node& node, RunContext& ctx) {
   // Cancellation is read explicitly (and turned into a CANCELLED result), never thrown.
   co_await asio::this_coro::throw_if_cancelled(false);
-  NodeResult result;
-  switch (node.kind) {
-    case NodeKind::kSleep:
-      result = co_await run_sleep(node, ctx);
-      break;
-    case NodeKind::kJoin:
-      result = co_await run_join(node, ctx);
-      break;
-    case NodeKind::kSelect:
-      result = co_await run_select(node, ctx);
-      break;
-    case NodeKind::kTimeout:
-      result = co_await run_timeout(node, ctx);
-      break;
-    case NodeKind::kSequence:
-      result = co_await run_sequence(node, ctx);
-      break;
-    case NodeKind::kExec:
-      result = co_await run_attempts(node, ctx, &work::exec_attempt);
-      break;
-    case NodeKind::kWorker:
-      result = co_await run_attempts(node, ctx, &worker_attempt);
-      break;
-    case NodeKind::kHttp:
-      result = co_await run_attempts(node, ctx, &work::http_attempt);
-      break;
-    case NodeKind::kSend:
-      result = co_await run_send(node, ctx);
-      break;
-    case NodeKind::kRecv:
-      result = co_await run_recv(node, ctx);
-      break;
-    default:
-      // Validation refuses these kinds until they are built; reaching here is a bug.
-      co_return finish(begin(node), State::kFailed,
-                       "node kind '" + std::string(kind_name(node.kind)) + "' is not available");
-  }
+  NodeResult result = co_await run_kind(node, ctx);
   // A node cancelled from above says nothing itself: whoever cancelled it (abort, timeout, a
   // won select, shutdown) explains it, on this node and every descendant.
   if (result.state == State::kCancelled && co_await cancelled()) result.error.clear();
