@@ -1,6 +1,7 @@
 // Tenant isolation on the real daemon: every RPC of every service, called by tenant beta with
 // tenant alpha's ids and names. The answer is NOT_FOUND, or the call acts on beta's own
-// namespace (a name beta creates is beta's, beside alpha's); never alpha's data, and alpha's
+// namespace (a name beta creates is beta's, beside alpha's; Unlock and Refresh of alpha's mutex
+// answer as for a mutex beta never locked); never alpha's data, and alpha's
 // objects are unchanged afterwards. The table must name every method the services declare, so
 // a new RPC without a case fails here.
 #include <gtest/gtest.h>
@@ -190,6 +191,20 @@ void expect_not_found(const grpc::Status& status, const std::string& what) {
   EXPECT_EQ(status.error_message().find("alpha-secret-payload"), std::string::npos);
 }
 
+// For calls that name a mutex by a guard: beta's answer for alpha's mutex is exactly its answer
+// for a name nobody uses (beta's own, never locked), so it tells nothing of alpha's.
+template <typename Call>
+void expect_same_as_unused(Call call, const std::string& what) {
+  const grpc::Status on_alpha = call("alpha-only-mx");
+  const grpc::Status on_unused = call("never-used-mx");
+  EXPECT_FALSE(on_alpha.ok()) << what;
+  EXPECT_EQ(on_alpha.error_code(), on_unused.error_code()) << what;
+  std::string expected = on_unused.error_message();
+  expected.replace(expected.find("never-used-mx"), std::string("never-used-mx").size(),
+                   "alpha-only-mx");
+  EXPECT_EQ(on_alpha.error_message(), expected) << what;
+}
+
 using Case = std::function<void(Isolation&, oc::Client& beta, const AlphaWorld& alpha)>;
 
 // Every method of every service, by "Service/Method".
@@ -364,23 +379,29 @@ std::map<std::string, Case> cases() {
     EXPECT_TRUE(status.ok()) << describe(status);
     EXPECT_TRUE(response.value().empty());
   };
+  // Unlock and Refresh with alpha's guard: beta's mutex of that name is not locked, and the
+  // answer is the one for a name beta never used.
   c["MutexService/Unlock"] = [](Isolation&, oc::Client& beta, const AlphaWorld& alpha) {
-    v1::UnlockRequest request;
-    request.set_name("alpha-only-mx");
-    request.set_guard(alpha.mutex_guard);
-    request.set_set_value(true);
-    request.set_value("beta-was-here");
-    v1::UnlockResponse response;
-    auto ctx = beta.context(kCallDeadline);
-    expect_not_found(beta.mutexes().Unlock(ctx.get(), request, &response), "Unlock");
+    expect_same_as_unused([&](const std::string& name) {
+      v1::UnlockRequest request;
+      request.set_name(name);
+      request.set_guard(alpha.mutex_guard);
+      request.set_set_value(true);
+      request.set_value("beta-was-here");
+      v1::UnlockResponse response;
+      auto ctx = beta.context(kCallDeadline);
+      return beta.mutexes().Unlock(ctx.get(), request, &response);
+    }, "Unlock");
   };
   c["MutexService/Refresh"] = [](Isolation&, oc::Client& beta, const AlphaWorld& alpha) {
-    v1::RefreshRequest request;
-    request.set_name("alpha-only-mx");
-    request.set_guard(alpha.mutex_guard);
-    v1::RefreshResponse response;
-    auto ctx = beta.context(kCallDeadline);
-    expect_not_found(beta.mutexes().Refresh(ctx.get(), request, &response), "Refresh");
+    expect_same_as_unused([&](const std::string& name) {
+      v1::RefreshRequest request;
+      request.set_name(name);
+      request.set_guard(alpha.mutex_guard);
+      v1::RefreshResponse response;
+      auto ctx = beta.context(kCallDeadline);
+      return beta.mutexes().Refresh(ctx.get(), request, &response);
+    }, "Refresh");
   };
   c["MutexService/Get"] = [](Isolation&, oc::Client& beta, const AlphaWorld&) {
     v1::GetMutexRequest request;

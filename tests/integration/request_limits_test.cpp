@@ -122,44 +122,53 @@ TEST(RequestLimits, StreamsPerTenantAreCappedAndAClosedStreamGivesItsSlotBack) {
   EXPECT_TRUE(reopened);
 }
 
-TEST(RequestLimits, WaitingCallsPerTenantAreCappedAcrossJoinLockAndRecv) {
+TEST(RequestLimits, WaitingCallsPerTenantAreCappedAcrossLockJoinAndRecv) {
   DaemonProcess daemon(with_limit("max_waiting_rpcs_per_tenant", "2"));
   auto alpha = daemon.client(kAlpha);
   auto beta = daemon.client(kBeta);
-  const auto id = spawn_task(alpha, oc::sleep(60s));
+  const auto lock = [&](grpc::ClientContext* ctx) {
+    v1::LockRequest request;
+    request.set_name("m");
+    v1::LockResponse response;
+    return alpha.mutexes().Lock(ctx, request, &response).error_code();
+  };
+  auto hold_ctx = alpha.context(kCallDeadline);
+  ASSERT_EQ(lock(hold_ctx.get()), grpc::StatusCode::OK);
 
-  // Two joins that wait for a minute-long task, cancelled by the test at the end.
+  // Two Lock calls that wait for the held mutex, cancelled by the test at the end.
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::thread> joins;
+  std::vector<std::thread> waiters;
   std::vector<grpc::StatusCode> codes(2, grpc::StatusCode::OK);
   for (int i = 0; i < 2; ++i) {
     contexts.push_back(alpha.context(kCallDeadline));
-    joins.emplace_back([&, i, ctx = contexts.back().get()] {
-      v1::JoinRequest request;
-      request.add_ids(id);
-      v1::JoinResponse response;
-      codes[i] = alpha.tasks().Join(ctx, request, &response).error_code();
-    });
+    waiters.emplace_back([&, i, ctx = contexts.back().get()] { codes[i] = lock(ctx); });
   }
-  // A third wait is refused once both are parked (until then it times out after 50 ms).
-  grpc::Status third;
-  for (int attempt = 0; attempt < 400; ++attempt) {
-    v1::JoinRequest request;
-    request.add_ids(id);
-    *request.mutable_timeout() = oc::to_proto(50ms);
-    v1::JoinResponse response;
-    third = alpha.join(request, response, kCallDeadline);
-    if (third.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) break;
+  // Both are parked once the mutex counts two waiters (Get does not wait).
+  bool parked = false;
+  for (int attempt = 0; attempt < 400 && !parked; ++attempt) {
+    v1::GetMutexRequest get;
+    get.set_name("m");
+    v1::MutexInfo info;
+    auto ctx = alpha.context(kCallDeadline);
+    parked = alpha.mutexes().Get(ctx.get(), get, &info).ok() && info.waiters() == 2;
+    if (!parked) std::this_thread::sleep_for(25ms);
   }
-  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << describe(third);
-  EXPECT_TRUE(starts_with(third.error_message(), "max_waiting_rpcs_per_tenant (2) reached: tenant alpha"))
-      << describe(third);
-  // The budget covers every call that waits: a mutex Lock and a channel Recv too.
-  v1::LockRequest lock;
-  lock.set_name("m");
-  v1::LockResponse locked;
-  auto lock_ctx = alpha.context(kCallDeadline);
-  EXPECT_EQ(alpha.mutexes().Lock(lock_ctx.get(), lock, &locked).error_code(),
+  ASSERT_TRUE(parked);
+
+  // Every other call that may wait is refused now: Join, Select, Recv, Send, Lock.
+  const auto id = spawn_task(alpha, oc::sleep(60s));
+  v1::JoinRequest join;
+  join.add_ids(id);
+  v1::JoinResponse joined;
+  const auto refused = alpha.join(join, joined, kCallDeadline);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << describe(refused);
+  EXPECT_TRUE(starts_with(refused.error_message(),
+                          "max_waiting_rpcs_per_tenant (2) reached: tenant alpha"))
+      << describe(refused);
+  v1::SelectRequest select;
+  select.add_ids(id);
+  v1::SelectResponse selected;
+  EXPECT_EQ(alpha.select(select, selected, kCallDeadline).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   v1::RecvRequest recv;
   recv.set_name("nothing");
@@ -167,21 +176,20 @@ TEST(RequestLimits, WaitingCallsPerTenantAreCappedAcrossJoinLockAndRecv) {
   auto recv_ctx = alpha.context(kCallDeadline);
   EXPECT_EQ(alpha.channels().Recv(recv_ctx.get(), recv, &received).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
+  auto third_ctx = alpha.context(kCallDeadline);
+  EXPECT_EQ(lock(third_ctx.get()), grpc::StatusCode::RESOURCE_EXHAUSTED);
   // Calls that do not wait still work, and beta waits as it likes.
   EXPECT_EQ(get_task(alpha, id).state(), v1::TASK_STATE_RUNNING);
   EXPECT_EQ(join_task(beta, spawn_task(beta, oc::sleep(1ms))).state(), v1::TASK_STATE_SUCCEEDED);
 
-  // Cancelled joins give their slots back; the task they waited for runs on.
+  // Cancelled calls give their slots back.
   for (auto& ctx : contexts) ctx->TryCancel();
-  for (auto& t : joins) t.join();
+  for (auto& t : waiters) t.join();
   for (auto code : codes) EXPECT_EQ(code, grpc::StatusCode::CANCELLED);
   grpc::Status after;
   for (int attempt = 0; attempt < 200; ++attempt) {
-    v1::JoinRequest request;
-    request.add_ids(id);
-    *request.mutable_timeout() = oc::to_proto(10ms);
-    v1::JoinResponse response;
-    after = alpha.join(request, response, kCallDeadline);
+    *join.mutable_timeout() = oc::to_proto(10ms);
+    after = alpha.join(join, joined, kCallDeadline);
     if (after.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) break;
     std::this_thread::sleep_for(50ms);
   }

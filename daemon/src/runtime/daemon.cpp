@@ -171,9 +171,9 @@ struct Daemon::Impl {
     if (!plan.tenants_removed.empty()) {
       spdlog::warn("removed tenants authenticate no more; their running tasks finish");
     }
-    if (!plan.restart_needed.empty()) {
-      spdlog::warn("configuration keys changed that take effect only at restart: {}",
-                   summary.substr(summary.find("needs a restart")));
+    for (const auto& key : plan.restart_needed) {
+      spdlog::warn("configuration key {} changed: it takes effect at restart; the running value "
+                   "stays until then", key);
     }
     return Daemon::ReloadOutcome{true, "reloaded: " + summary};
   }
