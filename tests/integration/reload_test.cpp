@@ -94,7 +94,7 @@ TEST(Reload, SighupRaisesATenantsPermitsUnderLoadAndQueuedTasksStartWithoutDropp
 TEST(Reload, PostReloadLowersATenantsPermitsAndRunningTasksFinishBeforeTheNewLimitHolds) {
   DaemonProcess daemon(alpha_with(4));
   auto alpha = daemon.client(kAlpha);
-  const auto first = spawn_sleeps(alpha, 4, 3s);
+  const auto first = spawn_sleeps(alpha, 4, 5s);
   const auto later = spawn_sleeps(alpha, 2, 1s);
   v1::WhoAmIResponse who;
   ASSERT_TRUE(wait_for_who_am_i(alpha, [](const auto& w) {
@@ -105,7 +105,7 @@ TEST(Reload, PostReloadLowersATenantsPermitsAndRunningTasksFinishBeforeTheNewLim
   const auto reply = http_request(daemon.admin_port(), "POST", "/reload");
   EXPECT_EQ(reply.status, 200) << reply.error << reply.body;
   EXPECT_EQ(reply.body, "reloaded: tenants changed: alpha\n");
-  // The running four keep their permits: nothing is cancelled to fit the lower limit.
+  // The running four (5 s sleeps) keep their permits: nothing is cancelled to fit the lower limit.
   ASSERT_TRUE(alpha.who_am_i(who, kCallDeadline).ok());
   EXPECT_EQ(who.limits().max_concurrency(), 1u);
   expect_all_succeeded(alpha, first);
