@@ -16,7 +16,8 @@ constexpr const char* kFooter = R"(Examples:
   orchestrd --listen 0.0.0.0:50051 --threads 4
   orchestrd --print-default-config > my.yaml
 
-Signals: SIGINT/SIGTERM stop gracefully (spawns refused, running tasks get shutdown_grace).)";
+Signals: SIGINT/SIGTERM stop gracefully (spawns refused, running tasks get shutdown_grace).
+         SIGHUP re-reads the configuration file (as does POST /reload on the admin port).)";
 
 void write_ready_file(const std::string& path, const orch::runtime::Daemon& daemon) {
   // Written whole under a temporary name, then renamed: a reader never sees half a file.
@@ -63,9 +64,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  orch::config::Config config;
-  try {
-    config = config_path.empty() ? orch::config::default_config() : orch::config::load_config(config_path);
+  // Read at start-up and again by each reload (SIGHUP, POST /reload), flags applied both times.
+  const auto load = [=] {
+    orch::config::Config config =
+        config_path.empty() ? orch::config::default_config() : orch::config::load_config(config_path);
     // Flags override the file; they go through the same checks by re-parsing as YAML keys.
     std::string overrides;
     if (!listen.empty()) overrides += "listen: \"" + listen + "\"\n";
@@ -79,6 +81,11 @@ int main(int argc, char** argv) {
       if (threads) config.threads = checked.threads;
       if (!log_level.empty()) config.log_level = checked.log_level;
     }
+    return config;
+  };
+  orch::config::Config config;
+  try {
+    config = load();
   } catch (const orch::config::ConfigError& e) {
     std::cerr << "orchestrd: " << e.what() << "\n";
     return 2;
@@ -87,6 +94,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   try {
     orch::runtime::Daemon daemon(std::move(config));
+    daemon.set_config_source(load);
     daemon.start();
     if (!ready_file.empty()) write_ready_file(ready_file, daemon);
     return daemon.run();

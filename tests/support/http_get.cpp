@@ -39,6 +39,11 @@ bool dechunk(const std::string& in, std::string& out) {
 
 HttpResponse http_get(std::uint16_t port, const std::string& target,
                       std::chrono::milliseconds timeout) {
+  return http_request(port, "GET", target, timeout);
+}
+
+HttpResponse http_request(std::uint16_t port, const std::string& method,
+                          const std::string& target, std::chrono::milliseconds timeout) {
   HttpResponse response;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -60,9 +65,9 @@ HttpResponse http_get(std::uint16_t port, const std::string& target,
     ::close(fd);
     return response;
   }
-  const std::string request = "GET " + target +
+  const std::string request = method + " " + target +
                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                              "Accept: */*\r\n\r\n";
+                              "Accept: */*\r\nContent-Length: 0\r\n\r\n";
   std::size_t sent = 0;
   while (sent < request.size()) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);

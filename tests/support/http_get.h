@@ -23,4 +23,8 @@ struct HttpResponse {
 HttpResponse http_get(std::uint16_t port, const std::string& target,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+/// The same with another method and an empty body, e.g. POST /reload.
+HttpResponse http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 }  // namespace orch::test

@@ -147,6 +147,7 @@ struct AdminServer::Impl {
   asio::strand<asio::any_io_executor> strand_;
   const metrics::Metrics& metrics_;
   const std::function<bool()> ready_;
+  std::function<std::pair<bool, std::string>()> reload_;  // set before start()
   const AdminServerOptions options_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stop_requested_{false};
@@ -248,7 +249,23 @@ Response AdminServer::Impl::respond(const Request& req) const {
   const bool is_ready = path == "/readyz";
 
   Response res;
-  if (!is_metrics && !is_health && !is_ready) {
+  if (path == "/reload" && reload_) {
+    // The admin port is an operator's port: /reload takes no input and only re-reads the file
+    // the daemon was started with, so the worst a caller can do is apply that file early.
+    if (req.method() != http::verb::post) {
+      res = text_response(http::status::method_not_allowed, req.version(), "method not allowed\n");
+      res.set(http::field::allow, "POST");
+    } else {
+      try {
+        auto [applied, message] = reload_();
+        res = text_response(applied ? http::status::ok : http::status::internal_server_error,
+                            req.version(), message + "\n");
+      } catch (const std::exception& e) {
+        spdlog::error("admin server: /reload failed: {}", e.what());
+        res = text_response(http::status::internal_server_error, req.version(), "internal error\n");
+      }
+    }
+  } else if (!is_metrics && !is_health && !is_ready) {
     res = text_response(http::status::not_found, req.version(), "not found\n");
   } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
     res = text_response(http::status::method_not_allowed, req.version(), "method not allowed\n");
@@ -285,6 +302,10 @@ AdminServer::AdminServer(boost::asio::any_io_executor executor, const metrics::M
     : impl_(std::make_shared<Impl>(std::move(executor), metrics, std::move(ready), options)) {}
 
 AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::set_reload(std::function<std::pair<bool, std::string>()> reload) {
+  impl_->reload_ = std::move(reload);
+}
 
 std::uint16_t AdminServer::start(const std::string& host_port) {
   if (impl_->stop_requested_) throw std::logic_error("admin server: start() after stop()");

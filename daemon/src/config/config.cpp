@@ -26,6 +26,11 @@ constexpr std::string_view kDefaultConfigYaml =
 # Every key is optional except `tenants`. Unknown keys are errors, so a typo stops start-up
 # with a message that names it. Durations are written like 250ms, 10s, 1m30s, 1h, 2d (or 0).
 # See config/example.yaml for tokens, several tenants and the `limits:` section.
+#
+# SIGHUP (or POST /reload on the admin port) re-reads this file while the daemon runs: tenants
+# and limits change without touching running work; listen, admin_listen, threads, retention,
+# http and limits.max_grpc_message_bytes keep their values until a restart. A file with an
+# error is refused and the running configuration stays.
 
 # gRPC API address, HOST:PORT. HOST is an IPv4 address, a name, or [IPv6]; port 0 picks a
 # free port. Use 0.0.0.0:50051 or [::]:50051 to accept connections from other hosts.
@@ -61,6 +66,11 @@ log_level: info
 #   default_http_response_bytes: 1048576  # response body cap of an http node that sets none
 #   default_http_connect_timeout: 10s     # connect_timeout of an http node that sets none
 #   default_http_timeout: 60s             # timeout of an http node that sets none
+#   max_grpc_message_bytes: 16777216      # largest gRPC request, in bytes (restart to change)
+#   max_streams_per_tenant: 1000          # Watch/Ticks/Subscribe/worker Connect streams open
+#                                         # at once per tenant
+#   max_waiting_rpcs_per_tenant: 10000    # Join/Select/Send/Recv/Lock calls waiting at once
+#                                         # per tenant
 
 # The HTTP client of http nodes (optional):
 # http:
@@ -103,12 +113,13 @@ tenants:
 constexpr std::array<std::string_view, 9> kTopLevelKeys = {
     "listen",         "admin_listen", "threads", "retention", "shutdown_grace",
     "log_level",      "limits",       "http",    "tenants"};
-constexpr std::array<std::string_view, 13> kLimitsKeys = {
+constexpr std::array<std::string_view, 16> kLimitsKeys = {
     "max_spec_depth",          "max_spec_nodes",              "max_labels",
     "max_label_bytes",         "max_batch",                   "max_duration",
     "max_lease_ttl",           "max_exec_output_bytes",       "exec_kill_grace",
     "max_http_response_bytes", "default_http_response_bytes", "default_http_connect_timeout",
-    "default_http_timeout"};
+    "default_http_timeout",    "max_grpc_message_bytes",      "max_streams_per_tenant",
+    "max_waiting_rpcs_per_tenant"};
 constexpr std::array<std::string_view, 1> kHttpKeys = {"ca_file"};
 constexpr std::array<std::string_view, 15> kTenantKeys = {
     "name",          "token_sha256",      "max_concurrency",       "max_queued",
@@ -411,6 +422,12 @@ class ConfigReader {
         limits.default_http_connect_timeout = read_positive_duration(value, key_path);
       } else if (key == "default_http_timeout") {
         limits.default_http_timeout = read_positive_duration(value, key_path);
+      } else if (key == "max_grpc_message_bytes") {
+        limits.max_grpc_message_bytes = read_uint(value, key_path, 4096, 1ULL << 30);
+      } else if (key == "max_streams_per_tenant") {
+        limits.max_streams_per_tenant = read_u32(value, key_path, 1, 1'000'000);
+      } else if (key == "max_waiting_rpcs_per_tenant") {
+        limits.max_waiting_rpcs_per_tenant = read_u32(value, key_path, 1, 10'000'000);
       } else {
         return false;
       }

@@ -419,10 +419,27 @@ Engine::Engine(asio::any_io_executor executor, EngineOptions options, metrics::M
 Engine::~Engine() = default;
 
 void Engine::add_tenant(const TenantSettings& settings) {
-  std::lock_guard lock(impl_->mutex);
-  auto state = std::make_unique<TenantState>(settings);
-  if (impl_->metrics) attach_metrics(*state, *impl_->metrics);
-  impl_->tenants[settings.name] = std::move(state);
+  TenantState* existing = nullptr;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (auto it = impl_->tenants.find(settings.name); it != impl_->tenants.end()) {
+      existing = it->second.get();
+      existing->settings.max_concurrency = settings.max_concurrency;
+      existing->settings.max_queued = settings.max_queued;
+      {
+        std::lock_guard http_lock(existing->http_mutex);
+        existing->settings.http = settings.http;
+      }
+    } else {
+      auto state = std::make_unique<TenantState>(settings);
+      if (impl_->metrics) attach_metrics(*state, *impl_->metrics);
+      impl_->tenants[settings.name] = std::move(state);
+      return;
+    }
+  }
+  // Outside the engine's mutex: a larger limit hands permits to queued tasks, which resume.
+  existing->semaphore.set_limit(settings.max_concurrency);
+  set_permits_limit(*existing, settings.max_concurrency);
 }
 
 Result<SpawnOutcome> Engine::spawn(std::string_view tenant_name, SpawnArgs args) {

@@ -34,6 +34,10 @@ void attach_metrics(TenantState& tenant, metrics::Metrics& metrics) {
   tenant.metrics->permits_limit.Set(tenant.settings.max_concurrency);
 }
 
+void set_permits_limit(TenantState& tenant, std::uint32_t limit) {
+  if (tenant.metrics) tenant.metrics->permits_limit.Set(limit);
+}
+
 void count_spawned(TenantState& tenant, NodeKind root_kind) {
   if (tenant.metrics) tenant.metrics->spawned(kind_label(root_kind)).Increment();
 }

@@ -13,6 +13,8 @@ namespace orch::engine {
 struct TenantState;
 
 void attach_metrics(TenantState& tenant, metrics::Metrics& metrics);
+/// The tenant's permits in total changed (a configuration reload).
+void set_permits_limit(TenantState& tenant, std::uint32_t limit);
 void count_spawned(TenantState& tenant, NodeKind root_kind);
 void count_finished(TenantState& tenant, metrics::Metrics* metrics, NodeKind root_kind,
                     State outcome, Duration run_time);

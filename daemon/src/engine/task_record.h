@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -59,7 +60,14 @@ struct TaskRecord {
 struct TenantState {
   explicit TenantState(TenantSettings s) : settings(std::move(s)), semaphore(settings.max_concurrency) {}
 
-  TenantSettings settings;
+  /// The http policy of the next attempt (a reload may replace it).
+  std::shared_ptr<const work::HttpPolicy> http_policy() const {
+    std::lock_guard lock(http_mutex);
+    return settings.http;
+  }
+
+  TenantSettings settings;  // name fixed; the rest guarded by the engine's mutex, http as above
+  mutable std::mutex http_mutex;
   TenantSemaphore semaphore;
   metrics::TenantMetrics* metrics = nullptr;
 

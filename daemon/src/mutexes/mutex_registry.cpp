@@ -412,6 +412,12 @@ void MutexRegistry::add_tenant(TenantMutexLimits limits) {
   it->second.update_gauges();
 }
 
+void MutexRegistry::set_max_lease_ttl(Duration max_lease_ttl) {
+  if (max_lease_ttl <= Duration::zero()) return;
+  std::lock_guard lock(state_->mutex);
+  state_->options.max_lease_ttl = max_lease_ttl;
+}
+
 // Parks a lock() (see State::start_lock_locked) until the mutex reaches it or it is cancelled.
 // A coroutine of its own so that a deadline can race it in a parallel group.
 static asio::awaitable<boost::system::error_code> park(MutexRegistry::State* state,
@@ -435,7 +441,13 @@ asio::awaitable<Result<LockGrant>> MutexRegistry::lock(std::string tenant, LockA
   if (args.holder.size() > kMaxHolderBytes) {
     co_return invalid("holder", "longer than " + std::to_string(kMaxHolderBytes) + " bytes");
   }
-  auto ttl = lease_of(args.lease_ttl, state->options.default_lease_ttl, state->options);
+  MutexOptions options;
+  {
+    std::lock_guard lock(state->mutex);  // a reload may change the limits
+    options = state->options;
+  }
+  auto ttl = lease_of(args.lease_ttl, std::min(options.default_lease_ttl, options.max_lease_ttl),
+                      options);
   if (!ttl) co_return ttl.error();
   if (args.wait_timeout && *args.wait_timeout < Duration::zero()) {
     co_return invalid("wait_timeout", "must not be negative");
@@ -502,9 +514,9 @@ Result<TimePoint> MutexRegistry::refresh(const std::string& tenant, const Refres
   if (auto ok = check_name(args.name); !ok) return ok.error();
   if (args.guard.empty()) return invalid("guard", "must not be empty");
   // Zero means: the same lease as the lock() asked for (hold.ttl, applied below).
+  std::lock_guard lock(state_->mutex);
   auto asked = lease_of(args.lease_ttl, Duration::zero(), state_->options);
   if (!asked) return asked.error();
-  std::lock_guard lock(state_->mutex);
   if (state_->stopped) return stopped_error();
   TenantMutexes* t = state_->tenant_locked(tenant);
   if (!t) return make_error(ErrorCode::kNotFound, "tenant " + quote(tenant) + " is unknown");

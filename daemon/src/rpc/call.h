@@ -23,9 +23,12 @@
 #include <optional>
 #include <string>
 
+#include "call_slots.h"
 #include "orch/config/config.h"
+#include "orch/config/live_value.h"
 #include "orch/engine/error.h"
 #include "orch/engine/wait_queue.h"
+#include "orch/rpc/status.h"
 
 namespace orch::engine {
 class Engine;
@@ -59,7 +62,8 @@ class DoneHook {
   virtual void done(bool delivered) = 0;
 };
 
-/// What every handler gets: the caller's tenant and the daemon's parts.
+/// What every handler gets: the caller's tenant and the daemon's parts. `tenant` and `limits`
+/// are the snapshots the call started with; the call's reactor keeps them alive.
 struct CallContext {
   const config::TenantConfig& tenant;
   const config::Limits& limits;
@@ -76,15 +80,27 @@ struct CallContext {
 struct ServiceBase {
   engine::Engine& engine;
   const tenants::TenantRegistry& tenants;
-  const config::Limits& limits;
+  const config::LiveValue<config::Limits>& limits;  // replaced by a configuration reload
   metrics::Metrics* metrics;
   asio::any_io_executor executor;
   schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
   mutexes::MutexRegistry* mutexes = nullptr;         // MutexService only
   channels::ChannelRegistry* channels = nullptr;
+  /// Per-tenant streams and waiting calls; null: no such limits (unit tests).
+  CallSlots* slots = nullptr;
 
   /// The caller's tenant, from the `authorization` metadata.
-  engine::Result<const config::TenantConfig*> authenticate(grpc::CallbackServerContext* ctx) const;
+  engine::Result<std::shared_ptr<const config::TenantConfig>> authenticate(
+      grpc::CallbackServerContext* ctx) const;
+  /// A stream slot (kStream) or a waiting-call slot (kWaiting) of `tenant`; an empty slot when
+  /// `slots` is null; RESOURCE_EXHAUSTED naming the limit when the tenant holds all of them.
+  engine::Result<CallSlot> take_slot(const std::string& tenant, SlotKind kind) const {
+    if (!slots) return CallSlot();
+    const auto current = limits.get();
+    return slots->acquire(tenant, kind,
+                          kind == SlotKind::kStream ? current->max_streams_per_tenant
+                                                    : current->max_waiting_rpcs_per_tenant);
+  }
   void observe(const char* method, const grpc::Status& status,
                std::chrono::steady_clock::time_point started) const;
 };
@@ -102,15 +118,24 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
                                          grpc::CallbackServerContext* ctx, const Request* request,
                                          Response* response, Handler handler) {
     const auto started = std::chrono::steady_clock::now();
-    auto tenant = service.authenticate(ctx);
-    if (!tenant) {
+    const auto refuse = [&](const grpc::Status& status) {
       auto* reactor = ctx->DefaultReactor();
-      grpc::Status status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message);
       service.observe(method, status, started);
       reactor->Finish(status);
       return reactor;
+    };
+    auto tenant = service.authenticate(ctx);
+    if (!tenant) {
+      return refuse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
     }
-    return new UnaryCall(service, method, started, ctx, **tenant, *request, *response, handler);
+    CallSlot slot;
+    if (is_waiting_method(method)) {
+      auto taken = service.take_slot((*tenant)->name, SlotKind::kWaiting);
+      if (!taken) return refuse(to_status(taken.error()));
+      slot = std::move(*taken);
+    }
+    return new UnaryCall(service, method, started, ctx, std::move(*tenant), std::move(slot),
+                         *request, *response, handler);
   }
 
   void OnCancel() override {
@@ -128,11 +153,12 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
  private:
   UnaryCall(const ServiceBase& service, const char* method,
             std::chrono::steady_clock::time_point started, grpc::CallbackServerContext* ctx,
-            const config::TenantConfig& tenant, const Request& request, Response& response,
-            Handler handler)
+            std::shared_ptr<const config::TenantConfig> tenant, CallSlot slot,
+            const Request& request, Response& response, Handler handler)
       : service_(service), method_(method), started_(started), ctx_(ctx),
+        tenant_(std::move(tenant)), limits_(service.limits.get()), slot_(std::move(slot)),
         strand_(asio::make_strand(service.executor)) {
-    CallContext context{tenant,           service.limits,  service.engine,
+    CallContext context{*tenant_,         *limits_,        service.engine,
                         service.metrics,  service.schedules, service.mutexes,
                         service.channels, &done_hook_};
     asio::co_spawn(strand_, handler(context, request, response),
@@ -147,6 +173,9 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   const char* method_;
   std::chrono::steady_clock::time_point started_;
   grpc::CallbackServerContext* ctx_;
+  std::shared_ptr<const config::TenantConfig> tenant_;
+  std::shared_ptr<const config::Limits> limits_;
+  CallSlot slot_;  // a waiting call's slot, given back when the reactor is deleted
   asio::strand<asio::any_io_executor> strand_;
   asio::cancellation_signal cancel_;
   std::unique_ptr<DoneHook> done_hook_;
@@ -168,7 +197,15 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
       call->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
       return call;
     }
-    CallContext context{**tenant,        service.limits,    service.engine,
+    auto slot = service.take_slot((*tenant)->name, SlotKind::kStream);
+    if (!slot) {
+      call->finish(to_status(slot.error()));
+      return call;
+    }
+    call->slot_ = std::move(*slot);
+    call->tenant_ = std::move(*tenant);
+    call->limits_ = service.limits.get();
+    CallContext context{*call->tenant_,  *call->limits_,    service.engine,
                         service.metrics, service.schedules, service.mutexes,
                         service.channels};
     asio::co_spawn(call->strand_, handler(context, *request, *call),
@@ -226,6 +263,9 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
   const ServiceBase& service_;
   const char* method_;
   std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<const config::TenantConfig> tenant_;
+  std::shared_ptr<const config::Limits> limits_;
+  CallSlot slot_;  // the tenant's stream slot, given back when the reactor is deleted
   asio::strand<asio::any_io_executor> strand_;
   asio::cancellation_signal cancel_;
   Message message_;

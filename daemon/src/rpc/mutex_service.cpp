@@ -124,9 +124,15 @@ MutexServiceImpl::MutexServiceImpl(ServiceBase base)
     : base_(std::move(base)),
       metrics_(base_.metrics ? std::make_unique<mutexes::MutexMetrics>(*base_.metrics->registry())
                              : nullptr),
-      registry_(base_.executor, options_of(base_.limits)) {
+      registry_(base_.executor, options_of(*base_.limits.get())) {
   base_.mutexes = &registry_;
-  for (const auto& t : base_.tenants.tenants()) {
+  apply(base_.tenants.tenants(), *base_.limits.get());
+}
+
+void MutexServiceImpl::apply(const std::vector<config::TenantConfig>& tenants,
+                             const config::Limits& limits) {
+  registry_.set_max_lease_ttl(limits.max_lease_ttl);
+  for (const auto& t : tenants) {
     registry_.add_tenant(mutexes::TenantMutexLimits{
         t.name, t.max_mutexes, t.max_mutex_value_bytes, t.max_mutex_waiters,
         metrics_ ? &metrics_->add_tenant(t.name) : nullptr});

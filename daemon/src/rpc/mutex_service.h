@@ -17,6 +17,8 @@ class MutexServiceImpl final : public v1::MutexService::CallbackService {
 
   /// Ends every waiting Lock with UNAVAILABLE; later calls are UNAVAILABLE.
   void stop() { registry_.stop(); }
+  /// A configuration reload: adds new tenants, replaces the limits of the others.
+  void apply(const std::vector<config::TenantConfig>& tenants, const config::Limits& limits);
 
   grpc::ServerUnaryReactor* Lock(grpc::CallbackServerContext* ctx, const v1::LockRequest* request,
                                  v1::LockResponse* response) override;

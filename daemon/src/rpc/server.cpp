@@ -34,20 +34,16 @@ constexpr const char* kMethods[] = {
     "WorkerService/Connect",
 };
 
-// A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
-constexpr int kMaxMessageBytes = 16 * 1024 * 1024;
-
 }  // namespace
 
-engine::Result<const config::TenantConfig*> ServiceBase::authenticate(grpc::CallbackServerContext* ctx) const {
+engine::Result<std::shared_ptr<const config::TenantConfig>> ServiceBase::authenticate(
+    grpc::CallbackServerContext* ctx) const {
   std::optional<std::string_view> authorization;
   const auto& metadata = ctx->client_metadata();
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization = std::string_view(it->second.data(), it->second.size());
   }
-  auto index = tenants.authenticate(authorization);
-  if (!index) return index.error();
-  return &tenants.tenants()[*index];
+  return tenants.authenticate(authorization);
 }
 
 void ServiceBase::observe(const char* method, const grpc::Status& status,
@@ -64,7 +60,7 @@ void ServiceBase::observe(const char* method, const grpc::Status& status,
 struct RpcServer::Impl {
   explicit Impl(ServerDeps deps)
       : base{deps.engine,   deps.tenants, deps.limits, deps.metrics,
-             deps.executor, nullptr,      nullptr,     deps.channels},
+             deps.executor, nullptr,      nullptr,     deps.channels, &slots},
         tasks(base),
         tenants(base),
         schedules(base),
@@ -72,6 +68,7 @@ struct RpcServer::Impl {
         mutexes(base),
         workers(base, deps.workers) {}
 
+  CallSlots slots;  // before `base`, which points at it
   ServiceBase base;
   TaskServiceImpl tasks;
   TenantServiceImpl tenants;
@@ -96,7 +93,10 @@ std::uint16_t RpcServer::start(const std::string& listen) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // Larger requests are refused by gRPC (RESOURCE_EXHAUSTED) before they are parsed; the value
+  // is read once, so a reload cannot change it.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(impl_->base.limits.get()->max_grpc_message_bytes));
   // A second daemon on the same port must fail to start, not share the port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&impl_->tasks);
@@ -118,6 +118,11 @@ void RpcServer::set_not_serving() {
   // No new work: schedules stop firing too (their tasks drain with the others).
   impl_->schedules.stop();
   if (impl_->server) impl_->server->GetHealthCheckService()->Shutdown();
+}
+
+void RpcServer::apply(const std::vector<config::TenantConfig>& tenants,
+                      const config::Limits& limits) {
+  impl_->mutexes.apply(tenants, limits);
 }
 
 void RpcServer::shutdown(std::chrono::milliseconds deadline) {

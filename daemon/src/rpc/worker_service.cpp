@@ -105,9 +105,11 @@ class SessionSink final : public workers::WorkerSink {
 
 class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage> {
  public:
-  Session(const ServiceBase& service, workers::WorkerHub* hub, const config::TenantConfig* tenant,
-          std::optional<grpc::Status> refuse)
-      : service_(service), hub_(hub), tenant_(tenant), started_(std::chrono::steady_clock::now()),
+  Session(const ServiceBase& service, workers::WorkerHub* hub,
+          std::shared_ptr<const config::TenantConfig> tenant, std::optional<grpc::Status> refuse,
+          CallSlot slot = {})
+      : service_(service), hub_(hub), tenant_(std::move(tenant)), slot_(std::move(slot)),
+        started_(std::chrono::steady_clock::now()),
         sink_(std::make_shared<SessionSink>(this)) {
     if (refuse) {
       end(*refuse);
@@ -281,7 +283,8 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
 
   const ServiceBase& service_;
   workers::WorkerHub* hub_;
-  const config::TenantConfig* tenant_;
+  std::shared_ptr<const config::TenantConfig> tenant_;
+  CallSlot slot_;  // the tenant's stream slot, given back when the session is deleted
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<SessionSink> sink_;
   v1::WorkerMessage in_;
@@ -351,7 +354,9 @@ grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* WorkerServiceImpl
     return new Session(base_, nullptr, *tenant,
                        grpc::Status(grpc::StatusCode::UNAVAILABLE, "workers are not available"));
   }
-  return new Session(base_, hub, *tenant, std::nullopt);
+  auto slot = base_.take_slot((*tenant)->name, SlotKind::kStream);
+  if (!slot) return new Session(base_, nullptr, *tenant, to_status(slot.error()));
+  return new Session(base_, hub, *tenant, std::nullopt, std::move(*slot));
 }
 
 void WorkerServiceImpl::close_all() {

@@ -1,5 +1,9 @@
 #include "orch/runtime/daemon.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +18,8 @@
 
 #include "orch/admin/admin_server.h"
 #include "orch/channels/channel_registry.h"
+#include "orch/config/live_value.h"
+#include "orch/config/reload.h"
 #include "orch/engine/engine.h"
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/server.h"
@@ -41,22 +47,35 @@ struct Daemon::Impl {
         io(static_cast<int>(thread_count(config.threads))),
         work(asio::make_work_guard(io)),
         tenants(config.tenants),
+        limits(config.limits),
         workers(metrics.registry().get()),
         http(config.http, config.limits, &metrics),
         engine(io.get_executor(), engine::EngineOptions{config.retention, &workers}, &metrics),
         channels(io.get_executor(), &metrics),
         admin(io.get_executor(), metrics, [this] { return ready.load(); }),
-        rpc(rpc::ServerDeps{engine, tenants, config.limits, &metrics, io.get_executor(),
+        rpc(rpc::ServerDeps{engine, tenants, limits, &metrics, io.get_executor(),
                             &channels, &workers}),
-        signals(io, SIGINT, SIGTERM) {
-    for (const auto& t : config.tenants) {
-      engine.add_tenant(
-          engine::TenantSettings{t.name, t.max_concurrency, t.max_queued, http.policy_for(t)});
-      channels.add_tenant(t.name, channels::ChannelQuota{t.max_channels, t.max_message_bytes,
-                                                         t.max_channel_capacity});
-      workers.add_tenant(t.name, workers::WorkerHub::Options{.max_output_bytes = t.max_message_bytes});
-    }
+        signals(io, SIGINT, SIGTERM),
+        hangups(io, SIGHUP),
+        reloads(prometheus::BuildCounter()
+                    .Name("orch_config_reloads_total")
+                    .Help("Configuration reloads (SIGHUP or POST /reload) by result: ok, or "
+                          "error when the new configuration was refused and the old one kept.")
+                    .Register(*metrics.registry())),
+        reloads_ok(reloads.Add({{"result", "ok"}})),
+        reloads_error(reloads.Add({{"result", "error"}})),
+        restart_pending(prometheus::BuildGauge()
+                            .Name("orch_config_restart_pending")
+                            .Help("1 when the configuration file changed keys that take effect "
+                                  "only at restart (listen addresses, threads, ...), else 0.")
+                            .Register(*metrics.registry())
+                            .Add({})) {
+    apply_tenants(config, http_policies(config));
     engine.set_channels(&channels);
+    admin.set_reload([this] {
+      auto outcome = reload();
+      return std::make_pair(outcome.applied, std::move(outcome.message));
+    });
     metrics.on_scrape([this] { engine.update_gauges(); });
     metrics.on_scrape([this] { channels.update_gauges(); });
   }
@@ -66,6 +85,7 @@ struct Daemon::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   metrics::Metrics metrics;
   tenants::TenantRegistry tenants;
+  config::LiveValue<config::Limits> limits;  // what RPCs read; a reload replaces it
   workers::WorkerHubs workers;
   orch::work::HttpClient http;
   engine::Engine engine;
@@ -73,6 +93,13 @@ struct Daemon::Impl {
   admin::AdminServer admin;
   rpc::RpcServer rpc;
   asio::signal_set signals;
+  asio::signal_set hangups;  // SIGHUP: reload
+  prometheus::Family<prometheus::Counter>& reloads;
+  prometheus::Counter& reloads_ok;
+  prometheus::Counter& reloads_error;
+  prometheus::Gauge& restart_pending;
+  std::function<config::Config()> load_config;  // the reload source; null: embedded defaults
+  std::mutex reload_mutex;                      // one reload at a time; guards `config` writes
   std::vector<std::thread> threads;
   std::atomic<bool> ready{false};
   std::uint16_t grpc_port = 0;
@@ -81,6 +108,88 @@ struct Daemon::Impl {
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stop_requested = false;
+
+  using Policies = std::vector<std::shared_ptr<const orch::work::HttpPolicy>>;
+
+  // Each tenant's http policy under `cfg`'s limits. Throws config::ConfigError when a host
+  // pattern does not parse (parse_config refused those already).
+  Policies http_policies(const config::Config& cfg) {
+    Policies policies;
+    http.set_limits(cfg.limits);
+    for (const auto& t : cfg.tenants) policies.push_back(http.policy_for(t));
+    return policies;
+  }
+
+  // Every tenant's settings in the engine, channels and workers: adds the new ones, changes
+  // the others in place. Does not throw.
+  void apply_tenants(const config::Config& cfg, const Policies& policies) {
+    for (std::size_t i = 0; i < cfg.tenants.size(); ++i) {
+      const auto& t = cfg.tenants[i];
+      engine.add_tenant(engine::TenantSettings{t.name, t.max_concurrency, t.max_queued, policies[i]});
+      channels.add_tenant(t.name, channels::ChannelQuota{t.max_channels, t.max_message_bytes,
+                                                         t.max_channel_capacity});
+      workers.add_tenant(t.name, workers::WorkerHub::Options{.max_output_bytes = t.max_message_bytes});
+    }
+  }
+
+  Daemon::ReloadOutcome reload() {
+    std::lock_guard lock(reload_mutex);
+    const auto refuse = [&](const std::string& why) {
+      reloads_error.Increment();
+      spdlog::error("configuration reload refused, the running configuration stays: {}", why);
+      return Daemon::ReloadOutcome{false, "reload refused, the running configuration stays: " + why};
+    };
+    config::Config next;
+    try {
+      next = load_config ? load_config() : config::default_config();
+    } catch (const std::exception& e) {
+      return refuse(e.what());
+    }
+    config::ReloadPlan plan = config::plan_reload(config, next);
+    Policies policies;
+    try {
+      policies = http_policies(plan.effective);
+      // The registry checks the tenants apart before it swaps anything.
+      tenants.replace(plan.effective.tenants);
+    } catch (const std::exception& e) {
+      http.set_limits(config.limits);
+      return refuse(e.what());
+    }
+    // Nothing below refuses: the new configuration is in force from here on.
+    apply_tenants(plan.effective, policies);
+    limits.set(plan.effective.limits);
+    rpc.apply(plan.effective.tenants, plan.effective.limits);
+    spdlog::set_level(spdlog::level::from_str(plan.effective.log_level));
+    {
+      std::lock_guard stop_lock(stop_mutex);  // run() reads shutdown_grace under it
+      config = plan.effective;
+    }
+    reloads_ok.Increment();
+    restart_pending.Set(plan.restart_needed.empty() ? 0 : 1);
+    const std::string summary = plan.summary();
+    spdlog::info("configuration reloaded: {}", summary);
+    if (!plan.tenants_removed.empty()) {
+      spdlog::warn("removed tenants authenticate no more; their running tasks finish");
+    }
+    for (const auto& key : plan.restart_needed) {
+      spdlog::warn("configuration key {} changed: it takes effect at restart; the running value "
+                   "stays until then", key);
+    }
+    return Daemon::ReloadOutcome{true, "reloaded: " + summary};
+  }
+
+  void wait_for_hangup() {
+    hangups.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      spdlog::info("received SIGHUP, reloading the configuration");
+      try {
+        reload();
+      } catch (const std::exception& e) {
+        spdlog::error("configuration reload failed: {}", e.what());
+      }
+      wait_for_hangup();
+    });
+  }
 
   void request_stop() {
     {
@@ -108,6 +217,7 @@ void Daemon::start() {
   for (unsigned i = 0; i < n; ++i) d.threads.emplace_back([&io = d.io] { io.run(); });
   d.grpc_port = d.rpc.start(d.config.listen);
   d.admin_port = d.admin.start(d.config.admin_listen);
+  d.wait_for_hangup();
   d.signals.async_wait([&d](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
@@ -123,6 +233,13 @@ std::uint16_t Daemon::admin_port() const { return impl_->admin_port; }
 
 void Daemon::request_stop() { impl_->request_stop(); }
 
+void Daemon::set_config_source(std::function<config::Config()> load) {
+  std::lock_guard lock(impl_->reload_mutex);
+  impl_->load_config = std::move(load);
+}
+
+Daemon::ReloadOutcome Daemon::reload() { return impl_->reload(); }
+
 int Daemon::run() {
   auto& d = *impl_;
   {
@@ -133,14 +250,20 @@ int Daemon::run() {
   d.ready = false;
   d.rpc.set_not_serving();
   d.engine.stop_accepting();
+  Duration grace;
+  {
+    std::lock_guard lock(d.stop_mutex);
+    grace = d.config.shutdown_grace;
+  }
   spdlog::info("shutdown: new spawns refused; running tasks have {} to finish",
-               format_duration(d.config.shutdown_grace));
+               format_duration(grace));
   // 2. Let running tasks finish, then cancel the rest; watches end.
-  asio::co_spawn(d.io, d.engine.drain(d.config.shutdown_grace), asio::use_future).get();
+  asio::co_spawn(d.io, d.engine.drain(grace), asio::use_future).get();
   // 3. Calls still open (waits on other things) are cancelled after a short deadline.
   d.rpc.shutdown(std::chrono::seconds(1));
   d.admin.stop();
   d.signals.cancel();
+  d.hangups.cancel();
   // 4. Stop the runtime.
   d.work.reset();
   d.io.stop();

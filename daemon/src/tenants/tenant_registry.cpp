@@ -62,32 +62,53 @@ std::string sha256_hex(std::string_view data) {
 }
 
 TenantRegistry::TenantRegistry(std::vector<config::TenantConfig> tenants)
-    : tenants_(std::move(tenants)) {
-  for (std::size_t i = 0; i < tenants_.size(); ++i) {
-    const config::TenantConfig& tenant = tenants_[i];
+    : snapshot_(make_snapshot(std::move(tenants))) {}
+
+std::shared_ptr<const TenantRegistry::Snapshot> TenantRegistry::make_snapshot(
+    std::vector<config::TenantConfig> tenants) {
+  auto snapshot = std::make_shared<Snapshot>();
+  for (std::size_t i = 0; i < tenants.size(); ++i) {
+    const config::TenantConfig& tenant = tenants[i];
     if (!tenant.token_sha256) {
-      if (tokenless_) {
-        throw std::invalid_argument("tenants " + tenants_[*tokenless_].name + " and " +
+      if (snapshot->tokenless) {
+        throw std::invalid_argument("tenants " + tenants[*snapshot->tokenless].name + " and " +
                                     tenant.name + " both have no token");
       }
-      tokenless_ = i;
+      snapshot->tokenless = i;
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (tenants_[j].name == tenant.name) {
+      if (tenants[j].name == tenant.name) {
         throw std::invalid_argument("two tenants are named " + tenant.name);
       }
-      if (tenant.token_sha256 && tenant.token_sha256 == tenants_[j].token_sha256) {
-        throw std::invalid_argument("tenants " + tenants_[j].name + " and " + tenant.name +
+      if (tenant.token_sha256 && tenant.token_sha256 == tenants[j].token_sha256) {
+        throw std::invalid_argument("tenants " + tenants[j].name + " and " + tenant.name +
                                     " have the same token");
       }
     }
   }
+  snapshot->tenants.reserve(tenants.size());
+  for (auto& tenant : tenants) {
+    snapshot->tenants.push_back(std::make_shared<const config::TenantConfig>(std::move(tenant)));
+  }
+  return snapshot;
 }
 
-engine::Result<std::size_t> TenantRegistry::authenticate(
+void TenantRegistry::replace(std::vector<config::TenantConfig> tenants) {
+  auto next = make_snapshot(std::move(tenants));
+  std::lock_guard lock(mutex_);
+  snapshot_.swap(next);
+}
+
+std::shared_ptr<const TenantRegistry::Snapshot> TenantRegistry::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+engine::Result<TenantPtr> TenantRegistry::authenticate(
     std::optional<std::string_view> authorization) const {
+  const auto current = snapshot();
   if (!authorization) {
-    if (tokenless_) return *tokenless_;
+    if (current->tokenless) return current->tenants[*current->tokenless];
     return unauthenticated("no authorization metadata; send \"authorization: Bearer <token>\"");
   }
   const auto token = bearer_token(*authorization);
@@ -97,19 +118,25 @@ engine::Result<std::size_t> TenantRegistry::authenticate(
   const auto digest = sha256(*token);
   // Look at every tenant without stopping at a match, so timing does not tell which one it was.
   std::optional<std::size_t> match;
-  for (std::size_t i = 0; i < tenants_.size(); ++i) {
-    const auto& expected = tenants_[i].token_sha256;
+  for (std::size_t i = 0; i < current->tenants.size(); ++i) {
+    const auto& expected = current->tenants[i]->token_sha256;
     if (expected && CRYPTO_memcmp(expected->data(), digest.data(), digest.size()) == 0) match = i;
   }
   if (!match) return unauthenticated("unknown token");
-  return *match;
+  return current->tenants[*match];
 }
 
-const config::TenantConfig* TenantRegistry::find(std::string_view name) const {
-  const auto it =
-      std::find_if(tenants_.begin(), tenants_.end(),
-                   [&](const config::TenantConfig& tenant) { return tenant.name == name; });
-  return it == tenants_.end() ? nullptr : &*it;
+std::vector<config::TenantConfig> TenantRegistry::tenants() const {
+  std::vector<config::TenantConfig> out;
+  for (const auto& tenant : snapshot()->tenants) out.push_back(*tenant);
+  return out;
+}
+
+TenantPtr TenantRegistry::find(std::string_view name) const {
+  for (const auto& tenant : snapshot()->tenants) {
+    if (tenant->name == name) return tenant;
+  }
+  return nullptr;
 }
 
 }  // namespace orch::tenants

@@ -416,7 +416,9 @@ bool accepted(const HttpSpec& spec, std::uint32_t status) {
 asio::awaitable<AttemptOutcome> http_attempt(const engine::Node& node, engine::RunContext& ctx,
                                              const engine::AttemptInfo& attempt) {
   const auto* spec = std::get_if<HttpSpec>(&node.work);
-  const HttpPolicy* policy = ctx.record.tenant.settings.http.get();
+  // Held for the whole attempt: a configuration reload may replace the tenant's policy.
+  const std::shared_ptr<const HttpPolicy> policy_holder = ctx.record.tenant.http_policy();
+  const HttpPolicy* policy = policy_holder.get();
   if (spec == nullptr || policy == nullptr) {
     co_return AttemptOutcome{State::kFailed,
                              "internal: http nodes are not set up in this daemon",

@@ -57,6 +57,11 @@ HttpClient::HttpClient(const config::HttpConfig& http, const config::Limits& lim
 
 HttpClient::~HttpClient() = default;
 
+void HttpClient::set_limits(const config::Limits& limits) {
+  impl_->defaults = HttpDefaults{limits.default_http_connect_timeout, limits.default_http_timeout,
+                                 limits.default_http_response_bytes};
+}
+
 std::shared_ptr<const HttpPolicy> HttpClient::policy_for(const config::TenantConfig& tenant) {
   std::string why;
   auto guard = HostGuard::parse(tenant.http_allow_hosts, tenant.http_deny_hosts, why);

@@ -538,6 +538,16 @@ void WorkerHub::refuse_locked(Worker& worker, const std::string& assignment_id,
   wakes.push_back(worker.sink);
 }
 
+WorkerHub::Options WorkerHub::options() const {
+  std::lock_guard lock(mutex_);
+  return options_;
+}
+
+void WorkerHub::set_max_output_bytes(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  options_.max_output_bytes = bytes;
+}
+
 void WorkerHub::update_gauges_locked() {
   if (!metrics_) return;
   metrics_->backlog->Set(static_cast<double>(backlog_));
@@ -556,6 +566,14 @@ std::string WorkerHub::describe_locked(const std::string& worker_id) const {
 // ---------------------------------------------------------------------------------------------
 
 struct WorkerHubs::Impl {
+  // Hubs are added (reload) but never removed, so a pointer found stays valid.
+  mutable std::mutex mutex;
+  std::vector<WorkerHub*> all() const {
+    std::lock_guard lock(mutex);
+    std::vector<WorkerHub*> out;
+    for (auto& [name, hub] : hubs) out.push_back(hub.get());
+    return out;
+  }
   std::unique_ptr<WorkerMetricFamilies> families;
   std::vector<std::unique_ptr<WorkerMetrics>> metrics;
   std::map<std::string, std::unique_ptr<WorkerHub>, std::less<>> hubs;
@@ -568,6 +586,11 @@ WorkerHubs::WorkerHubs(prometheus::Registry* registry) : impl_(std::make_unique<
 WorkerHubs::~WorkerHubs() = default;
 
 WorkerHub& WorkerHubs::add_tenant(const std::string& tenant, WorkerHub::Options options) {
+  std::lock_guard lock(impl_->mutex);
+  if (auto it = impl_->hubs.find(tenant); it != impl_->hubs.end()) {
+    it->second->set_max_output_bytes(options.max_output_bytes);
+    return *it->second;
+  }
   WorkerMetrics* m = nullptr;
   if (impl_->families) {
     impl_->metrics.push_back(impl_->families->add_tenant(tenant));
@@ -579,16 +602,17 @@ WorkerHub& WorkerHubs::add_tenant(const std::string& tenant, WorkerHub::Options 
 }
 
 WorkerHub* WorkerHubs::find(std::string_view tenant) const {
+  std::lock_guard lock(impl_->mutex);
   auto it = impl_->hubs.find(tenant);
   return it == impl_->hubs.end() ? nullptr : it->second.get();
 }
 
 void WorkerHubs::close_all(const std::string& why) {
-  for (auto& [name, hub] : impl_->hubs) hub->close_all(why);
+  for (auto* hub : impl_->all()) hub->close_all(why);
 }
 
 void WorkerHubs::close_silent(TimePoint before, const std::string& why) {
-  for (auto& [name, hub] : impl_->hubs) hub->close_silent(before, why);
+  for (auto* hub : impl_->all()) hub->close_silent(before, why);
 }
 
 }  // namespace orch::workers

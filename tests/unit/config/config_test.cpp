@@ -172,6 +172,30 @@ TEST(ParseConfig, MutexQuotaErrorsNameTheKeyAndTheRange) {
                          "limits.max_lease_ttl: must be greater than 0 and at most 365d"));
 }
 
+TEST(ParseConfig, ReadsTheCallLimitsAndNamesTheirRanges) {
+  const Config config = parse_config(R"(
+limits:
+  max_grpc_message_bytes: 65536
+  max_streams_per_tenant: 2
+  max_waiting_rpcs_per_tenant: 3
+tenants: [{name: a}]
+)");
+  EXPECT_EQ(config.limits.max_grpc_message_bytes, 65536u);
+  EXPECT_EQ(config.limits.max_streams_per_tenant, 2u);
+  EXPECT_EQ(config.limits.max_waiting_rpcs_per_tenant, 3u);
+  EXPECT_EQ(Limits{}.max_grpc_message_bytes, 16u << 20);
+  EXPECT_EQ(Limits{}.max_streams_per_tenant, 1000u);
+  EXPECT_EQ(Limits{}.max_waiting_rpcs_per_tenant, 10'000u);
+  EXPECT_TRUE(has_substr(error_of("limits: {max_grpc_message_bytes: 100}\ntenants: [{name: a}]\n"),
+                         "limits.max_grpc_message_bytes: must be an integer between 4096 and "
+                         "1073741824, got \"100\""));
+  EXPECT_TRUE(has_substr(error_of("limits: {max_streams_per_tenant: 0}\ntenants: [{name: a}]\n"),
+                         "limits.max_streams_per_tenant: must be an integer between 1 and 1000000"));
+  EXPECT_TRUE(has_substr(
+      error_of("limits: {max_waiting_rpcs_per_tenant: -1}\ntenants: [{name: a}]\n"),
+      "limits.max_waiting_rpcs_per_tenant: must be an integer between 1 and 10000000"));
+}
+
 TEST(DefaultConfig, EmbeddedTextIsTheShippedFile) {
   EXPECT_EQ(read_file(kSourceDir + "/config/orchestrd.yaml"), default_config_yaml())
       << "config/orchestrd.yaml changed: paste it into kDefaultConfigYaml in config.cpp";
@@ -240,7 +264,8 @@ TEST(ParseConfig, UnknownKeyNamesThePathAtEveryLevel) {
             "test.yaml: limits: unknown key \"max_nodes\"; known keys: max_spec_depth, "
             "max_spec_nodes, max_labels, max_label_bytes, max_batch, max_duration, max_lease_ttl, "
             "max_exec_output_bytes, exec_kill_grace, max_http_response_bytes, "
-            "default_http_response_bytes, default_http_connect_timeout, default_http_timeout");
+            "default_http_response_bytes, default_http_connect_timeout, default_http_timeout, "
+            "max_grpc_message_bytes, max_streams_per_tenant, max_waiting_rpcs_per_tenant");
   EXPECT_EQ(error_of("tenants:\n  - name: a\n  - name: b\n    max_concurency: 3\n"),
             "test.yaml: tenants[1]: unknown key \"max_concurency\"; did you mean "
             "\"max_concurrency\"?");

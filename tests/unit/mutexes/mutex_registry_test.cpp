@@ -451,5 +451,24 @@ TEST_F(MutexRegistryTest, StopEndsEveryWaitWithUnavailable) {
   EXPECT_EQ(start(args("b")).code(), ErrorCode::kUnavailable);
 }
 
+TEST_F(MutexRegistryTest, AReloadChangesTheLeaseLimitAndTheQuotasForTheNextCallOnly) {
+  const LockGrant held = acquire(args("held", 5min));
+  registry_->set_max_lease_ttl(1min);
+  LockCall& refused = start(args("a", 2min));
+  ASSERT_TRUE(refused.done());
+  ASSERT_FALSE(refused.acquired());
+  EXPECT_EQ(refused.message(),
+            "lease_ttl: 2m is longer than the server's maximum 1m (limits.max_lease_ttl)");
+  // The default lease (30s) is cut to a lower maximum.
+  registry_->set_max_lease_ttl(10s);
+  const auto now = Clock::now();
+  EXPECT_EQ(acquire(args("b")).lease_expires_at, now + 10s);
+  // A lower max_mutexes refuses new mutexes and keeps the ones there are.
+  registry_->add_tenant({"alpha", 1, 8, 3, &metrics_.add_tenant("alpha")});
+  EXPECT_EQ(start(args("c")).code(), ErrorCode::kResourceExhausted);
+  EXPECT_TRUE(get("held").holder.has_value());
+  EXPECT_TRUE(unlock("held", held.guard).has_value());
+}
+
 }  // namespace
 }  // namespace orch::mutexes

@@ -32,7 +32,7 @@ TenantRegistry registry_with_tokens_only() {
 std::string auth_error(const TenantRegistry& registry, std::optional<std::string_view> header) {
   const auto result = registry.authenticate(header);
   if (result.has_value()) {
-    ADD_FAILURE() << "authenticated as tenant " << *result;
+    ADD_FAILURE() << "authenticated as tenant " << (*result)->name;
     return "";
   }
   EXPECT_EQ(result.error().code, engine::ErrorCode::kUnauthenticated);
@@ -51,8 +51,8 @@ TEST(Sha256, MatchesKnownVectors) {
 
 TEST(TenantRegistry, RightTokenAuthenticatesItsTenant) {
   const TenantRegistry registry = registry_with_tokenless_tenant();
-  EXPECT_EQ(registry.authenticate("Bearer alpha-secret").value(), 0u);
-  EXPECT_EQ(registry.authenticate("Bearer beta-secret").value(), 2u);
+  EXPECT_EQ(registry.authenticate("Bearer alpha-secret").value()->name, "alpha");
+  EXPECT_EQ(registry.authenticate("Bearer beta-secret").value()->name, "beta");
 }
 
 TEST(TenantRegistry, SchemeIsCaseInsensitiveAndSpacesAroundTheTokenAreAllowed) {
@@ -61,7 +61,7 @@ TEST(TenantRegistry, SchemeIsCaseInsensitiveAndSpacesAroundTheTokenAreAllowed) {
                              "Bearer  beta-secret", "Bearer\tbeta-secret", "Bearer beta-secret "}) {
     const auto result = registry.authenticate(header);
     ASSERT_TRUE(result.has_value()) << header;
-    EXPECT_EQ(*result, 1u) << header;
+    EXPECT_EQ((*result)->name, "beta") << header;
   }
 }
 
@@ -81,9 +81,9 @@ TEST(TenantRegistry, WrongTokenNeverFallsBackToTheTokenlessTenant) {
 }
 
 TEST(TenantRegistry, AbsentMetadataSelectsTheTokenlessTenant) {
-  EXPECT_EQ(registry_with_tokenless_tenant().authenticate(std::nullopt).value(), 1u);
+  EXPECT_EQ(registry_with_tokenless_tenant().authenticate(std::nullopt).value()->name, "open");
   const TenantRegistry only_open({tenant("default", std::nullopt)});
-  EXPECT_EQ(only_open.authenticate(std::nullopt).value(), 0u);
+  EXPECT_EQ(only_open.authenticate(std::nullopt).value()->name, "default");
 }
 
 TEST(TenantRegistry, AbsentMetadataIsRefusedWithoutATokenlessTenant) {
@@ -105,7 +105,7 @@ TEST(TenantRegistry, MalformedMetadataIsRefusedWithoutEchoingIt) {
 TEST(TenantRegistry, FindsTenantsByName) {
   const TenantRegistry registry = registry_with_tokenless_tenant();
   ASSERT_NE(registry.find("beta"), nullptr);
-  EXPECT_EQ(registry.find("beta"), &registry.tenants()[2]);
+  EXPECT_EQ(registry.find("beta")->name, "beta");
   EXPECT_EQ(registry.find("gamma"), nullptr);
   EXPECT_EQ(registry.find(""), nullptr);
   ASSERT_EQ(registry.tenants().size(), 3u);
@@ -130,10 +130,10 @@ TEST(TenantRegistry, ExampleConfigTokensAuthenticateTheirTenants) {
       config::load_config(std::string(ORCH_TEST_SOURCE_DIR) + "/config/example.yaml").tenants);
   const auto alpha = registry.authenticate("Bearer alpha-secret");
   ASSERT_TRUE(alpha.has_value());
-  EXPECT_EQ(registry.tenants()[*alpha].name, "alpha");
+  EXPECT_EQ((*alpha)->name, "alpha");
   const auto beta = registry.authenticate("Bearer beta-secret");
   ASSERT_TRUE(beta.has_value());
-  EXPECT_EQ(registry.tenants()[*beta].name, "beta");
+  EXPECT_EQ((*beta)->name, "beta");
   EXPECT_FALSE(registry.authenticate(std::nullopt).has_value());
 }
 
@@ -141,7 +141,32 @@ TEST(TenantRegistry, DefaultConfigLetsCallersInWithoutAToken) {
   const TenantRegistry registry(config::default_config().tenants);
   const auto index = registry.authenticate(std::nullopt);
   ASSERT_TRUE(index.has_value());
-  EXPECT_EQ(registry.tenants()[*index].name, "default");
+  EXPECT_EQ((*index)->name, "default");
+}
+
+TEST(TenantRegistry, ReplaceSwapsTokensAndTenantsForTheNextLookup) {
+  TenantRegistry registry = registry_with_tokenless_tenant();
+  auto before = registry.authenticate("Bearer alpha-secret");
+  ASSERT_TRUE(before.has_value());
+  TenantConfig alpha = tenant("alpha", "alpha-rotated");
+  alpha.max_concurrency = 3;
+  registry.replace({alpha, tenant("gamma", "gamma-secret")});
+  // The old token and the removed tenants are gone; the new ones are in.
+  EXPECT_FALSE(registry.authenticate("Bearer alpha-secret").has_value());
+  EXPECT_FALSE(registry.authenticate("Bearer beta-secret").has_value());
+  EXPECT_FALSE(registry.authenticate(std::nullopt).has_value());
+  EXPECT_EQ(registry.authenticate("Bearer alpha-rotated").value()->max_concurrency, 3u);
+  EXPECT_EQ(registry.authenticate("Bearer gamma-secret").value()->name, "gamma");
+  EXPECT_EQ(registry.find("beta"), nullptr);
+  // A caller that authenticated before keeps the configuration it started with.
+  EXPECT_EQ((*before)->max_concurrency, TenantConfig{}.max_concurrency);
+}
+
+TEST(TenantRegistry, ReplaceWithTenantsItCannotTellApartKeepsTheOldOnes) {
+  TenantRegistry registry = registry_with_tokens_only();
+  EXPECT_THROW(registry.replace({tenant("a", "x"), tenant("b", "x")}), std::invalid_argument);
+  EXPECT_EQ(registry.authenticate("Bearer alpha-secret").value()->name, "alpha");
+  EXPECT_EQ(registry.tenants().size(), 2u);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #pragma once
 /// The admin HTTP/1.1 endpoint: `GET /metrics` (Prometheus text format 0.0.4), `GET /healthz`
-/// (the process is up) and `GET /readyz` (the daemon accepts work). HEAD is served as well; any
+/// (the process is up), `GET /readyz` (the daemon accepts work) and, once set_reload() gave it
+/// a handler, `POST /reload` (re-read the configuration file; 200 with what changed, or 500
+/// with why the new configuration was refused). HEAD is served as well; any
 /// other method on these paths gets 405 with `Allow`, any other path 404. Connections are kept
 /// alive; each request must arrive within the read timeout and stay under the body limit, and a
 /// malformed request is answered 400 and the connection closed.
@@ -17,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -45,6 +48,11 @@ class AdminServer {
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
+
+  /// The handler of `POST /reload`: returns whether the reload was applied and a one-line
+  /// message for the caller. Called on the server's strand (it may block briefly: it reads a
+  /// file). Set it before start(); without one, /reload is 404.
+  void set_reload(std::function<std::pair<bool, std::string>()> reload);
 
   /// Binds and listens on `host_port` ("127.0.0.1:0", "[::1]:9464", "localhost:9464") and starts
   /// accepting. Returns the bound port. Throws std::runtime_error naming the address and the

@@ -76,6 +76,15 @@ struct Limits {
   std::uint64_t default_http_response_bytes = 1 << 20;
   Duration default_http_connect_timeout = std::chrono::seconds(10);
   Duration default_http_timeout = std::chrono::seconds(60);
+  /// Largest gRPC message the server accepts, in bytes (4 KiB..1 GiB); a larger one is
+  /// refused with RESOURCE_EXHAUSTED before it is parsed. Takes effect at restart only.
+  std::uint64_t max_grpc_message_bytes = 16 << 20;
+  /// Streaming calls (Watch, Ticks, Subscribe, worker Connect) one tenant may hold open at
+  /// once, 1..1'000'000; one more is refused with RESOURCE_EXHAUSTED naming this key.
+  std::uint32_t max_streams_per_tenant = 1000;
+  /// Calls of one tenant that may wait at once (Join, Select, channel Send and Recv, mutex
+  /// Lock), 1..10'000'000; one more is refused with RESOURCE_EXHAUSTED naming this key.
+  std::uint32_t max_waiting_rpcs_per_tenant = 10'000;
 
   bool operator==(const Limits&) const = default;
 };

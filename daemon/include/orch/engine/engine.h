@@ -139,7 +139,11 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Registers a tenant (at start-up, before any request for it).
+  /// Registers a tenant (at start-up, before any request for it), or changes one registered
+  /// before (a configuration reload) without touching its tasks: a larger max_concurrency
+  /// starts queued tasks at once; a smaller one lets running tasks finish and grants permits
+  /// again only below the new limit; max_queued applies to the next spawn and the http policy
+  /// to the next attempt.
   void add_tenant(const TenantSettings& settings);
 
   /// Admits and starts a task. RESOURCE_EXHAUSTED when the tenant's queue is full;

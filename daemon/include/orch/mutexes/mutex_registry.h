@@ -145,8 +145,11 @@ class MutexRegistry {
   MutexRegistry(const MutexRegistry&) = delete;
   MutexRegistry& operator=(const MutexRegistry&) = delete;
 
-  /// Registers a tenant (at start-up, before any call for it).
+  /// Registers a tenant, or replaces the limits of one registered before (a configuration
+  /// reload: held mutexes and waiters stay; the new limits apply to the next call).
   void add_tenant(TenantMutexLimits limits);
+  /// Changes the longest lease a lock() or refresh() may ask for (from the next call on).
+  void set_max_lease_ttl(Duration max_lease_ttl);
 
   /// Acquires the mutex, behind every earlier waiter. INVALID_ARGUMENT for a bad name, holder
   /// or lease_ttl; RESOURCE_EXHAUSTED when a new mutex or a new waiter does not fit the

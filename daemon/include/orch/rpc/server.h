@@ -14,9 +14,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace orch::config {
 struct Limits;
+struct TenantConfig;
+template <typename T>
+class LiveValue;
 }
 namespace orch::engine {
 class Engine;
@@ -39,7 +43,8 @@ namespace orch::rpc {
 struct ServerDeps {
   engine::Engine& engine;
   const tenants::TenantRegistry& tenants;
-  const config::Limits& limits;
+  /// Request limits; a configuration reload replaces them (see config/live_value.h).
+  const config::LiveValue<config::Limits>& limits;
   metrics::Metrics* metrics;  // may be null
   boost::asio::any_io_executor executor;
   /// The tenants' channels; null: every ChannelService call is UNAVAILABLE.
@@ -63,6 +68,9 @@ class RpcServer {
   /// Marks the health service NOT_SERVING and stops every schedule from firing (first step of
   /// a graceful stop).
   void set_not_serving();
+  /// A configuration reload: mutex quotas of `tenants` (new ones added) and the lease limit.
+  /// The tenant registry and `limits` that calls read are replaced by the caller.
+  void apply(const std::vector<config::TenantConfig>& tenants, const config::Limits& limits);
 
  private:
   struct Impl;

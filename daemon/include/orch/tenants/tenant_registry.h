@@ -2,11 +2,15 @@
 /// Tenants and their bearer tokens: which tenant is calling, from the `authorization`
 /// metadata of a request.
 ///
-/// Thread-safety: TenantRegistry is immutable after construction, so any number of threads may
-/// call its const members at once; sha256 and sha256_hex are pure.
+/// Thread-safety: every member may be called from any thread at once. replace() swaps the whole
+/// set of tenants atomically; a caller keeps the TenantConfig it authenticated as (a shared
+/// snapshot) until it lets go, so a reload never changes a call in flight. sha256 and
+/// sha256_hex are pure.
 
 #include <array>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +27,9 @@ std::array<unsigned char, 32> sha256(std::string_view data);
 /// Lower-case hex SHA-256 of `data`, as written in config files and by `sha256sum`.
 std::string sha256_hex(std::string_view data);
 
+/// One tenant's configuration as it was when looked up; it outlives a reload that changes it.
+using TenantPtr = std::shared_ptr<const config::TenantConfig>;
+
 /// The configured tenants, looked up by token or by name.
 class TenantRegistry {
  public:
@@ -31,26 +38,38 @@ class TenantRegistry {
   /// refuses all three, so this is an always-on check of its invariant).
   explicit TenantRegistry(std::vector<config::TenantConfig> tenants);
 
+  /// Replaces every tenant at once (a configuration reload): new tokens, quotas and tenants
+  /// apply to the next lookup; a removed tenant authenticates no more. Throws
+  /// std::invalid_argument as the constructor does, and then nothing changes.
+  void replace(std::vector<config::TenantConfig> tenants);
+
   /// Which tenant is calling. `authorization` is the raw `authorization` metadata value, or
   /// nullopt when the request has none.
   ///  - absent: the token-less tenant if one is configured, else an error;
   ///  - "Bearer TOKEN" (scheme case-insensitive, TOKEN without whitespace): the tenant whose
   ///    token_sha256 is SHA-256(TOKEN), else an error (never the token-less tenant);
   ///  - anything else, including "": an error.
-  /// Returns the tenant's index into tenants(), or an Error with code kUnauthenticated and a
-  /// message fit for the caller that never contains the token. The digest is compared with
-  /// every tenant's in constant time, so timing reveals neither a token nor which tenant matched.
-  engine::Result<std::size_t> authenticate(std::optional<std::string_view> authorization) const;
+  /// Returns the tenant, or an Error with code kUnauthenticated and a message fit for the
+  /// caller that never contains the token. The digest is compared with every tenant's in
+  /// constant time, so timing reveals neither a token nor which tenant matched.
+  engine::Result<TenantPtr> authenticate(std::optional<std::string_view> authorization) const;
 
-  /// All tenants, in configuration order.
-  const std::vector<config::TenantConfig>& tenants() const { return tenants_; }
+  /// All tenants, in configuration order (a copy of the current set).
+  std::vector<config::TenantConfig> tenants() const;
 
-  /// The tenant called `name`, or nullptr. The pointer lives as long as the registry.
-  const config::TenantConfig* find(std::string_view name) const;
+  /// The tenant called `name`, or nullptr.
+  TenantPtr find(std::string_view name) const;
 
  private:
-  std::vector<config::TenantConfig> tenants_;
-  std::optional<std::size_t> tokenless_;  // index of the tenant without a token
+  struct Snapshot {
+    std::vector<TenantPtr> tenants;
+    std::optional<std::size_t> tokenless;  // index of the tenant without a token
+  };
+  static std::shared_ptr<const Snapshot> make_snapshot(std::vector<config::TenantConfig> tenants);
+  std::shared_ptr<const Snapshot> snapshot() const;
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Snapshot> snapshot_;
 };
 
 }  // namespace orch::tenants

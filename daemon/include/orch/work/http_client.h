@@ -4,8 +4,9 @@
 /// (its host guard and its orch_http_responses_total counters) that the engine hands to each
 /// attempt through engine::TenantSettings.
 ///
-/// Thread-safety: build it and call policy_for() at start-up; the policies it returns are
-/// immutable and shared by every task of the tenant, on any thread.
+/// Thread-safety: build it and call policy_for() and set_limits() at start-up or from one
+/// configuration reload at a time; the policies it returns are immutable and shared by every
+/// task of the tenant, on any thread (a reload hands out new ones; running attempts keep theirs).
 
 #include <memory>
 
@@ -32,6 +33,9 @@ class HttpClient {
   /// The policy of one tenant. Throws config::ConfigError when its host patterns do not parse
   /// (parse_config has refused those already).
   std::shared_ptr<const HttpPolicy> policy_for(const config::TenantConfig& tenant);
+
+  /// New defaults (default_http_*) for the policies made from now on.
+  void set_limits(const config::Limits& limits);
 
  private:
   struct Impl;

@@ -161,7 +161,9 @@ class WorkerHub {
   WorkerHub& operator=(const WorkerHub&) = delete;
 
   const std::string& tenant() const { return tenant_; }
-  const Options& options() const { return options_; }
+  Options options() const;
+  /// A configuration reload: the largest output accepted from now on.
+  void set_max_output_bytes(std::uint64_t bytes);
 
   // --- the worker side (WorkerService.Connect) ---
 
@@ -244,7 +246,7 @@ class WorkerHub {
   std::string describe_locked(const std::string& worker_id) const;
 
   const std::string tenant_;
-  const Options options_;
+  Options options_;  // guarded by mutex_
   WorkerMetrics* metrics_;
 
   mutable std::mutex mutex_;
@@ -268,7 +270,8 @@ class WorkerHubs {
   WorkerHubs(const WorkerHubs&) = delete;
   WorkerHubs& operator=(const WorkerHubs&) = delete;
 
-  /// Call at start-up, before any lookup.
+  /// Adds a tenant's hub; for a tenant that has one already (a configuration reload), only
+  /// its max_output_bytes changes: connected workers and waiting attempts stay.
   WorkerHub& add_tenant(const std::string& tenant, WorkerHub::Options options);
   WorkerHub* find(std::string_view tenant) const;
   void close_all(const std::string& why);
