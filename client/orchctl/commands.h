@@ -18,7 +18,17 @@ struct GlobalArgs {
   std::string address = "127.0.0.1:50051";
   std::string token;
   std::string output = "text";  // text | json
+  bool tls = false;              // --tls: TLS with the system's CAs
+  std::string tls_ca;            // --tls-ca FILE
+  std::string tls_cert;          // --tls-cert FILE (mTLS)
+  std::string tls_key;           // --tls-key FILE (mTLS)
+  std::string tls_server_name;   // --tls-server-name NAME
 };
+
+/// The client options the global flags ask for: TLS when --tls or any --tls-* flag is given,
+/// with the PEM files read. Throws UsageError naming the flag when a file cannot be read or
+/// only one of --tls-cert and --tls-key is given.
+orch::client::ClientOptions client_options(const GlobalArgs& globals);
 
 /// `spawn exec` (and its retry flags).
 struct SpawnExecArgs {

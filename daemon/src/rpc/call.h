@@ -82,8 +82,10 @@ struct ServiceBase {
   schedules::ScheduleRegistry* schedules = nullptr;  // ScheduleService only
   mutexes::MutexRegistry* mutexes = nullptr;         // MutexService only
   channels::ChannelRegistry* channels = nullptr;
+  /// Calls carrying a bearer token are refused (a plaintext listener that is not loopback).
+  bool refuse_tokens = false;
 
-  /// The caller's tenant, from the `authorization` metadata.
+  /// The caller's tenant, from the `authorization` metadata and the client certificate.
   engine::Result<const config::TenantConfig*> authenticate(grpc::CallbackServerContext* ctx) const;
   void observe(const char* method, const grpc::Status& status,
                std::chrono::steady_clock::time_point started) const;

@@ -1,13 +1,16 @@
 #include "orch/rpc/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpc/grpc_security_constants.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
 
 #include "orch/metrics/metrics.h"
 #include "orch/tenants/tenant_registry.h"
+#include "orch/tls/tls.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/workers.grpc.pb.h"
 #include "channel_service.h"
@@ -34,8 +37,32 @@ constexpr const char* kMethods[] = {
     "WorkerService/Connect",
 };
 
+std::shared_ptr<grpc::ServerCredentials> credentials(const tls::ServerPem* pem) {
+  if (pem == nullptr) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      pem->client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                             : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = pem->client_ca;
+  options.pem_key_cert_pairs.push_back({pem->key, pem->cert_chain});
+  return grpc::SslServerCredentials(options);
+}
+
 // A small message ceiling: a TaskSpec of limits.max_spec_nodes nodes fits well below it.
 constexpr int kMaxMessageBytes = 16 * 1024 * 1024;
+
+// The common name and subject alternative names of the caller's client certificate, which gRPC
+// has verified against tls.client_ca; empty without mTLS.
+std::vector<std::string> client_cert_names(const grpc::CallbackServerContext& ctx) {
+  std::vector<std::string> names;
+  const auto auth = ctx.auth_context();
+  if (!auth || !auth->IsPeerAuthenticated()) return names;
+  for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+    for (const auto& value : auth->FindPropertyValues(property)) {
+      names.emplace_back(value.data(), value.size());
+    }
+  }
+  return names;
+}
 
 }  // namespace
 
@@ -45,7 +72,13 @@ engine::Result<const config::TenantConfig*> ServiceBase::authenticate(grpc::Call
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization = std::string_view(it->second.data(), it->second.size());
   }
-  auto index = tenants.authenticate(authorization);
+  if (authorization && refuse_tokens) {
+    return engine::make_error(engine::ErrorCode::kUnauthenticated,
+                              "bearer tokens are refused on this plaintext listener, which is not "
+                              "loopback: connect with TLS (server config tls:), or set "
+                              "allow_plaintext_tokens: true in the server's config");
+  }
+  auto index = tenants.authenticate(authorization, client_cert_names(*ctx));
   if (!index) return index.error();
   return &tenants.tenants()[*index];
 }
@@ -64,13 +97,14 @@ void ServiceBase::observe(const char* method, const grpc::Status& status,
 struct RpcServer::Impl {
   explicit Impl(ServerDeps deps)
       : base{deps.engine,   deps.tenants, deps.limits, deps.metrics,
-             deps.executor, nullptr,      nullptr,     deps.channels},
+             deps.executor, nullptr,      nullptr,     deps.channels, deps.refuse_tokens},
         tasks(base),
         tenants(base),
         schedules(base),
         channels(base),
         mutexes(base),
-        workers(base, deps.workers) {}
+        workers(base, deps.workers),
+        tls(deps.tls) {}
 
   ServiceBase base;
   TaskServiceImpl tasks;
@@ -79,6 +113,7 @@ struct RpcServer::Impl {
   ChannelServiceImpl channels;
   MutexServiceImpl mutexes;
   WorkerServiceImpl workers;
+  const tls::ServerPem* tls;
   std::unique_ptr<grpc::Server> server;
 };
 
@@ -95,7 +130,7 @@ std::uint16_t RpcServer::start(const std::string& listen) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, credentials(impl_->tls), &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // A second daemon on the same port must fail to start, not share the port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -11,6 +11,8 @@ namespace orch::tenants {
 namespace {
 
 constexpr std::string_view kBearerScheme = "bearer";
+// Certificate names quoted in an error are cut after this many bytes.
+constexpr std::size_t kMaxQuotedNames = 200;
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -72,6 +74,7 @@ TenantRegistry::TenantRegistry(std::vector<config::TenantConfig> tenants)
       }
       tokenless_ = i;
     }
+    if (!tenant.client_cert_names.empty()) any_cert_names_ = true;
     for (std::size_t j = 0; j < i; ++j) {
       if (tenants_[j].name == tenant.name) {
         throw std::invalid_argument("two tenants are named " + tenant.name);
@@ -79,6 +82,13 @@ TenantRegistry::TenantRegistry(std::vector<config::TenantConfig> tenants)
       if (tenant.token_sha256 && tenant.token_sha256 == tenants_[j].token_sha256) {
         throw std::invalid_argument("tenants " + tenants_[j].name + " and " + tenant.name +
                                     " have the same token");
+      }
+      for (const auto& name : tenant.client_cert_names) {
+        const auto& other = tenants_[j].client_cert_names;
+        if (std::find(other.begin(), other.end(), name) != other.end()) {
+          throw std::invalid_argument("tenants " + tenants_[j].name + " and " + tenant.name +
+                                      " have the same client certificate name " + name);
+        }
       }
     }
   }
@@ -103,6 +113,44 @@ engine::Result<std::size_t> TenantRegistry::authenticate(
   }
   if (!match) return unauthenticated("unknown token");
   return *match;
+}
+
+engine::Result<std::size_t> TenantRegistry::authenticate(
+    std::optional<std::string_view> authorization,
+    const std::vector<std::string>& cert_names) const {
+  // The tenants the certificate names (a tenant once, however many of its names match).
+  std::vector<std::size_t> named;
+  if (any_cert_names_) {
+    for (std::size_t i = 0; i < tenants_.size(); ++i) {
+      const auto& mine = tenants_[i].client_cert_names;
+      const bool match = std::any_of(cert_names.begin(), cert_names.end(), [&](const auto& name) {
+        return std::find(mine.begin(), mine.end(), name) != mine.end();
+      });
+      if (match) named.push_back(i);
+    }
+  }
+  if (named.size() > 1) {
+    return unauthenticated("the client certificate names tenants " + tenants_[named[0]].name +
+                           " and " + tenants_[named[1]].name + "; it may name only one");
+  }
+  if (authorization) {
+    auto by_token = authenticate(authorization);
+    if (by_token && !named.empty() && *by_token != named.front()) {
+      return unauthenticated("the token and the client certificate belong to different tenants");
+    }
+    return by_token;
+  }
+  if (!named.empty()) return named.front();
+  if (tokenless_) return *tokenless_;
+  if (cert_names.empty()) return authenticate(std::nullopt);
+  std::string names;
+  for (const auto& name : cert_names) {
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  if (names.size() > kMaxQuotedNames) names = names.substr(0, kMaxQuotedNames) + "...";
+  return unauthenticated("no authorization metadata, and no tenant has the client certificate's "
+                         "names (" + names + ") in client_cert_names");
 }
 
 const config::TenantConfig* TenantRegistry::find(std::string_view name) const {
