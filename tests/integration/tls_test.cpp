@@ -12,6 +12,7 @@
 #include "orch/client/specs.h"
 #include "proto_json.h"
 #include "task_calls.h"
+#include "test_support.h"
 
 namespace orch::test {
 namespace {
@@ -114,8 +115,8 @@ TEST(Tls, AClientThatDoesNotTrustTheServerRefusesIt) {
   TestPki pki;
   DaemonProcess daemon(tls_yaml(pki, /*mtls=*/false));
   // Verified against another CA: the server's certificate does not chain to it.
-  auto client = tls_client(daemon, oc::ClientTls{.ca_pem = oc::read_pem_file(pki.foreign_ca_file())},
-                           kAlpha);
+  auto client = tls_client(
+      daemon, oc::ClientTls{.ca_pem = oc::read_pem_file(pki.foreign_ca_file())}, kAlpha);
   v1::WhoAmIResponse response;
   EXPECT_EQ(who_am_i(client, response).error_code(), grpc::StatusCode::UNAVAILABLE);
   // The right CA but a name the certificate does not have.
@@ -227,25 +228,27 @@ TEST(Mtls, AnUnmappedCertificateNeedsAToken) {
             "the token and the client certificate belong to different tenants");
 }
 
+// curl, never through a proxy, with its errors on stderr.
+CommandResult curl(const std::vector<std::string>& args) {
+  return run_command(std::vector<std::string>{"/usr/bin/curl", "--noproxy", "*", "-sS"} + args);
+}
+
 TEST(AdminTls, MetricsAreServedOverHttps) {
   TestPki pki;
   DaemonProcess daemon(tls_yaml(pki, /*mtls=*/false, "admin_tls: true\n"));
   const std::string url = "https://127.0.0.1:" + std::to_string(daemon.admin_port()) + "/metrics";
-  const auto fetched =
-      run_command({"/usr/bin/curl", "--noproxy", "*", "-sS", "--fail", "--cacert", pki.ca_file(), url});
+  const auto fetched = curl({"--fail", "--cacert", pki.ca_file(), url});
   ASSERT_EQ(fetched.exit_code, 0) << describe(fetched);
   EXPECT_NE(fetched.out.find("orch_grpc_requests_total"), std::string::npos) << fetched.out;
 
   // A client that does not trust the certificate refuses it; plain HTTP gets no answer.
-  const auto untrusted = run_command({"/usr/bin/curl", "--noproxy", "*", "-sS", "--cacert",
-                                      pki.foreign_ca_file(), url});
+  const auto untrusted = curl({"--cacert", pki.foreign_ca_file(), url});
   EXPECT_NE(untrusted.exit_code, 0) << describe(untrusted);
   const auto plain = http_get(daemon.admin_port(), "/metrics", std::chrono::seconds(10));
   EXPECT_NE(plain.status, 200);
   // The daemon keeps serving HTTPS after that.
-  const auto again = run_command({"/usr/bin/curl", "--noproxy", "*", "-sS", "--fail", "--cacert", pki.ca_file(),
-                                  "https://127.0.0.1:" + std::to_string(daemon.admin_port()) +
-                                      "/readyz"});
+  const auto again = curl({"--fail", "--cacert", pki.ca_file(),
+                           "https://127.0.0.1:" + std::to_string(daemon.admin_port()) + "/readyz"});
   ASSERT_EQ(again.exit_code, 0) << describe(again);
   EXPECT_EQ(again.out, "ready\n");
 }
@@ -352,7 +355,8 @@ TEST(TlsStartup, UnusableFilesStopStartUpNamingTheKey) {
 TEST(TlsStartup, OrchctlNamesAnUnreadableFile) {
   const auto run = run_orchctl({"--tls-ca", "/nonexistent/ca.pem", "whoami"});
   EXPECT_EQ(run.exit_code, 2) << describe(run);
-  EXPECT_EQ(run.err, "error: --tls-ca: cannot read /nonexistent/ca.pem: No such file or directory\n");
+  EXPECT_EQ(run.err,
+            "error: --tls-ca: cannot read /nonexistent/ca.pem: No such file or directory\n");
   const auto half = run_orchctl({"--tls-cert", "/nonexistent/c.pem", "whoami"});
   EXPECT_EQ(half.exit_code, 2) << describe(half);
   EXPECT_EQ(half.err, "error: --tls-cert needs --tls-key\n");

@@ -479,8 +479,12 @@ class ConfigReader {
       return true;
     };
     for_each_entry(node, path, kTlsKeys, read_entry);
-    if (tls.cert.empty()) fail(child_path(path, "cert"), "missing; TLS needs the server's certificate (PEM)");
-    if (tls.key.empty()) fail(child_path(path, "key"), "missing; TLS needs the certificate's private key (PEM)");
+    if (tls.cert.empty()) {
+      fail(child_path(path, "cert"), "missing; TLS needs the server's certificate (PEM)");
+    }
+    if (tls.key.empty()) {
+      fail(child_path(path, "key"), "missing; TLS needs the certificate's private key (PEM)");
+    }
     return tls;
   }
 

@@ -100,7 +100,7 @@ ServerPem load_server_pem(const config::TlsConfig& tls) {
 
 bool is_loopback_listen(std::string_view host_port) {
   const auto colon = host_port.rfind(':');
-  std::string_view host = host_port.substr(0, colon == std::string_view::npos ? host_port.size() : colon);
+  std::string_view host = host_port.substr(0, colon);  // npos: all of it
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }

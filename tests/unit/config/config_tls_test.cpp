@@ -69,7 +69,9 @@ TEST(TlsConfig, ErrorsNameTheKey) {
   EXPECT_EQ(error_of("tls: {cert: [a], key: k}\ntenants: [{name: t}]\n"),
             "test.yaml: tls.cert: must be the path of a PEM file, got a list");
   EXPECT_EQ(error_of("tls: {cert: c, key: k, client_cert: x}\ntenants: [{name: t}]\n"),
-            "test.yaml: tls: unknown key \"client_cert\"; did you mean \"client_ca\"?");
+            "test.yaml: tls: unknown key \"client_cert\"; known keys: cert, key, client_ca");
+  EXPECT_EQ(error_of("tls: {cert: c, keys: k}\ntenants: [{name: t}]\n"),
+            "test.yaml: tls: unknown key \"keys\"; did you mean \"key\"?");
   EXPECT_EQ(error_of("tls: server.pem\ntenants: [{name: t}]\n"),
             "test.yaml: tls: expected a mapping of keys, got \"server.pem\"");
   EXPECT_EQ(error_of("admin_tls: true\ntenants: [{name: t}]\n"),
