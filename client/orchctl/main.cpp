@@ -275,11 +275,14 @@ int main(int argc, char** argv) {
       ->envname("ORCH_ADDR")
       ->capture_default_str();
   app.add_option("--token", globals.token, "tenant bearer token")->envname("ORCH_TOKEN");
-  app.add_flag("--tls", globals.tls, "connect with TLS, verifying the server with the system's CAs")
+  app.add_flag("--tls", globals.tls,
+               "connect with TLS, verifying the server with the system's CAs")
       ->envname("ORCH_TLS");
-  app.add_option("--tls-ca", globals.tls_ca, "connect with TLS, verifying the server with these CAs (PEM)")
+  app.add_option("--tls-ca", globals.tls_ca,
+                 "connect with TLS, verifying the server with these CAs (PEM)")
       ->envname("ORCH_TLS_CA");
-  app.add_option("--tls-cert", globals.tls_cert, "client certificate (PEM) for mTLS; needs --tls-key")
+  app.add_option("--tls-cert", globals.tls_cert,
+                 "client certificate (PEM) for mTLS; needs --tls-key")
       ->envname("ORCH_TLS_CERT");
   app.add_option("--tls-key", globals.tls_key, "private key (PEM) of --tls-cert")
       ->envname("ORCH_TLS_KEY");
