@@ -98,6 +98,10 @@ int main(int argc, char** argv) {
     daemon.start();
     if (!ready_file.empty()) write_ready_file(ready_file, daemon);
     return daemon.run();
+  } catch (const orch::config::ConfigError& e) {
+    // A file the configuration names is missing or unusable (tls.key, http.ca_file, ...).
+    std::cerr << "orchestrd: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;

@@ -94,7 +94,7 @@ Examples:
 ChanCommands::ChanCommands(const GlobalArgs& globals, std::ostream& out)
     : globals_(globals),
       out_(out),
-      client_(orch::client::ClientOptions{globals.address, globals.token}) {}
+      client_(client_options(globals)) {}
 
 void ChanCommands::print_info(const v1::ChannelInfo& info) {
   out_ << (json() ? to_json(info) + "\n" : orch::client::format_channel(info));

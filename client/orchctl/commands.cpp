@@ -195,12 +195,36 @@ v1::TaskSpec http_spec(const HttpSpawnArgs& args) {
 
 }  // namespace
 
+orch::client::ClientOptions client_options(const GlobalArgs& globals) {
+  orch::client::ClientOptions options{globals.address, globals.token};
+  if (!globals.tls && globals.tls_ca.empty() && globals.tls_cert.empty() &&
+      globals.tls_key.empty() && globals.tls_server_name.empty()) {
+    return options;
+  }
+  if (globals.tls_cert.empty() != globals.tls_key.empty()) {
+    throw UsageError(globals.tls_cert.empty() ? "--tls-key needs --tls-cert"
+                                              : "--tls-cert needs --tls-key");
+  }
+  const auto read = [](const char* flag, const std::string& path) -> std::string {
+    if (path.empty()) return {};
+    try {
+      return orch::client::read_pem_file(path);
+    } catch (const std::runtime_error& e) {
+      throw UsageError(std::string(flag) + ": " + e.what());
+    }
+  };
+  options.tls = orch::client::ClientTls{read("--tls-ca", globals.tls_ca),
+                                        read("--tls-cert", globals.tls_cert),
+                                        read("--tls-key", globals.tls_key),
+                                        globals.tls_server_name};
+  return options;
+}
+
 Commands::Commands(const GlobalArgs& globals, std::ostream& out) : globals_(globals), out_(out) {}
 
 orch::client::Client& Commands::client() {
   if (!client_) {
-    client_ = std::make_unique<orch::client::Client>(
-        orch::client::ClientOptions{globals_.address, globals_.token});
+    client_ = std::make_unique<orch::client::Client>(client_options(globals_));
   }
   return *client_;
 }

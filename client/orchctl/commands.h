@@ -25,7 +25,17 @@ struct GlobalArgs {
   // live line of watch, join and select (stdout is a terminal).
   bool color_enabled = false;
   bool terminal = false;
+  bool tls = false;              // --tls: TLS with the system's CAs
+  std::string tls_ca;            // --tls-ca FILE
+  std::string tls_cert;          // --tls-cert FILE (mTLS)
+  std::string tls_key;           // --tls-key FILE (mTLS)
+  std::string tls_server_name;   // --tls-server-name NAME
 };
+
+/// The client options the global flags ask for: TLS when --tls or any --tls-* flag is given,
+/// with the PEM files read. Throws UsageError naming the flag when a file cannot be read or
+/// only one of --tls-cert and --tls-key is given.
+orch::client::ClientOptions client_options(const GlobalArgs& globals);
 
 /// `spawn exec` (and its retry flags).
 struct SpawnExecArgs {

@@ -20,6 +20,8 @@ constexpr const char* kMainFooter = R"(
 Environment:
   ORCH_ADDR    default for --addr
   ORCH_TOKEN   default for --token (sent as "authorization: Bearer TOKEN")
+  ORCH_TLS, ORCH_TLS_CA, ORCH_TLS_CERT, ORCH_TLS_KEY, ORCH_TLS_SERVER_NAME
+               defaults for --tls, --tls-ca, --tls-cert, --tls-key, --tls-server-name
 
 Output (-o):
   text   plain lines for people and grep; each command's --help shows its form.
@@ -299,6 +301,20 @@ int main(int argc, char** argv) {
       ->envname("ORCH_ADDR")
       ->capture_default_str();
   app.add_option("--token", globals.token, "tenant bearer token")->envname("ORCH_TOKEN");
+  app.add_flag("--tls", globals.tls,
+               "connect with TLS, verifying the server with the system's CAs")
+      ->envname("ORCH_TLS");
+  app.add_option("--tls-ca", globals.tls_ca,
+                 "connect with TLS, verifying the server with these CAs (PEM)")
+      ->envname("ORCH_TLS_CA");
+  app.add_option("--tls-cert", globals.tls_cert,
+                 "client certificate (PEM) for mTLS; needs --tls-key")
+      ->envname("ORCH_TLS_CERT");
+  app.add_option("--tls-key", globals.tls_key, "private key (PEM) of --tls-cert")
+      ->envname("ORCH_TLS_KEY");
+  app.add_option("--tls-server-name", globals.tls_server_name,
+                 "verify the server's certificate for this name instead of the --addr host")
+      ->envname("ORCH_TLS_SERVER_NAME");
   app.add_option("-o,--output", globals.output, "output format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

@@ -1,12 +1,56 @@
 #include "orch/client/client.h"
 
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
 #include <utility>
 
 namespace orch::client {
+namespace {
+
+std::shared_ptr<grpc::Channel> make_channel(const ClientOptions& options) {
+  if (!options.tls) {
+    return grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls->ca_pem;
+  ssl.pem_cert_chain = options.tls->cert_pem;
+  ssl.pem_private_key = options.tls->key_pem;
+  grpc::ChannelArguments arguments;
+  if (!options.tls->server_name.empty()) {
+    arguments.SetSslTargetNameOverride(options.tls->server_name);
+  }
+  return grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl), arguments);
+}
+
+}  // namespace
+
+std::string read_pem_file(const std::string& path) {
+  const auto cannot_read = [&](int error) {
+    throw std::runtime_error("cannot read " + path + ": " + std::generic_category().message(error));
+  };
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  if (!file) cannot_read(errno);
+  std::string text;
+  std::array<char, 8192> buffer;
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
+    text.append(buffer.data(), n);
+  }
+  if (std::ferror(file.get())) cannot_read(errno);
+  if (text.find("-----BEGIN ") == std::string::npos) {
+    throw std::runtime_error(path + " holds no PEM block");
+  }
+  return text;
+}
 
 Client::Client(ClientOptions options)
     : options_(std::move(options)),
-      channel_(grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials())),
+      channel_(make_channel(options_)),
       tasks_(orch::v1::TaskService::NewStub(channel_)),
       tenants_(orch::v1::TenantService::NewStub(channel_)),
       schedules_(orch::v1::ScheduleService::NewStub(channel_)),

@@ -108,9 +108,11 @@ TestConfig two_tenants() {
 
 DaemonProcess::DaemonProcess(const TestConfig& config) { start(config.yaml()); }
 
-DaemonProcess::DaemonProcess(std::string config_yaml) { start(config_yaml); }
+DaemonProcess::DaemonProcess(std::string config_yaml, std::string listen) {
+  start(config_yaml, listen);
+}
 
-void DaemonProcess::start(const std::string& config_yaml) {
+void DaemonProcess::start(const std::string& config_yaml, const std::string& listen) {
   dir_ = make_temp_dir();
   const std::string config_path = dir_ + "/orchestrd.yaml";
   const std::string ready_path = dir_ + "/ready.json";
@@ -122,7 +124,7 @@ void DaemonProcess::start(const std::string& config_yaml) {
   const int log_fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("cannot create " + log_path());
   try {
-    pid_ = spawn_child({kOrchestrd, "--config", config_path, "--listen", "127.0.0.1:0",
+    pid_ = spawn_child({kOrchestrd, "--config", config_path, "--listen", listen,
                         "--admin-listen", "127.0.0.1:0", "--ready-file", ready_path},
                        -1, log_fd, log_fd);
   } catch (...) {

@@ -69,8 +69,9 @@ std::string token_sha256(std::string_view token);
 class DaemonProcess {
  public:
   explicit DaemonProcess(const TestConfig& config);
-  /// Starts orchestrd from a complete YAML text (listen flags still force port 0).
-  explicit DaemonProcess(std::string config_yaml);
+  /// Starts orchestrd from a complete YAML text (listen flags still force port 0). `listen` is
+  /// the gRPC address passed as --listen; grpc_address() is 127.0.0.1 whatever it is.
+  explicit DaemonProcess(std::string config_yaml, std::string listen = "127.0.0.1:0");
   ~DaemonProcess();
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
@@ -101,7 +102,7 @@ class DaemonProcess {
   std::string log() const;
 
  private:
-  void start(const std::string& config_yaml);
+  void start(const std::string& config_yaml, const std::string& listen = "127.0.0.1:0");
 
   std::string dir_;
   pid_t pid_ = -1;

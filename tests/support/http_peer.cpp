@@ -258,17 +258,28 @@ void openssl(const std::vector<std::string>& args) {
   if (result.exit_code != 0) throw std::runtime_error("openssl failed: " + describe(result));
 }
 
-void make_leaf(const std::string& dir, const std::string& name, const std::string& san) {
+void make_ca(const std::string& dir, const std::string& name, const std::string& subject) {
+  openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".pem", "-days", "2",
+           "-subj", subject, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+           "keyUsage=critical,keyCertSign,cRLSign"});
+}
+
+// A certificate `name`.pem (CN=name) and its key `name`.key, signed by the CA `ca`.pem.
+void make_leaf(const std::string& dir, const std::string& name, const std::string& san,
+               const std::string& usage = "serverAuth", const std::string& ca = "ca") {
   const std::string base = dir + "/" + name;
   openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
            "-keyout", base + ".key", "-out", base + ".csr", "-subj", "/CN=" + name});
   {
     std::ofstream ext(base + ".ext");
-    ext << "subjectAltName=" << san << "\nbasicConstraints=CA:FALSE\n"
-        << "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n";
+    if (!san.empty()) ext << "subjectAltName=" << san << "\n";
+    ext << "basicConstraints=CA:FALSE\n"
+        << "keyUsage=critical,digitalSignature\nextendedKeyUsage=" << usage << "\n";
   }
-  openssl({"x509", "-req", "-in", base + ".csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key",
-           "-CAcreateserial", "-out", base + ".pem", "-days", "2", "-extfile", base + ".ext"});
+  openssl({"x509", "-req", "-in", base + ".csr", "-CA", dir + "/" + ca + ".pem", "-CAkey",
+           dir + "/" + ca + ".key", "-CAcreateserial", "-out", base + ".pem", "-days", "2",
+           "-extfile", base + ".ext"});
 }
 
 }  // namespace
@@ -279,12 +290,26 @@ TestPki::TestPki() {
       std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/orch-pki-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
-  openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", dir_ + "/ca.key", "-out", dir_ + "/ca.pem", "-days", "2", "-subj",
-           "/CN=orchestrd test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-           "keyUsage=critical,keyCertSign,cRLSign"});
+  make_ca(dir_, "ca", "/CN=orchestrd test CA");
   make_leaf(dir_, "server", "IP:127.0.0.1,DNS:localhost");
   make_leaf(dir_, "other", "DNS:other.example");
+}
+
+PeerTls TestPki::client(const std::string& name, const std::string& san) const {
+  make_leaf(dir_, name, san, "clientAuth");
+  return {dir_ + "/" + name + ".pem", dir_ + "/" + name + ".key"};
+}
+
+std::string TestPki::foreign_ca_file() const {
+  const std::string file = dir_ + "/foreign-ca.pem";
+  if (!std::filesystem::exists(file)) make_ca(dir_, "foreign-ca", "/CN=orchestrd foreign CA");
+  return file;
+}
+
+PeerTls TestPki::foreign_client(const std::string& name, const std::string& san) const {
+  foreign_ca_file();
+  make_leaf(dir_, name, san, "clientAuth", "foreign-ca");
+  return {dir_ + "/" + name + ".pem", dir_ + "/" + name + ".key"};
 }
 
 TestPki::~TestPki() {

@@ -114,7 +114,8 @@ class SilentListener {
 
 /// A CA and certificates made with the openssl CLI in a fresh temporary directory, removed by
 /// the destructor: `server` for 127.0.0.1 and localhost, `other` for other.example only, both
-/// signed by `ca_file`. Throws std::runtime_error when openssl fails.
+/// signed by `ca_file`; client certificates on demand. Throws std::runtime_error when openssl
+/// fails.
 class TestPki {
  public:
   TestPki();
@@ -126,6 +127,15 @@ class TestPki {
   std::string ca_file() const { return dir_ + "/ca.pem"; }
   PeerTls server() const { return {dir_ + "/server.pem", dir_ + "/server.key"}; }
   PeerTls other() const { return {dir_ + "/other.pem", dir_ + "/other.key"}; }
+
+  /// A client certificate (extendedKeyUsage clientAuth) with CN=`name` and the subjectAltName
+  /// `san` ("DNS:a.example,URI:spiffe://x"; empty: none), signed by ca_file(); its files are
+  /// `name`.pem and `name`.key.
+  PeerTls client(const std::string& name, const std::string& san = {}) const;
+  /// The same, signed by a second CA (foreign-ca.pem) that ca_file() knows nothing of.
+  PeerTls foreign_client(const std::string& name, const std::string& san = {}) const;
+  /// A self-signed CA made on first use, unrelated to ca_file().
+  std::string foreign_ca_file() const;
 
  private:
   std::string dir_;

@@ -68,7 +68,10 @@ std::vector<std::string> clean_environment() {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);
-    if (entry.starts_with("ORCH_ADDR=") || entry.starts_with("ORCH_TOKEN=")) continue;
+    if (entry.starts_with("ORCH_ADDR=") || entry.starts_with("ORCH_TOKEN=") ||
+        entry.starts_with("ORCH_TLS")) {
+      continue;
+    }
     env.emplace_back(entry);
   }
   return env;

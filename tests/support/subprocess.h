@@ -5,8 +5,8 @@
 /// Every child gets PR_SET_PDEATHSIG(SIGKILL), so a test binary that dies (or is killed by a
 /// ctest timeout) never leaves a process behind. That signal is tied to the *thread* that
 /// forked, so start children from the test's own thread, not from a short-lived helper thread.
-/// The child's environment is the test's minus ORCH_ADDR and ORCH_TOKEN, so a developer's
-/// shell cannot change what a test sends.
+/// The child's environment is the test's minus ORCH_ADDR, ORCH_TOKEN and ORCH_TLS*, so a
+/// developer's shell cannot change what a test sends.
 ///
 /// Thread-safety: a Subprocess is used from one thread at a time.
 
@@ -39,7 +39,7 @@ std::string describe(const CommandResult& result);
 /// The exit code of a waitpid() status: the code, or 128 + the signal.
 int exit_code_of(int wait_status);
 
-/// The current environment without ORCH_ADDR and ORCH_TOKEN, as "KEY=VALUE" strings.
+/// The current environment without ORCH_ADDR, ORCH_TOKEN and ORCH_TLS*, as "KEY=VALUE" strings.
 std::vector<std::string> clean_environment();
 
 /// Forks and execs `argv[0]` with the given standard streams (-1: /dev/null) and

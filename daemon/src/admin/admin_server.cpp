@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 
@@ -15,6 +16,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -39,6 +42,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+using TlsStream = asio::ssl::stream<beast::tcp_stream>;
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
@@ -124,6 +128,30 @@ void shutdown_send(beast::tcp_stream& stream) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+/// The same for HTTPS: TLS close_notify first (bounded by the stream's deadline), then EOF.
+asio::awaitable<void> finish_sending(beast::tcp_stream& stream) {
+  shutdown_send(stream);
+  co_return;
+}
+asio::awaitable<void> finish_sending(TlsStream& stream) {
+  co_await stream.async_shutdown(kUseAwaitable);  // errors: the client is gone, nothing to do
+  shutdown_send(stream.next_layer());
+}
+
+/// An HTTPS context with the certificate and key; throws std::runtime_error when unusable.
+std::unique_ptr<asio::ssl::context> make_tls_context(const AdminTls& tls) {
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);
+  boost::system::error_code ec;
+  context->use_certificate_chain(asio::buffer(tls.cert_chain), ec);
+  if (ec) throw std::runtime_error("admin server: unusable TLS certificate: " + ec.message());
+  context->use_private_key(asio::buffer(tls.key), asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("admin server: unusable TLS key: " + ec.message());
+  return context;
+}
+
 }  // namespace
 
 struct AdminServer::Impl {
@@ -132,12 +160,16 @@ struct AdminServer::Impl {
       : strand_(asio::make_strand(std::move(executor))),
         metrics_(metrics),
         ready_(std::move(ready)),
-        options_(options) {}
+        options_(std::move(options)),
+        tls_(options_.tls ? make_tls_context(*options_.tls) : nullptr) {}
 
   /// Accepts until stop(); each connection gets its own coroutine on the strand.
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, tcp::acceptor acceptor);
   /// Serves the requests of one connection in order until it closes, times out, or stop().
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self, tcp::socket socket);
+  /// The request loop of serve_connection on a plain or TLS stream; `self` outlives it.
+  template <typename Stream>
+  static asio::awaitable<void> serve_requests(Impl& self, Stream& stream);
 
   /// Runs on the strand.
   void close_all();
@@ -149,6 +181,7 @@ struct AdminServer::Impl {
   const std::function<bool()> ready_;
   std::function<std::pair<bool, std::string>()> reload_;  // set before start()
   const AdminServerOptions options_;
+  const std::unique_ptr<asio::ssl::context> tls_;  // null: plain HTTP
   std::atomic<bool> started_{false};
   std::atomic<bool> stop_requested_{false};
 
@@ -188,45 +221,70 @@ asio::awaitable<void> AdminServer::Impl::accept_loop(std::shared_ptr<Impl> self,
 asio::awaitable<void> AdminServer::Impl::serve_connection(std::shared_ptr<Impl> self,
                                                           tcp::socket socket) {
   if (self->stopped_) co_return;
-  beast::tcp_stream stream(std::move(socket));
+  if (!self->tls_) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve_requests(*self, stream);
+  } else {
+    TlsStream stream(beast::tcp_stream(std::move(socket)), *self->tls_);
+    co_await serve_requests(*self, stream);
+  }
+}
+
+template <typename Stream>
+asio::awaitable<void> AdminServer::Impl::serve_requests(Impl& self, Stream& stream) {
+  constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  beast::tcp_stream& tcp_stream = beast::get_lowest_layer(stream);
   // Registered so that stop() can close it; the frame's end unregisters it.
-  self->connections_.insert(&stream);
+  self.connections_.insert(&tcp_stream);
   struct Unregister {
     Impl& impl;
     beast::tcp_stream* stream;
     ~Unregister() { impl.connections_.erase(stream); }
-  } unregister{*self, &stream};
+  } unregister{self, &tcp_stream};
+
+  if constexpr (kTls) {
+    // The handshake is bounded like a request: a client that never sends one is closed.
+    tcp_stream.expires_after(self.options_.read_timeout);
+    auto [handshake_ec] =
+        co_await stream.async_handshake(asio::ssl::stream_base::server, kUseAwaitable);
+    if (self.stopped_) co_return;
+    if (handshake_ec) {
+      spdlog::debug("admin server: TLS handshake failed: {}", handshake_ec.message());
+      co_return;
+    }
+  }
 
   beast::flat_buffer buffer;
   for (;;) {
     // Read one request; the deadline bounds a slow or idle client, the parser the sizes.
     http::request_parser<http::string_body> parser;
-    parser.body_limit(self->options_.body_limit);
-    stream.expires_after(self->options_.read_timeout);
+    parser.body_limit(self.options_.body_limit);
+    tcp_stream.expires_after(self.options_.read_timeout);
     auto [read_ec, read_bytes] = co_await http::async_read(stream, buffer, parser, kUseAwaitable);
-    if (self->stopped_) co_return;
+    if (self.stopped_) co_return;
     if (read_ec) {
       // A malformed or oversized request gets an answer, then the connection closes.
       const std::optional<http::status> status = status_for_read_error(read_ec);
-      if (read_ec == http::error::end_of_stream) shutdown_send(stream);
+      if (read_ec == http::error::end_of_stream) shutdown_send(tcp_stream);
       if (!status) co_return;
       spdlog::debug("admin server: refusing a request: {}", read_ec.message());
       const beast::string_view reason = http::obsolete_reason(*status);
       Response res = text_response(*status, 11, std::string(reason.data(), reason.size()) + "\n");
       res.keep_alive(false);
-      stream.expires_after(self->options_.read_timeout);
+      tcp_stream.expires_after(self.options_.read_timeout);
       co_await http::async_write(stream, res, kUseAwaitable);
-      shutdown_send(stream);
+      if (self.stopped_) co_return;
+      co_await finish_sending(stream);
       co_return;
     }
 
     // Answer it; keep the connection only if both sides want to.
-    Response res = self->respond(parser.get());
-    stream.expires_after(self->options_.read_timeout);
+    Response res = self.respond(parser.get());
+    tcp_stream.expires_after(self.options_.read_timeout);
     auto [write_ec, written] = co_await http::async_write(stream, res, kUseAwaitable);
-    if (write_ec || self->stopped_) co_return;
+    if (write_ec || self.stopped_) co_return;
     if (!res.keep_alive()) {
-      shutdown_send(stream);
+      co_await finish_sending(stream);
       co_return;
     }
   }
@@ -299,7 +357,8 @@ Response AdminServer::Impl::respond(const Request& req) const {
 
 AdminServer::AdminServer(boost::asio::any_io_executor executor, const metrics::Metrics& metrics,
                          std::function<bool()> ready, AdminServerOptions options)
-    : impl_(std::make_shared<Impl>(std::move(executor), metrics, std::move(ready), options)) {}
+    : impl_(std::make_shared<Impl>(std::move(executor), metrics, std::move(ready),
+                                   std::move(options))) {}
 
 AdminServer::~AdminServer() { stop(); }
 
@@ -326,7 +385,8 @@ std::uint16_t AdminServer::start(const std::string& host_port) {
     // The acceptor moves into the loop's frame; from now on only the strand touches it.
     asio::co_spawn(impl_->strand_, Impl::accept_loop(impl_, std::move(acceptor)),
                    log_failure("accept loop"));
-    spdlog::info("admin server listening on {} (port {})", host_port, port);
+    spdlog::info("admin server listening on {} (port {}{})", host_port, port,
+                 impl_->tls_ ? ", HTTPS" : "");
     return port;
   } catch (...) {
     impl_->started_ = false;

@@ -77,13 +77,26 @@ log_level: info
 #   ca_file: /etc/orchestrd/ca.pem   # verify https peers against these CAs (PEM) instead of
 #                                    # the system's CA store
 
+# TLS for the gRPC API (optional). Without it the API is plaintext; then bearer tokens are
+# refused on a `listen` address that is not loopback (127.0.0.0/8, [::1], localhost) unless
+# allow_plaintext_tokens is true. Relative paths are read next to this file.
+# tls:
+#   cert: server.pem        # the server's certificate chain (PEM, leaf first)
+#   key: server.key         # its private key (PEM, unencrypted)
+#   client_ca: ca.pem       # optional: require client certificates signed by these CAs (mTLS);
+#                           # a tenant's client_cert_names then pick it without a token
+# admin_tls: false          # true: the admin port serves HTTPS with tls.cert and tls.key
+# allow_plaintext_tokens: false  # true: accept tokens in clear text off loopback (logs a warning)
+
 # Who may call the API. Each tenant sees only its own tasks, channels, schedules and mutexes.
 tenants:
   - name: default               # [a-z0-9_-], 1 to 64 characters, unique
     # No token_sha256: callers that send no `authorization` metadata act as this tenant.
     # At most one tenant may be token-less. To require a token instead, add
     #   token_sha256: <64 hex digits>     # printf %s 'TOKEN' | sha256sum
-    # and send the metadata `authorization: Bearer TOKEN`.
+    # and send the metadata `authorization: Bearer TOKEN`. With mTLS (tls.client_ca), a client
+    # certificate can stand for this tenant instead: list its CN or SAN names, e.g.
+    #   client_cert_names: [ci-runner.example.com]
     max_concurrency: 64         # tasks running at once (1 to 1000000)
     max_queued: 100000          # tasks waiting for a slot; beyond that Spawn is refused
     max_schedules: 100          # interval schedules at once
@@ -110,9 +123,10 @@ tenants:
     exec_allowlist: []
 )yaml";
 
-constexpr std::array<std::string_view, 9> kTopLevelKeys = {
+constexpr std::array<std::string_view, 12> kTopLevelKeys = {
     "listen",         "admin_listen", "threads", "retention", "shutdown_grace",
-    "log_level",      "limits",       "http",    "tenants"};
+    "log_level",      "limits",       "http",    "tenants",   "tls",
+    "admin_tls",      "allow_plaintext_tokens"};
 constexpr std::array<std::string_view, 16> kLimitsKeys = {
     "max_spec_depth",          "max_spec_nodes",              "max_labels",
     "max_label_bytes",         "max_batch",                   "max_duration",
@@ -121,11 +135,12 @@ constexpr std::array<std::string_view, 16> kLimitsKeys = {
     "default_http_timeout",    "max_grpc_message_bytes",      "max_streams_per_tenant",
     "max_waiting_rpcs_per_tenant"};
 constexpr std::array<std::string_view, 1> kHttpKeys = {"ca_file"};
-constexpr std::array<std::string_view, 15> kTenantKeys = {
+constexpr std::array<std::string_view, 3> kTlsKeys = {"cert", "key", "client_ca"};
+constexpr std::array<std::string_view, 16> kTenantKeys = {
     "name",          "token_sha256",      "max_concurrency",       "max_queued",
     "max_schedules", "max_channels",      "max_message_bytes",     "max_channel_capacity",
     "allowed_kinds", "exec_allowlist",    "max_mutexes",           "max_mutex_value_bytes",
-    "max_mutex_waiters", "http_allow_hosts", "http_deny_hosts"};
+    "max_mutex_waiters", "http_allow_hosts", "http_deny_hosts",   "client_cert_names"};
 constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 
@@ -296,6 +311,12 @@ class ConfigReader {
       } else if (key == "tenants") {
         config.tenants = read_tenants(value, path);
         has_tenants = true;
+      } else if (key == "tls") {
+        config.tls = read_tls(value, path);
+      } else if (key == "admin_tls") {
+        config.admin_tls = read_bool(value, path);
+      } else if (key == "allow_plaintext_tokens") {
+        config.allow_plaintext_tokens = read_bool(value, path);
       } else {
         return false;
       }
@@ -303,6 +324,7 @@ class ConfigReader {
     };
     for_each_entry(root, "", kTopLevelKeys, read_entry);
     if (!has_tenants) fail("tenants", "missing; list at least one tenant");
+    check_tls_use(config);
     return config;
   }
 
@@ -452,6 +474,94 @@ class ConfigReader {
     return value;
   }
 
+  bool read_bool(const YAML::Node& node, const std::string& path) const {
+    if (node.IsScalar() && node.Scalar() == "true") return true;
+    if (node.IsScalar() && node.Scalar() == "false") return false;
+    fail(path, "must be true or false, got " + describe(node));
+  }
+
+  TlsConfig read_tls(const YAML::Node& node, const std::string& path) const {
+    TlsConfig tls;
+    const auto read_entry = [&](std::string_view key, const YAML::Node& value,
+                                const std::string& key_path) {
+      std::string* target = key == "cert"        ? &tls.cert
+                            : key == "key"       ? &tls.key
+                            : key == "client_ca" ? &tls.client_ca
+                                                 : nullptr;
+      if (target == nullptr) return false;
+      if (!value.IsScalar() || value.Scalar().empty()) {
+        fail(key_path, "must be the path of a PEM file, got " + describe(value));
+      }
+      *target = value.Scalar();
+      return true;
+    };
+    for_each_entry(node, path, kTlsKeys, read_entry);
+    if (tls.cert.empty()) {
+      fail(child_path(path, "cert"), "missing; TLS needs the server's certificate (PEM)");
+    }
+    if (tls.key.empty()) {
+      fail(child_path(path, "key"), "missing; TLS needs the certificate's private key (PEM)");
+    }
+    return tls;
+  }
+
+  // Settings that only mean something with TLS, and certificate names that must tell tenants
+  // apart.
+  void check_tls_use(const Config& config) const {
+    if (config.admin_tls && !config.tls) {
+      fail("admin_tls", "needs a tls: section (cert and key) to serve HTTPS with");
+    }
+    const bool mtls = config.tls && !config.tls->client_ca.empty();
+    std::vector<std::pair<std::string_view, std::size_t>> seen;  // name, tenant index
+    for (std::size_t i = 0; i < config.tenants.size(); ++i) {
+      const auto& names = config.tenants[i].client_cert_names;
+      const std::string path = child_path(index_path("tenants", i), "client_cert_names");
+      if (!names.empty() && !mtls) {
+        fail(path, "needs tls.client_ca: client certificates are only asked for with mTLS");
+      }
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        for (const auto& [name, tenant] : seen) {
+          if (name == names[k]) {
+            fail(index_path(path, k), quote(names[k]) + " is already a certificate name of " +
+                                          index_path("tenants", tenant) + " (" +
+                                          config.tenants[tenant].name + ")");
+          }
+        }
+        seen.emplace_back(names[k], i);
+      }
+    }
+  }
+
+  // Common names or subject alternative names of client certificates: distinct, non-empty,
+  // printable, without spaces at either end.
+  std::vector<std::string> read_cert_names(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsSequence()) {
+      fail(path, "must be a list of certificate names (CN or SAN), got " + describe(node));
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string item_path = index_path(path, i);
+      if (!item.IsScalar() || item.Scalar().empty()) {
+        fail(item_path, "must be a certificate name (CN or SAN), got " + describe(item));
+      }
+      const std::string& name = item.Scalar();
+      const bool printable = std::all_of(name.begin(), name.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+      });
+      if (!printable || name.front() == ' ' || name.back() == ' ' || name.size() > 1024) {
+        fail(item_path, quote(name) +
+                            " is not a certificate name (printable, at most 1024 bytes, no "
+                            "spaces at either end)");
+      }
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        fail(item_path, quote(name) + " is listed twice");
+      }
+      names.push_back(name);
+    }
+    return names;
+  }
+
   HttpConfig read_http(const YAML::Node& node, const std::string& path) const {
     HttpConfig http;
     const auto read_entry = [&](std::string_view key, const YAML::Node& value,
@@ -544,6 +654,8 @@ class ConfigReader {
         tenant.http_allow_hosts = read_host_patterns(value, key_path);
       } else if (key == "http_deny_hosts") {
         tenant.http_deny_hosts = read_host_patterns(value, key_path);
+      } else if (key == "client_cert_names") {
+        tenant.client_cert_names = read_cert_names(value, key_path);
       } else {
         return false;
       }
@@ -687,7 +799,19 @@ Config load_config(const std::filesystem::path& path) {
   }
   // Reading a directory "opens" fine and fails here with EISDIR.
   if (std::ferror(file.get())) cannot_read(errno);
-  return parse_config(text, source_name);
+  Config config = parse_config(text, source_name);
+  // Files named in the config are found next to it, wherever the daemon was started.
+  const std::filesystem::path base = path.parent_path();
+  const auto resolve = [&](std::string& file) {
+    if (!file.empty() && std::filesystem::path(file).is_relative()) file = (base / file).string();
+  };
+  if (config.tls) {
+    resolve(config.tls->cert);
+    resolve(config.tls->key);
+    resolve(config.tls->client_ca);
+  }
+  resolve(config.http.ca_file);
+  return config;
 }
 
 Config default_config() { return parse_config(kDefaultConfigYaml, "<default config>"); }

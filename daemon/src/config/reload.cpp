@@ -91,7 +91,10 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   keep("threads", &Config::threads);
   keep("retention", &Config::retention);
   keep("http.ca_file", &Config::http);
-  // (A `tls:` section, where built, is restart-only as well and belongs here.)
+  // The certificate files are read once, and the listeners' security is fixed when they open.
+  keep("tls", &Config::tls);
+  keep("admin_tls", &Config::admin_tls);
+  keep("allow_plaintext_tokens", &Config::allow_plaintext_tokens);
 
   if (running.log_level != next.log_level) plan.changed.emplace_back("log_level");
   if (running.shutdown_grace != next.shutdown_grace) plan.changed.emplace_back("shutdown_grace");

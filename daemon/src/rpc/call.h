@@ -89,7 +89,10 @@ struct ServiceBase {
   /// Per-tenant streams and waiting calls; null: no such limits (unit tests).
   CallSlots* slots = nullptr;
 
-  /// The caller's tenant, from the `authorization` metadata.
+  /// Calls carrying a bearer token are refused (a plaintext listener that is not loopback).
+  bool refuse_tokens = false;
+
+  /// The caller's tenant, from the `authorization` metadata and the client certificate.
   engine::Result<std::shared_ptr<const config::TenantConfig>> authenticate(
       grpc::CallbackServerContext* ctx) const;
   /// A stream slot (kStream) or a waiting-call slot (kWaiting) of `tenant`; an empty slot when

@@ -1,13 +1,16 @@
 #include "orch/rpc/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpc/grpc_security_constants.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
 
 #include "orch/metrics/metrics.h"
 #include "orch/tenants/tenant_registry.h"
+#include "orch/tls/tls.h"
 #include "orch/v1/schedules.grpc.pb.h"
 #include "orch/v1/workers.grpc.pb.h"
 #include "channel_service.h"
@@ -34,6 +37,30 @@ constexpr const char* kMethods[] = {
     "WorkerService/Connect",
 };
 
+std::shared_ptr<grpc::ServerCredentials> credentials(const tls::ServerPem* pem) {
+  if (pem == nullptr) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      pem->client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                             : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = pem->client_ca;
+  options.pem_key_cert_pairs.push_back({pem->key, pem->cert_chain});
+  return grpc::SslServerCredentials(options);
+}
+
+// The common name and subject alternative names of the caller's client certificate, which gRPC
+// has verified against tls.client_ca; empty without mTLS.
+std::vector<std::string> client_cert_names(const grpc::CallbackServerContext& ctx) {
+  std::vector<std::string> names;
+  const auto auth = ctx.auth_context();
+  if (!auth || !auth->IsPeerAuthenticated()) return names;
+  for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+    for (const auto& value : auth->FindPropertyValues(property)) {
+      names.emplace_back(value.data(), value.size());
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 engine::Result<std::shared_ptr<const config::TenantConfig>> ServiceBase::authenticate(
@@ -43,7 +70,13 @@ engine::Result<std::shared_ptr<const config::TenantConfig>> ServiceBase::authent
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization = std::string_view(it->second.data(), it->second.size());
   }
-  return tenants.authenticate(authorization);
+  if (authorization && refuse_tokens) {
+    return engine::make_error(engine::ErrorCode::kUnauthenticated,
+                              "bearer tokens are refused on this plaintext listener, which is not "
+                              "loopback: connect with TLS (server config tls:), or set "
+                              "allow_plaintext_tokens: true in the server's config");
+  }
+  return tenants.authenticate(authorization, client_cert_names(*ctx));
 }
 
 void ServiceBase::observe(const char* method, const grpc::Status& status,
@@ -60,13 +93,15 @@ void ServiceBase::observe(const char* method, const grpc::Status& status,
 struct RpcServer::Impl {
   explicit Impl(ServerDeps deps)
       : base{deps.engine,   deps.tenants, deps.limits, deps.metrics,
-             deps.executor, nullptr,      nullptr,     deps.channels, &slots},
+             deps.executor, nullptr,      nullptr,     deps.channels, &slots,
+             deps.refuse_tokens},
         tasks(base),
         tenants(base),
         schedules(base),
         channels(base),
         mutexes(base),
-        workers(base, deps.workers) {}
+        workers(base, deps.workers),
+        tls(deps.tls) {}
 
   CallSlots slots;  // before `base`, which points at it
   ServiceBase base;
@@ -76,6 +111,7 @@ struct RpcServer::Impl {
   ChannelServiceImpl channels;
   MutexServiceImpl mutexes;
   WorkerServiceImpl workers;
+  const tls::ServerPem* tls;
   std::unique_ptr<grpc::Server> server;
 };
 
@@ -92,7 +128,7 @@ std::uint16_t RpcServer::start(const std::string& listen) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, credentials(impl_->tls), &port);
   // Larger requests are refused by gRPC (RESOURCE_EXHAUSTED) before they are parsed; the value
   // is read once, so a reload cannot change it.
   builder.SetMaxReceiveMessageSize(

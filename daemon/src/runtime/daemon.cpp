@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/server.h"
 #include "orch/tenants/tenant_registry.h"
+#include "orch/tls/tls.h"
 #include "orch/workers/worker_hub.h"
 #include "orch/work/http_client.h"
 
@@ -44,6 +46,9 @@ unsigned thread_count(unsigned configured) {
 struct Daemon::Impl {
   explicit Impl(config::Config cfg)
       : config(std::move(cfg)),
+        tls_pem(config.tls ? std::optional(tls::load_server_pem(*config.tls)) : std::nullopt),
+        token_policy(tls::token_policy(config.listen, config.tls.has_value(),
+                                       config.allow_plaintext_tokens)),
         io(static_cast<int>(thread_count(config.threads))),
         work(asio::make_work_guard(io)),
         tenants(config.tenants),
@@ -52,9 +57,10 @@ struct Daemon::Impl {
         http(config.http, config.limits, &metrics),
         engine(io.get_executor(), engine::EngineOptions{config.retention, &workers}, &metrics),
         channels(io.get_executor(), &metrics),
-        admin(io.get_executor(), metrics, [this] { return ready.load(); }),
+        admin(io.get_executor(), metrics, [this] { return ready.load(); }, admin_options()),
         rpc(rpc::ServerDeps{engine, tenants, limits, &metrics, io.get_executor(),
-                            &channels, &workers}),
+                            &channels, &workers, tls_pem ? &*tls_pem : nullptr,
+                            token_policy == tls::TokenPolicy::kRefuse}),
         signals(io, SIGINT, SIGTERM),
         hangups(io, SIGHUP),
         reloads(prometheus::BuildCounter()
@@ -81,6 +87,8 @@ struct Daemon::Impl {
   }
 
   config::Config config;
+  std::optional<tls::ServerPem> tls_pem;  // checked files of config.tls
+  tls::TokenPolicy token_policy;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   metrics::Metrics metrics;
@@ -191,6 +199,31 @@ struct Daemon::Impl {
     });
   }
 
+  admin::AdminServerOptions admin_options() const {
+    admin::AdminServerOptions options;
+    if (config.admin_tls && tls_pem) options.tls = admin::AdminTls{tls_pem->cert_chain, tls_pem->key};
+    return options;
+  }
+
+  // What the listeners' transport security means for tokens, said once at start-up.
+  void log_transport_security() const {
+    if (token_policy == tls::TokenPolicy::kAcceptInClear) {
+      spdlog::warn("listen {} is not loopback and has no TLS, and allow_plaintext_tokens is true: "
+                   "bearer tokens cross the network in clear text", config.listen);
+    } else if (token_policy == tls::TokenPolicy::kRefuse &&
+               std::any_of(config.tenants.begin(), config.tenants.end(),
+                           [](const auto& t) { return t.token_sha256.has_value(); })) {
+      spdlog::warn("listen {} is not loopback and has no TLS: calls with a bearer token are "
+                   "refused (configure tls:, or set allow_plaintext_tokens: true)", config.listen);
+    }
+    if (config.tls) {
+      spdlog::info("gRPC TLS: certificate {}{}", config.tls->cert,
+                   config.tls->client_ca.empty()
+                       ? std::string(", no client certificates")
+                       : ", client certificates required (CAs in " + config.tls->client_ca + ")");
+    }
+  }
+
   void request_stop() {
     {
       std::lock_guard lock(stop_mutex);
@@ -215,6 +248,7 @@ void Daemon::start() {
   auto& d = *impl_;
   const unsigned n = thread_count(d.config.threads);
   for (unsigned i = 0; i < n; ++i) d.threads.emplace_back([&io = d.io] { io.run(); });
+  d.log_transport_security();
   d.grpc_port = d.rpc.start(d.config.listen);
   d.admin_port = d.admin.start(d.config.admin_listen);
   d.wait_for_hangup();

@@ -11,6 +11,8 @@ namespace orch::tenants {
 namespace {
 
 constexpr std::string_view kBearerScheme = "bearer";
+// Certificate names quoted in an error are cut after this many bytes.
+constexpr std::size_t kMaxQuotedNames = 200;
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -76,6 +78,7 @@ std::shared_ptr<const TenantRegistry::Snapshot> TenantRegistry::make_snapshot(
       }
       snapshot->tokenless = i;
     }
+    if (!tenant.client_cert_names.empty()) snapshot->any_cert_names = true;
     for (std::size_t j = 0; j < i; ++j) {
       if (tenants[j].name == tenant.name) {
         throw std::invalid_argument("two tenants are named " + tenant.name);
@@ -83,6 +86,13 @@ std::shared_ptr<const TenantRegistry::Snapshot> TenantRegistry::make_snapshot(
       if (tenant.token_sha256 && tenant.token_sha256 == tenants[j].token_sha256) {
         throw std::invalid_argument("tenants " + tenants[j].name + " and " + tenant.name +
                                     " have the same token");
+      }
+      for (const auto& name : tenant.client_cert_names) {
+        const auto& other = tenants[j].client_cert_names;
+        if (std::find(other.begin(), other.end(), name) != other.end()) {
+          throw std::invalid_argument("tenants " + tenants[j].name + " and " + tenant.name +
+                                      " have the same client certificate name " + name);
+        }
       }
     }
   }
@@ -137,6 +147,47 @@ TenantPtr TenantRegistry::find(std::string_view name) const {
     if (tenant->name == name) return tenant;
   }
   return nullptr;
+}
+
+engine::Result<TenantPtr> TenantRegistry::authenticate(
+    std::optional<std::string_view> authorization,
+    const std::vector<std::string>& cert_names) const {
+  // The tenants the certificate names (a tenant once, however many of its names match).
+  const auto current = snapshot();
+  std::vector<std::size_t> named;
+  if (current->any_cert_names) {
+    for (std::size_t i = 0; i < current->tenants.size(); ++i) {
+      const auto& mine = current->tenants[i]->client_cert_names;
+      const bool match = std::any_of(cert_names.begin(), cert_names.end(), [&](const auto& name) {
+        return std::find(mine.begin(), mine.end(), name) != mine.end();
+      });
+      if (match) named.push_back(i);
+    }
+  }
+  if (named.size() > 1) {
+    return unauthenticated("the client certificate names tenants " +
+                           current->tenants[named[0]]->name + " and " +
+                           current->tenants[named[1]]->name + "; it may name only one");
+  }
+  if (authorization) {
+    auto by_token = authenticate(authorization);
+    if (by_token && !named.empty() &&
+        (*by_token)->name != current->tenants[named.front()]->name) {
+      return unauthenticated("the token and the client certificate belong to different tenants");
+    }
+    return by_token;
+  }
+  if (!named.empty()) return current->tenants[named.front()];
+  if (current->tokenless) return current->tenants[*current->tokenless];
+  if (cert_names.empty()) return authenticate(std::nullopt);
+  std::string names;
+  for (const auto& name : cert_names) {
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  if (names.size() > kMaxQuotedNames) names = names.substr(0, kMaxQuotedNames) + "...";
+  return unauthenticated("no authorization metadata, and no tenant has the client certificate's "
+                         "names (" + names + ") in client_cert_names");
 }
 
 }  // namespace orch::tenants

@@ -25,16 +25,34 @@
 
 namespace orch::client {
 
+/// TLS of the connection to orchestrd; the texts are PEM (read_pem_file reads one).
+struct ClientTls {
+  /// CAs the server's certificate must chain to; empty: the system's CAs.
+  std::string ca_pem = {};
+  /// mTLS: the client's certificate chain and its private key; both or neither.
+  std::string cert_pem = {};
+  std::string key_pem = {};
+  /// Verify the server's certificate for this name instead of the host of `address`.
+  std::string server_name = {};
+};
+
 struct ClientOptions {
   /// `host:port` of orchestrd's gRPC listener.
   std::string address = "127.0.0.1:50051";
   /// Bearer token of the tenant; empty sends no `authorization` metadata.
   std::string token;
+  /// Connect with TLS; nullopt: plaintext.
+  std::optional<ClientTls> tls = std::nullopt;
 };
+
+/// The contents of a PEM file, for ClientTls. Throws std::runtime_error
+/// "cannot read PATH: REASON", or "PATH holds no PEM block" when it has no "-----BEGIN".
+std::string read_pem_file(const std::string& path);
 
 class Client {
  public:
-  /// Connects lazily to `options.address` over an insecure channel (TLS is a later issue).
+  /// Connects lazily to `options.address`, over TLS when `options.tls` is set, else over a
+  /// plaintext channel.
   explicit Client(ClientOptions options);
   /// Uses an existing channel (in-process servers in tests); `options.address` is ignored.
   Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options);

@@ -1,8 +1,9 @@
 #pragma once
-/// The admin HTTP/1.1 endpoint: `GET /metrics` (Prometheus text format 0.0.4), `GET /healthz`
-/// (the process is up), `GET /readyz` (the daemon accepts work) and, once set_reload() gave it
-/// a handler, `POST /reload` (re-read the configuration file; 200 with what changed, or 500
-/// with why the new configuration was refused). HEAD is served as well; any
+/// The admin HTTP/1.1 endpoint (HTTPS with AdminServerOptions::tls): `GET /metrics` (Prometheus
+/// text format 0.0.4), `GET /healthz` (the process is up), `GET /readyz` (the daemon accepts
+/// work) and, once set_reload() gave it a handler, `POST /reload` (re-read the configuration
+/// file; 200 with what changed, or 500 with why the new configuration was refused). HEAD is
+/// served as well; any
 /// other method on these paths gets 405 with `Allow`, any other path 404. Connections are kept
 /// alive; each request must arrive within the read timeout and stay under the body limit, and a
 /// malformed request is answered 400 and the connection closed.
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -29,19 +31,29 @@ class Metrics;
 
 namespace orch::admin {
 
-/// Limits of one connection; the defaults suit production, tests shorten them.
+/// The certificate of an HTTPS admin listener, as PEM text.
+struct AdminTls {
+  std::string cert_chain;  ///< Certificates, leaf first.
+  std::string key;         ///< The leaf's private key, unencrypted.
+};
+
+/// Limits of one connection, and TLS; the defaults suit production, tests shorten them.
 struct AdminServerOptions {
   /// Time allowed to receive one whole request (and to write one response); also the keep-alive
   /// idle time. A client that is slower is disconnected.
   std::chrono::steady_clock::duration read_timeout = std::chrono::seconds(10);
   /// Largest request body accepted; a larger one is answered 413 and the connection closed.
   std::size_t body_limit = 64 * 1024;
+  /// Serve HTTPS: every connection starts with a TLS handshake (within read_timeout), and one
+  /// that fails is closed. nullopt: plain HTTP.
+  std::optional<AdminTls> tls = std::nullopt;
 };
 
 class AdminServer {
  public:
   /// Serves on `executor` (an io_context executor). `ready` answers /readyz; it is called on the
-  /// server's strand and must not block. `metrics` is rendered per request.
+  /// server's strand and must not block. `metrics` is rendered per request. Throws
+  /// std::runtime_error when `options.tls` holds an unusable certificate or key.
   AdminServer(boost::asio::any_io_executor executor, const metrics::Metrics& metrics,
               std::function<bool()> ready, AdminServerOptions options = {});
   /// Calls `stop()`.

@@ -50,6 +50,11 @@ struct TenantConfig {
   /// link-local ranges and EC2's IPv6 metadata address.
   std::vector<std::string> http_allow_hosts = {"*"};
   std::vector<std::string> http_deny_hosts = {"169.254.0.0/16", "fe80::/10", "fd00:ec2::254"};
+  /// mTLS: names of client certificates that act as this tenant without a token. A verified
+  /// client certificate whose common name or one of whose subject alternative names equals one
+  /// of these (exactly) is this tenant. Non-empty only with `tls.client_ca`; unique across
+  /// tenants.
+  std::vector<std::string> client_cert_names = {};
 
   bool operator==(const TenantConfig&) const = default;
 };
@@ -97,6 +102,18 @@ struct HttpConfig {
   bool operator==(const HttpConfig&) const = default;
 };
 
+/// Server TLS of the gRPC listener (and of the admin listener with `admin_tls`); YAML key `tls:`.
+/// load_config makes relative paths absolute against the config file's directory.
+struct TlsConfig {
+  std::string cert;       ///< PEM certificate chain of the server, leaf first; required.
+  std::string key;        ///< PEM private key of `cert`, unencrypted; required.
+  /// PEM CAs that client certificates must chain to. Set: every client must present a
+  /// certificate they signed (mTLS). Empty: no client certificates are asked for.
+  std::string client_ca;
+
+  bool operator==(const TlsConfig&) const = default;
+};
+
 /// The whole configuration. Defaults here are the values of keys a file leaves out.
 struct Config {
   std::string listen = "127.0.0.1:50051";              ///< gRPC API, HOST:PORT.
@@ -107,6 +124,10 @@ struct Config {
   std::string log_level = "info";                      ///< trace, debug, info, warn, error or off.
   Limits limits;
   HttpConfig http;
+  std::optional<TlsConfig> tls;  ///< nullopt: the gRPC listener is plaintext.
+  bool admin_tls = false;        ///< The admin listener serves HTTPS with tls.cert/tls.key.
+  /// Accept bearer tokens on a plaintext listener that is not loopback (they travel in clear).
+  bool allow_plaintext_tokens = false;
   std::vector<TenantConfig> tenants;  ///< At least one after parsing.
 
   bool operator==(const Config&) const = default;
@@ -124,7 +145,9 @@ class ConfigError : public std::runtime_error {
 /// Throws ConfigError.
 Config parse_config(std::string_view yaml_text, std::string_view source_name = "<config>");
 
-/// Reads and parses the file at `path`. Throws ConfigError, also when the file cannot be read.
+/// Reads and parses the file at `path`. Relative paths in it (tls.cert, tls.key, tls.client_ca,
+/// http.ca_file) are made absolute against the file's directory. Throws ConfigError, also when
+/// the file cannot be read.
 Config load_config(const std::filesystem::path& path);
 
 /// The embedded defaults, exactly what config/orchestrd.yaml says: loopback addresses and one

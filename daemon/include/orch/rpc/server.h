@@ -37,6 +37,9 @@ class ChannelRegistry;
 namespace orch::workers {
 class WorkerHubs;
 }
+namespace orch::tls {
+struct ServerPem;
+}
 
 namespace orch::rpc {
 
@@ -50,6 +53,11 @@ struct ServerDeps {
   /// The tenants' channels; null: every ChannelService call is UNAVAILABLE.
   channels::ChannelRegistry* channels = nullptr;
   workers::WorkerHubs* workers = nullptr;  // WorkerService; null: it answers UNAVAILABLE
+  /// Serve TLS with these (checked) PEM texts; null: plaintext. With client_ca, every client
+  /// must present a certificate it signed, and its names pick the tenant (client_cert_names).
+  const tls::ServerPem* tls = nullptr;
+  /// Refuse calls that carry a bearer token (tls::TokenPolicy::kRefuse).
+  bool refuse_tokens = false;
 };
 
 class RpcServer {

@@ -1,6 +1,6 @@
 #pragma once
 /// Tenants and their bearer tokens: which tenant is calling, from the `authorization`
-/// metadata of a request.
+/// metadata of a request and, with mTLS, the names of its client certificate.
 ///
 /// Thread-safety: every member may be called from any thread at once. replace() swaps the whole
 /// set of tenants atomically; a caller keeps the TenantConfig it authenticated as (a shared
@@ -34,8 +34,9 @@ using TenantPtr = std::shared_ptr<const config::TenantConfig>;
 class TenantRegistry {
  public:
   /// Copies `tenants`. Throws std::invalid_argument if they cannot be told apart: two with the
-  /// same name, the same token digest, or more than one without a token (parse_config already
-  /// refuses all three, so this is an always-on check of its invariant).
+  /// same name, the same token digest or the same client certificate name, or more than one
+  /// without a token (parse_config already refuses all of these, so this is an always-on check
+  /// of its invariant).
   explicit TenantRegistry(std::vector<config::TenantConfig> tenants);
 
   /// Replaces every tenant at once (a configuration reload): new tokens, quotas and tenants
@@ -54,6 +55,16 @@ class TenantRegistry {
   /// constant time, so timing reveals neither a token nor which tenant matched.
   engine::Result<TenantPtr> authenticate(std::optional<std::string_view> authorization) const;
 
+  /// The same with the names of the caller's verified client certificate (its common name and
+  /// subject alternative names; empty without one), matched exactly against the tenants'
+  /// `client_cert_names`:
+  ///  - with a token: the token's tenant, as above; if the certificate names a tenant as well,
+  ///    it must be the same one, else an error;
+  ///  - without a token: the tenant the certificate names; an error if it names two; if it
+  ///    names none, the token-less tenant if one is configured, else an error.
+  engine::Result<TenantPtr> authenticate(std::optional<std::string_view> authorization,
+                                         const std::vector<std::string>& cert_names) const;
+
   /// All tenants, in configuration order (a copy of the current set).
   std::vector<config::TenantConfig> tenants() const;
 
@@ -64,6 +75,7 @@ class TenantRegistry {
   struct Snapshot {
     std::vector<TenantPtr> tenants;
     std::optional<std::size_t> tokenless;  // index of the tenant without a token
+    bool any_cert_names = false;           // some tenant has client_cert_names
   };
   static std::shared_ptr<const Snapshot> make_snapshot(std::vector<config::TenantConfig> tenants);
   std::shared_ptr<const Snapshot> snapshot() const;
