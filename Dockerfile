@@ -4,8 +4,10 @@
 #   docker build -t orchestrd .            # or: podman build --isolation chroot -t orchestrd .
 #   docker run --rm -p 50051:50051 -p 9464:9464 orchestrd
 #
-# The run stage holds the two binaries (orchestrd, orchctl), their shared libraries and
-# /etc/orchestrd/orchestrd.yaml (deploy/container/orchestrd.yaml: listens on 0.0.0.0).
+# The run stage is debian:bookworm-slim with only the runtime libraries, flattened into one
+# layer: the two binaries (orchestrd, orchctl), the health probe, a non-root user `orchestrd`
+# (uid 10001) and /etc/orchestrd/orchestrd.yaml (deploy/container/orchestrd.yaml: listens on
+# 0.0.0.0).
 # Mount your own configuration over that file to add tenants, tokens and limits.
 
 # ---- build stage -------------------------------------------------------------------------------
@@ -23,18 +25,24 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
           -DORCH_BUILD_TESTS=OFF -DORCH_BUILD_BENCH=OFF >/dev/null \
  && cmake --build /build -j"$(nproc)" --target orchestrd orchctl \
  && strip /build/daemon/orchestrd /build/client/orchctl \
- && ccache --show-stats --verbose 2>/dev/null | grep -E 'Hits|Misses' || true
+ && (ccache --show-stats 2>/dev/null | grep -E 'Hits|Misses' || true)
 
-# ---- run stage ---------------------------------------------------------------------------------
-FROM debian:bookworm-slim
+# ---- runtime root file system ------------------------------------------------------------------
+FROM debian:bookworm-slim AS runtime
 
 # Runtime libraries only: what `ldd orchestrd orchctl` names, by Debian package. bash (in the
 # base image) is the health probe's HTTP client, so the image carries no curl.
+# Package lists, caches, documentation and translations are deleted; the next stage copies the
+# result as ONE layer, so what is deleted here really leaves the image (whatever the base
+# image carried).
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libprometheus-cpp-core1.0 libyaml-cpp0.7 \
       libspdlog1.10 libfmt9 libssl3 ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/* \
+           /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
+           /usr/share/lintian /usr/share/linda \
  && groupadd --system --gid 10001 orchestrd \
  && useradd --system --uid 10001 --gid orchestrd --no-create-home --home-dir /nonexistent \
             --shell /usr/sbin/nologin orchestrd
@@ -42,8 +50,16 @@ RUN apt-get update -q \
 COPY --from=build /build/daemon/orchestrd /build/client/orchctl /usr/local/bin/
 COPY deploy/container/orchestrd.yaml /etc/orchestrd/orchestrd.yaml
 COPY deploy/container/healthcheck /usr/local/bin/orchestrd-healthcheck
+# The programs start at all: every shared library they need is here.
+RUN orchestrd --version && orchctl --version
 
+# ---- run stage ---------------------------------------------------------------------------------
+FROM scratch
+COPY --from=runtime / /
+
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 USER orchestrd:orchestrd
+WORKDIR /
 # gRPC API, admin HTTP (/metrics, /healthz, /readyz)
 EXPOSE 50051 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
