@@ -1,8 +1,11 @@
 # syntax=docker/dockerfile:1
 # orchestrd container image: build with the project's own install script, run on a slim base.
 #
-#   docker build -t orchestrd .            # or: podman build --isolation chroot -t orchestrd .
-#   docker run --rm -p 50051:50051 -p 9464:9464 orchestrd
+#   docker build -t orchestrd .         # or: podman build --format docker -t orchestrd .
+#   docker run --rm -p 127.0.0.1:50051:50051 -p 127.0.0.1:9464:9464 orchestrd
+#
+# (podman needs --format docker to keep the HEALTHCHECK; deploy/container-smoke builds, starts
+# and checks the image.)
 #
 # The run stage is debian:bookworm-slim with only the runtime libraries, flattened into one
 # layer: the two binaries (orchestrd, orchctl), the health probe, a non-root user `orchestrd`
