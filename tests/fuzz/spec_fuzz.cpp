@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "orch/config/config.h"
 #include "orch/rpc/convert.h"
 #include "orch/rpc/schedule_convert.h"
@@ -36,6 +38,9 @@ void check_accepted_again(const orch::engine::Node& node, const orch::rpc::SpecP
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Silences protobuf's complaints about invalid UTF-8 in string fields (the parse fails,
+  // which is all that matters here).
+  [[maybe_unused]] static const bool kQuiet = (google::protobuf::SetLogHandler(nullptr), true);
   static const Policy* const kPolicy = new Policy();
   const orch::rpc::SpecPolicy policy{kPolicy->limits, kPolicy->tenant};
   if (size == 0) return 0;

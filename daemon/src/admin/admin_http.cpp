@@ -77,12 +77,13 @@ Response respond(const Request& req, const metrics::Metrics& metrics,
       spdlog::error("admin server: {} failed: {}", path, e.what());
       res = text_response(http::status::internal_server_error, req.version(), "internal error\n");
     }
-    if (req.method() == http::verb::head) {
-      // Same headers as GET, Content-Length included, but no body.
-      const std::size_t length = res.body().size();
-      res.body().clear();
-      res.content_length(length);
-    }
+  }
+  if (req.method() == http::verb::head) {
+    // Same headers as GET, Content-Length included, but no body, whatever the status: a body
+    // after a HEAD's 404 would be read as the start of the next response.
+    const std::size_t length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
   }
   res.keep_alive(req.keep_alive());
   return res;
