@@ -46,7 +46,9 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(
 # TSan runs the unit tests of the runtime (engine, channels, mutexes, schedules, workers, exec,
 # admin, ...) but not the client's, which run gRPC's uninstrumented threads.
 TSAN_TESTS ?= -ClientTest.*:ClientContext.*
-SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=Debug -DORCH_WERROR=$(WERROR) -DORCH_BUILD_BENCH=OFF
+# Without -Werror: `make test` holds the warnings line; GCC 12's flow warnings misfire on
+# instrumented code (e.g. -Wmismatched-new-delete on Asio's coroutine frames at -O1).
+SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=Debug -DORCH_WERROR=OFF -DORCH_BUILD_BENCH=OFF
 
 test-sanitize: test-asan test-tsan
 
