@@ -54,12 +54,12 @@ test-sanitize: test-asan test-tsan
 
 test-asan: deps
 	@cmake -S . -B build-asan $(SAN_CMAKE) -DORCH_SANITIZE=address,undefined >/dev/null
-	@cmake --build build-asan -j $(JOBS)
+	@$(ASAN_ENV) cmake --build build-asan -j $(JOBS)  # test discovery runs the binaries too
 	cd build-asan && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 600
 
 test-tsan: deps
 	@cmake -S . -B build-tsan $(SAN_CMAKE) -DORCH_SANITIZE=thread >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target orch_unit_tests
+	@$(TSAN_ENV) cmake --build build-tsan -j $(JOBS) --target orch_unit_tests
 	$(TSAN_ENV) build-tsan/tests/orch_unit_tests --gtest_filter='$(TSAN_TESTS)' --gtest_brief=1
 
 # libFuzzer targets (clang, ASan+UBSan) in build-fuzz; scripts/fuzz says more.
