@@ -31,7 +31,7 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
-#include "orch/metrics/metrics.h"
+#include "admin/admin_http.h"
 
 namespace orch::admin {
 namespace {
@@ -40,14 +40,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
 using TlsStream = asio::ssl::stream<beast::tcp_stream>;
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
-constexpr std::string_view kPrometheusText = "text/plain; version=0.0.4; charset=utf-8";
-constexpr std::string_view kAllowed = "GET, HEAD";
 /// After a failed accept (e.g. EMFILE) wait before the next one instead of spinning.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
@@ -102,26 +97,6 @@ tcp::endpoint listen_endpoint(const std::string& host_port, const asio::any_io_e
   return results.begin()->endpoint();
 }
 
-/// Which answer a failed read deserves; nullopt when the client is gone or too slow.
-std::optional<http::status> status_for_read_error(const beast::error_code& ec) {
-  if (ec == http::error::body_limit) return http::status::payload_too_large;
-  if (ec == http::error::header_limit) return http::status::request_header_fields_too_large;
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return std::nullopt;
-  if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-    return http::status::bad_request;
-  }
-  return std::nullopt;  // timeout, reset, aborted by stop(), ...
-}
-
-Response text_response(http::status status, unsigned version, std::string body) {
-  Response res{status, version};
-  res.set(http::field::server, "orchestrd");
-  res.set(http::field::content_type, kTextPlain);
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
 /// Closes our sending side so that the client reads the whole response, then EOF.
 void shutdown_send(beast::tcp_stream& stream) {
   beast::error_code ignored;
@@ -173,13 +148,11 @@ struct AdminServer::Impl {
 
   /// Runs on the strand.
   void close_all();
-  /// The answer to one well-formed request. Runs on the strand.
-  Response respond(const Request& req) const;
 
   asio::strand<asio::any_io_executor> strand_;
   const metrics::Metrics& metrics_;
   const std::function<bool()> ready_;
-  std::function<std::pair<bool, std::string>()> reload_;  // set before start()
+  ReloadHandler reload_;  // set before start()
   const AdminServerOptions options_;
   const std::unique_ptr<asio::ssl::context> tls_;  // null: plain HTTP
   std::atomic<bool> started_{false};
@@ -268,9 +241,7 @@ asio::awaitable<void> AdminServer::Impl::serve_requests(Impl& self, Stream& stre
       if (read_ec == http::error::end_of_stream) shutdown_send(tcp_stream);
       if (!status) co_return;
       spdlog::debug("admin server: refusing a request: {}", read_ec.message());
-      const beast::string_view reason = http::obsolete_reason(*status);
-      Response res = text_response(*status, 11, std::string(reason.data(), reason.size()) + "\n");
-      res.keep_alive(false);
+      Response res = refusal(*status);
       tcp_stream.expires_after(self.options_.read_timeout);
       co_await http::async_write(stream, res, kUseAwaitable);
       if (self.stopped_) co_return;
@@ -279,7 +250,7 @@ asio::awaitable<void> AdminServer::Impl::serve_requests(Impl& self, Stream& stre
     }
 
     // Answer it; keep the connection only if both sides want to.
-    Response res = self.respond(parser.get());
+    Response res = respond(parser.get(), self.metrics_, self.ready_, self.reload_);
     tcp_stream.expires_after(self.options_.read_timeout);
     auto [write_ec, written] = co_await http::async_write(stream, res, kUseAwaitable);
     if (write_ec || self.stopped_) co_return;
@@ -297,62 +268,6 @@ void AdminServer::Impl::close_all() {
   // Closing completes pending operations with operation_aborted; it never runs their handlers
   // inline, so the set does not change while we iterate.
   for (beast::tcp_stream* stream : connections_) stream->close();
-}
-
-Response AdminServer::Impl::respond(const Request& req) const {
-  std::string_view path = req.target();
-  path = path.substr(0, path.find('?'));
-  const bool is_metrics = path == "/metrics";
-  const bool is_health = path == "/healthz";
-  const bool is_ready = path == "/readyz";
-
-  Response res;
-  if (path == "/reload" && reload_) {
-    // The admin port is an operator's port: /reload takes no input and only re-reads the file
-    // the daemon was started with, so the worst a caller can do is apply that file early.
-    if (req.method() != http::verb::post) {
-      res = text_response(http::status::method_not_allowed, req.version(), "method not allowed\n");
-      res.set(http::field::allow, "POST");
-    } else {
-      try {
-        auto [applied, message] = reload_();
-        res = text_response(applied ? http::status::ok : http::status::internal_server_error,
-                            req.version(), message + "\n");
-      } catch (const std::exception& e) {
-        spdlog::error("admin server: /reload failed: {}", e.what());
-        res = text_response(http::status::internal_server_error, req.version(), "internal error\n");
-      }
-    }
-  } else if (!is_metrics && !is_health && !is_ready) {
-    res = text_response(http::status::not_found, req.version(), "not found\n");
-  } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    res = text_response(http::status::method_not_allowed, req.version(), "method not allowed\n");
-    res.set(http::field::allow, kAllowed);
-  } else {
-    try {
-      if (is_metrics) {
-        res = text_response(http::status::ok, req.version(), metrics_.serialize());
-        res.set(http::field::content_type, kPrometheusText);
-      } else if (is_health) {
-        res = text_response(http::status::ok, req.version(), "ok\n");
-      } else if (ready_ && ready_()) {
-        res = text_response(http::status::ok, req.version(), "ready\n");
-      } else {
-        res = text_response(http::status::service_unavailable, req.version(), "not ready\n");
-      }
-    } catch (const std::exception& e) {
-      spdlog::error("admin server: {} failed: {}", path, e.what());
-      res = text_response(http::status::internal_server_error, req.version(), "internal error\n");
-    }
-    if (req.method() == http::verb::head) {
-      // Same headers as GET, Content-Length included, but no body.
-      const std::size_t length = res.body().size();
-      res.body().clear();
-      res.content_length(length);
-    }
-  }
-  res.keep_alive(req.keep_alive());
-  return res;
 }
 
 AdminServer::AdminServer(boost::asio::any_io_executor executor, const metrics::Metrics& metrics,

@@ -1,5 +1,6 @@
 #include "orch/config/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <span>
+#include <sstream>
 #include <system_error>
 
 #include "orch/work/host_guard.h"
@@ -763,13 +765,51 @@ class ConfigReader {
   std::string_view source_name_;
 };
 
+/// Counts the documents of a YAML stream, building nothing. Used instead of YAML::LoadAll,
+/// which in yaml-cpp 0.7 loops forever, allocating, on some malformed input (e.g.
+/// `!eN4YAML,8Epec_0`): the parser stops consuming tokens and reports one empty document
+/// after another, each starting at the same place. Throws YAML::ParserException there.
+std::size_t count_documents(const std::string& text) {
+  struct Starts : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+    YAML::Mark start = YAML::Mark::null_mark();
+  };
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  Starts starts;
+  std::size_t count = 0;
+  int previous_start = -1;
+  while (parser.HandleNextDocument(starts)) {
+    if (count > 0 && starts.start.pos == previous_start) {
+      throw YAML::ParserException(starts.start, "unexpected text");
+    }
+    previous_start = starts.start.pos;
+    ++count;
+  }
+  return count;
+}
+
 }  // namespace
 
 Config parse_config(std::string_view yaml_text, std::string_view source_name) {
   const ConfigReader reader(source_name);
-  std::vector<YAML::Node> documents;
+  const std::string text(yaml_text);
+  std::size_t documents = 0;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(std::string(yaml_text));
+    documents = count_documents(text);
+    if (documents > 0) root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     std::string where(source_name);
     if (!e.mark.is_null()) {
@@ -777,10 +817,10 @@ Config parse_config(std::string_view yaml_text, std::string_view source_name) {
     }
     throw ConfigError(where + ": invalid YAML: " + e.msg);
   }
-  if (documents.size() > 1) {
-    reader.fail("", "expected one YAML document, found " + std::to_string(documents.size()));
+  if (documents > 1) {
+    reader.fail("", "expected one YAML document, found " + std::to_string(documents));
   }
-  return reader.read(documents.empty() ? YAML::Node() : documents.front());
+  return reader.read(root);
 }
 
 Config load_config(const std::filesystem::path& path) {

@@ -45,19 +45,6 @@ std::string_view refusal_reason_name(RefusalReason reason) {
   return kRefusalNames[static_cast<std::size_t>(reason)];
 }
 
-std::string check_queue_name(std::string_view name) {
-  if (name.empty()) return "must not be empty";
-  if (name.size() > kMaxQueueName) {
-    return "longer than " + std::to_string(kMaxQueueName) + " characters";
-  }
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
-    if (!ok) return "may only contain letters, digits and . _ : / -";
-  }
-  return {};
-}
-
 struct WorkerHub::Attempt {
   enum class Phase { kQueued, kRunning, kDone };
   AttemptRequest request;

@@ -212,6 +212,18 @@ TEST(AdminServer, HeadAnswersHeadersWithoutBody) {
   EXPECT_EQ(client.get("/healthz").body(), "ok\n");
 }
 
+// Found by the admin fuzz target (tests/fuzz/admin/head-unknown-path): a HEAD's 404 carried
+// its body, which a keep-alive client then read as the next response.
+TEST(AdminServer, HeadOfAnUnknownPathHasNoBody) {
+  ServerFixture server;
+  Client client(server.port());
+  client.send(http::verb::head, "/nope");
+  const auto res = client.read(/*head=*/true);
+  EXPECT_EQ(res.result(), http::status::not_found);
+  EXPECT_TRUE(res.body().empty());
+  EXPECT_EQ(client.get("/healthz").body(), "ok\n");
+}
+
 TEST(AdminServer, UnknownPathIsNotFound) {
   ServerFixture server;
   Client client(server.port());

@@ -439,6 +439,13 @@ TEST(ParseConfig, MoreThanOneDocumentIsAnError) {
             "test.yaml: expected one YAML document, found 2");
 }
 
+// Found by the config fuzz target (tests/fuzz/config/parser-stall): yaml-cpp 0.7's LoadAll
+// looped forever on it, allocating an empty document per turn.
+TEST(ParseConfig, TextThatStallsTheYamlParserIsRefused) {
+  EXPECT_TRUE(matches(error_of("!eN4YAML,8Epec_0"), "test\\.yaml:1:[0-9]+: invalid YAML: .+"));
+  EXPECT_TRUE(matches(error_of("tenants: [{name: a}]\n,\n"), "test\\.yaml:2:[0-9]+: invalid YAML: .+"));
+}
+
 TEST(ParseConfig, ErrorMessagesAreOneLine) {
   EXPECT_TRUE(lacks_substr(error_of("log_level: \"a\\nb\"\ntenants: [{name: a}]\n"), "\n"));
 }
