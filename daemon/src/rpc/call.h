@@ -168,6 +168,9 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
                    asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e, grpc::Status status) {
                      if (e) status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
                      service_.observe(method_, status, started_);
+                     // The call waits no more: its slot is free before the caller sees the
+                     // answer, so a caller's next call never finds its own finished one counted.
+                     slot_ = CallSlot();
                      Finish(status);
                    }));
   }
@@ -178,7 +181,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   grpc::CallbackServerContext* ctx_;
   std::shared_ptr<const config::TenantConfig> tenant_;
   std::shared_ptr<const config::Limits> limits_;
-  CallSlot slot_;  // a waiting call's slot, given back when the reactor is deleted
+  CallSlot slot_;  // a waiting call's slot, given back when the handler has answered
   asio::strand<asio::any_io_executor> strand_;
   asio::cancellation_signal cancel_;
   std::unique_ptr<DoneHook> done_hook_;
