@@ -33,6 +33,7 @@
 
 #include "daemon_process.h"
 #include "ledgers.h"
+#include "orch/common/grpc_codes.h"
 #include "orch/client/client.h"
 #include "orch/client/specs.h"
 #include "subprocess.h"
@@ -1507,25 +1508,7 @@ struct Phase2 {
     ++stream_ends[what + " " + metrics_code(status)];
   }
   static std::string metrics_code(const grpc::Status& status) {
-    static const char* names[] = {"OK",
-                                  "CANCELLED",
-                                  "UNKNOWN",
-                                  "INVALID_ARGUMENT",
-                                  "DEADLINE_EXCEEDED",
-                                  "NOT_FOUND",
-                                  "ALREADY_EXISTS",
-                                  "PERMISSION_DENIED",
-                                  "RESOURCE_EXHAUSTED",
-                                  "FAILED_PRECONDITION",
-                                  "ABORTED",
-                                  "OUT_OF_RANGE",
-                                  "UNIMPLEMENTED",
-                                  "INTERNAL",
-                                  "UNAVAILABLE",
-                                  "DATA_LOSS",
-                                  "UNAUTHENTICATED"};
-    const int code = status.error_code();
-    return code >= 0 && code <= 16 ? names[code] : std::to_string(code);
+    return std::string(grpc_code_name(status.error_code()));
   }
   bool after_sigterm() const { return sigterm_at.load() != 0; }
 };
