@@ -29,23 +29,6 @@ constexpr auto kPollInterval = std::chrono::milliseconds(10);
 // What the destructor prints of a failed test's daemon log (its tail).
 constexpr std::size_t kMaxLogPrint = 64 * 1024;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                      "/orchestrd-test-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) {
-    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-  }
-  return templ;
-}
-
 // The number after `"key":` in the ready file's one-line JSON object.
 std::optional<std::uint16_t> json_port(const std::string& text, const std::string& key) {
   const auto at = text.find("\"" + key + "\"");
@@ -113,7 +96,7 @@ DaemonProcess::DaemonProcess(std::string config_yaml, std::string listen) {
 }
 
 void DaemonProcess::start(const std::string& config_yaml, const std::string& listen) {
-  dir_ = make_temp_dir();
+  dir_ = make_temp_dir("orchestrd-test");
   const std::string config_path = dir_ + "/orchestrd.yaml";
   const std::string ready_path = dir_ + "/ready.json";
   {

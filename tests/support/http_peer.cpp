@@ -1,4 +1,5 @@
 #include "http_peer.h"
+#include "test_support.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -284,12 +285,7 @@ void make_leaf(const std::string& dir, const std::string& name, const std::strin
 
 }  // namespace
 
-TestPki::TestPki() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/orch-pki-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  dir_ = templ;
+TestPki::TestPki() : dir_(make_temp_dir("orch-pki")) {
   make_ca(dir_, "ca", "/CN=orchestrd test CA");
   make_leaf(dir_, "server", "IP:127.0.0.1,DNS:localhost");
   make_leaf(dir_, "other", "DNS:other.example");

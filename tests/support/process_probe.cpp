@@ -1,4 +1,5 @@
 #include "process_probe.h"
+#include "test_support.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -105,15 +106,8 @@ std::string describe_group(pid_t pgid) {
   return text.empty() ? "no live member of group " + std::to_string(pgid) : text;
 }
 
-ScratchDir::ScratchDir() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string templ =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/orch-exec-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) {
-    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-  }
-  path_ = std::filesystem::canonical(templ).string();
-}
+ScratchDir::ScratchDir()
+    : path_(std::filesystem::canonical(make_temp_dir("orch-exec")).string()) {}
 
 ScratchDir::~ScratchDir() {
   std::error_code ignored;

@@ -1,4 +1,5 @@
 #include "prometheus_server.h"
+#include "test_support.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,23 +35,6 @@ namespace pb = google::protobuf;
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
 constexpr int kMaxRestarts = 2;
 constexpr std::size_t kMaxLogPrint = 32 * 1024;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                      "/orch-prometheus-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) {
-    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-  }
-  return templ;
-}
 
 // A port the kernel just handed out on 127.0.0.1 and that is free again (Prometheus cannot
 // listen on port 0 and tell which port it got). Another process may take it before
@@ -117,7 +101,7 @@ bool PrometheusServer::installed() { return std::filesystem::exists(kBinary); }
 
 PrometheusServer::PrometheusServer(std::string job, std::vector<std::string> targets)
     : job_(std::move(job)), targets_(std::move(targets)) {
-  dir_ = make_temp_dir();
+  dir_ = make_temp_dir("orch-prometheus");
   std::ofstream config(dir_ + "/prometheus.yml");
   config << "global:\n"
          << "  scrape_interval: 1s\n"
