@@ -69,6 +69,15 @@ std::string format_channel_event(const orch::v1::ChannelEvent& event) {
       return "lagged skipped=" + std::to_string(event.lagged().skipped());
     case orch::v1::ChannelEvent::kValue:
       return format_watch_value(event.value());
+    case orch::v1::ChannelEvent::kBatch: {
+      // One line per message, as if each had come in its own event.
+      std::string out;
+      for (const auto& message : event.batch().messages()) {
+        if (!out.empty()) out += '\n';
+        out += format_channel_message(message);
+      }
+      return out;
+    }
     case orch::v1::ChannelEvent::kClosed:
     case orch::v1::ChannelEvent::EVENT_NOT_SET:
       break;

@@ -255,6 +255,132 @@ TEST_F(Channels, ASubscriberThatStopsReadingLagsAloneAndHoldsNobodyBack) {
   fast->Finish();
 }
 
+// Batched delivery: a subscriber that asks for max_batch gets batch events carrying what is
+// queued, each message exactly once and in order, while an old-style subscriber on another
+// channel still gets one message event per message.
+TEST_F(Channels, ABatchingSubscriberGetsEveryMessageOnceInOrderAndAnOldOneIsUnchanged) {
+  constexpr std::uint64_t kMessages = 2000;
+  ok({"chan", "create", "jobs", "--capacity", "500"});
+  ok({"chan", "create", "old", "--capacity", "10"});
+  v1::SubscribeRequest request;
+  request.set_name("jobs");
+  request.set_max_batch(100);
+  auto ctx = client_.context(std::chrono::seconds(120));
+  auto stream = client_.channels().Subscribe(ctx.get(), request);
+  ASSERT_TRUE(wait_for(client_, "jobs", [](const auto& i) { return i.subscribers() == 1; }));
+
+  std::thread producer([&] {
+    for (std::uint64_t sent = 0; sent < kMessages;) {
+      v1::SendRequest send;
+      send.set_name("jobs");
+      for (int i = 0; i < 50; ++i) send.add_payloads(std::to_string(sent + i));
+      auto send_ctx = client_.context(std::chrono::seconds(30));
+      v1::SendResponse response;
+      const auto status = client_.channels().Send(send_ctx.get(), send, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      sent += response.accepted();
+    }
+  });
+  std::uint64_t next = 1;
+  std::uint64_t events = 0;
+  std::size_t largest = 0;
+  v1::ChannelEvent event;
+  while (next <= kMessages && stream->Read(&event)) {
+    ASSERT_TRUE(event.has_batch()) << event.ShortDebugString();
+    ASSERT_GE(event.batch().messages_size(), 1);
+    ASSERT_LE(event.batch().messages_size(), 100);
+    largest = std::max<std::size_t>(largest, static_cast<std::size_t>(event.batch().messages_size()));
+    for (const auto& m : event.batch().messages()) {
+      ASSERT_EQ(m.sequence(), next) << "every message once, in order";
+      EXPECT_EQ(m.payload(), std::to_string(next - 1));
+      EXPECT_EQ(m.delivery_count(), 1u);
+      ++next;
+    }
+    ++events;
+  }
+  producer.join();
+  EXPECT_EQ(next, kMessages + 1);
+  RecordProperty("batch_events", std::to_string(events));
+  RecordProperty("largest_batch", std::to_string(largest));
+  EXPECT_TRUE(wait_for(client_, "jobs", [](const auto& i) { return i.depth() == 0; }));
+  ctx->TryCancel();
+  stream->Finish();
+
+  // Without max_batch: message events, one per message, as before.
+  ok({"chan", "send", "old", "a", "b"});
+  const auto lines = ok({"chan", "sub", "old", "--count", "2"});
+  EXPECT_EQ(lines.out, message_line(1, 1, "a") + "\n" + message_line(2, 1, "b") + "\n");
+  v1::SubscribeRequest old_request;
+  old_request.set_name("old");
+  ok({"chan", "send", "old", "c"});
+  auto old_ctx = client_.context(std::chrono::seconds(30));
+  auto old_stream = client_.channels().Subscribe(old_ctx.get(), old_request);
+  ASSERT_TRUE(old_stream->Read(&event));
+  EXPECT_TRUE(event.has_message()) << event.ShortDebugString();
+  EXPECT_EQ(event.message().payload(), "c");
+  old_ctx->TryCancel();
+  old_stream->Finish();
+
+  // Out of range: the field is named.
+  request.set_max_batch(1001);
+  auto bad_ctx = client_.context(std::chrono::seconds(30));
+  auto bad = client_.channels().Subscribe(bad_ctx.get(), request);
+  EXPECT_FALSE(bad->Read(&event));
+  const auto status = bad->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(status.error_message(), "max_batch")) << status.error_message();
+}
+
+// At-least-once batches: acknowledged with one Ack call per batch; what is not acknowledged is
+// delivered again once its deadline passes.
+TEST_F(Channels, AtLeastOnceBatchesAreAckedInOneCallAndTheUnackedAreRedelivered) {
+  ok({"chan", "create", "jobs", "--capacity", "100"});
+  ok({"chan", "send", "jobs", "a", "b", "c", "d"});
+  v1::SubscribeRequest request;
+  request.set_name("jobs");
+  request.set_mode(v1::DELIVERY_MODE_AT_LEAST_ONCE);
+  request.mutable_ack_deadline()->set_seconds(3);
+  request.set_max_batch(10);
+  auto ctx = client_.context(std::chrono::seconds(60));
+  auto stream = client_.channels().Subscribe(ctx.get(), request);
+  v1::ChannelEvent event;
+  ASSERT_TRUE(stream->Read(&event));
+  ASSERT_TRUE(event.has_batch()) << event.ShortDebugString();
+  ASSERT_EQ(event.batch().messages_size(), 4);
+
+  // Acknowledge a, b and d in one call; c stays unacknowledged.
+  v1::AckRequest ack;
+  ack.set_name("jobs");
+  for (int i : {0, 1, 3}) ack.add_delivery_ids(event.batch().messages(i).delivery_id());
+  v1::AckResponse acked;
+  auto ack_ctx = client_.context(std::chrono::seconds(10));
+  const auto status = client_.channels().Ack(ack_ctx.get(), ack, &acked);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(acked.acknowledged(), 3u);
+
+  // c comes back alone, delivered a second time.
+  v1::ChannelEvent again;
+  ASSERT_TRUE(stream->Read(&again));
+  ASSERT_TRUE(again.has_batch()) << again.ShortDebugString();
+  ASSERT_EQ(again.batch().messages_size(), 1);
+  EXPECT_EQ(again.batch().messages(0).payload(), "c");
+  EXPECT_EQ(again.batch().messages(0).delivery_count(), 2u);
+
+  // Acknowledging the batch again: the stale ids are named, the fresh one counts.
+  v1::AckRequest late;
+  late.set_name("jobs");
+  late.set_delivery_id(again.batch().messages(0).delivery_id());
+  late.add_delivery_ids(event.batch().messages(0).delivery_id());
+  auto late_ctx = client_.context(std::chrono::seconds(10));
+  const auto stale = client_.channels().Ack(late_ctx.get(), late, &acked);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(contains(stale.error_message(), event.batch().messages(0).delivery_id()))
+      << stale.error_message();
+  EXPECT_TRUE(wait_for(client_, "jobs", [](const auto& i) { return i.in_flight() == 0; }));
+  ctx->TryCancel();
+  stream->Finish();
+}
+
 // tokio::sync::watch: a receiver sees the latest value; values sent while it was not looking
 // are coalesced.
 TEST_F(Channels, AWatchSubscriberSeesTheCurrentValueThenOnlyTheLatestOfABurst) {

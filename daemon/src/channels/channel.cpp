@@ -114,9 +114,7 @@ bool Channel::try_complete_locked(WaitKind wait, void* op) {
       }
       // Earlier senders first: their messages go in before ours (FIFO, like Tokio's permits).
       if (senders_.empty()) {
-        while (send.accepted < send.payloads->size() && room_locked() > 0) {
-          accept_one_locked(send);
-        }
+        accept_locked(send, room_locked());
         pump_locked();
       }
       return send.accepted == send.payloads->size() || send.no_wait;
@@ -149,7 +147,7 @@ void Channel::pump_locked() {
     }
     while (!senders_.empty() && room_locked() > 0) {
       auto& send = *static_cast<SendOp*>(senders_.front().op);
-      accept_one_locked(send);
+      accept_locked(send, room_locked());
       if (send.accepted == send.payloads->size()) Waiters::complete(*senders_.pop_front(), {});
       progress = true;
     }
@@ -163,16 +161,24 @@ void Channel::pump_locked() {
   }
 }
 
-void Channel::accept_one_locked(SendOp& op) {
-  Message message;
-  message.payload = std::move((*op.payloads)[op.accepted]);
-  message.sequence = next_sequence_++;
-  message.sent_at = Clock::now();
-  if (op.accepted == 0) op.first_sequence = message.sequence;
-  ++op.accepted;
-  ++messages_sent_;
-  count_locked(&ChannelMetrics::Series::sent, 1);
-  queue_.push_back(std::move(message));
+// One clock read and one counter update per batch: the messages of one call are accepted at
+// the same instant.
+std::size_t Channel::accept_locked(SendOp& op, std::size_t most) {
+  const std::size_t n = std::min(most, op.payloads->size() - op.accepted);
+  if (n == 0) return 0;
+  const auto now = Clock::now();
+  if (op.accepted == 0) op.first_sequence = next_sequence_;
+  for (std::size_t i = 0; i < n; ++i) {
+    Message message;
+    message.payload = std::move((*op.payloads)[op.accepted + i]);
+    message.sequence = next_sequence_++;
+    message.sent_at = now;
+    queue_.push_back(std::move(message));
+  }
+  op.accepted += n;
+  messages_sent_ += n;
+  count_locked(&ChannelMetrics::Series::sent, static_cast<double>(n));
+  return n;
 }
 
 void Channel::take_locked(RecvOp& op) {
@@ -323,6 +329,39 @@ engine::Result<void> Channel::ack(const std::string& delivery_id) {
   erase_in_flight_locked(it);
   pump_locked();  // room freed
   wake_changes_locked();
+  return {};
+}
+
+engine::Result<void> Channel::ack(const std::vector<std::string>& delivery_ids,
+                                  std::uint32_t& acknowledged) {
+  acknowledged = 0;
+  std::lock_guard lock(mutex);
+  if (deleted_) return make_error(ErrorCode::kNotFound, "channel " + name + " not found");
+  if (kind != ChannelKind::kMpsc) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "channel " + name + " is a " + std::string(kind_name(kind)) +
+                          " channel: only mpsc deliveries are acknowledged");
+  }
+  expire_due_locked();
+  const std::string* missing = nullptr;
+  for (const auto& delivery_id : delivery_ids) {
+    auto it = in_flight_.find(delivery_id);
+    if (it == in_flight_.end()) {
+      if (!missing) missing = &delivery_id;
+      continue;
+    }
+    erase_in_flight_locked(it);
+    ++acknowledged;
+  }
+  pump_locked();  // room freed
+  if (acknowledged > 0) wake_changes_locked();
+  if (missing) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "delivery_id: " + *missing + " is not in flight on channel " + name +
+                          " (unknown, already acknowledged, or past its ack deadline and "
+                          "delivered again); " + std::to_string(acknowledged) + " of " +
+                          std::to_string(delivery_ids.size()) + " acknowledged");
+  }
   return {};
 }
 

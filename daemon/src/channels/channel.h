@@ -154,6 +154,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   /// WATCH: the current value, and whether the channel is closed.
   WatchValue watch_value(bool* closed) const;
   engine::Result<void> ack(const std::string& delivery_id);
+  /// Acknowledges each of `delivery_ids` that is in flight (one lock, one pump); the error names
+  /// the first that was not. `acknowledged` counts those acknowledged.
+  engine::Result<void> ack(const std::vector<std::string>& delivery_ids,
+                           std::uint32_t& acknowledged);
   void close();
   /// Deletes the channel: discards its messages, ends every wait. Returns what was discarded.
   std::uint64_t remove();
@@ -189,7 +193,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   bool drained_locked() const;
   void pump_locked();
   void take_locked(RecvOp& op);
-  void accept_one_locked(SendOp& op);
+  /// Accepts the op's next payloads while there is room, at most `most`; returns how many.
+  std::size_t accept_locked(SendOp& op, std::size_t most);
   void insert_sorted_locked(Message message);
   void erase_in_flight_locked(std::unordered_map<std::string, InFlight>::iterator it);
   void expire_due_locked();

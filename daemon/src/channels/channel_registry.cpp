@@ -289,6 +289,27 @@ Result<void> ChannelRegistry::ack(const std::string& tenant, const std::string& 
   return (*channel)->ack(delivery_id);
 }
 
+Result<void> ChannelRegistry::ack(const std::string& tenant, const std::string& name,
+                                  const std::vector<std::string>& delivery_ids,
+                                  std::uint32_t* acknowledged) {
+  std::uint32_t count = 0;
+  if (acknowledged) *acknowledged = 0;
+  auto channel = find(tenant, name);
+  if (!channel) return channel.error();
+  if (delivery_ids.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "delivery_ids: must not be empty");
+  }
+  for (std::size_t i = 0; i < delivery_ids.size(); ++i) {
+    if (delivery_ids[i].empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "delivery_ids[" + std::to_string(i) + "]: must not be empty");
+    }
+  }
+  auto result = (*channel)->ack(delivery_ids, count);
+  if (acknowledged) *acknowledged = count;
+  return result;
+}
+
 Result<std::unique_ptr<Subscription>> ChannelRegistry::subscribe(const std::string& tenant,
                                                                  const std::string& name,
                                                                  const SubscribeOptions& options) {
@@ -387,13 +408,24 @@ asio::awaitable<Result<ChannelEvent>> Subscription::next() {
     op.mode = options_.mode;
     op.ack_deadline = options_.ack_deadline;
     op.owner = id_;
+    if (options_.max_batch > 0) {
+      op.max_messages = options_.max_batch;
+      op.max_bytes = options_.max_batch_bytes;
+      if (options_.mode == DeliveryMode::kAtLeastOnce && options_.max_unacked > 0) {
+        // Only this stream adds to its unacknowledged deliveries, and next() never runs twice
+        // at once: the room seen here can only grow before the take.
+        const std::uint32_t unacked = channel->unacked(id_);
+        const std::uint32_t room = unacked < options_.max_unacked ? options_.max_unacked - unacked : 1;
+        op.max_messages = std::min(op.max_messages, room);
+      }
+    }
     auto [ec] = co_await async_wait_on(channel, WaitKind::kRecv, &op, nullptr,
                                        std::optional<engine::TimePoint>(), kAwait);
     if (ec) co_return cancelled("subscription");
     ChannelEvent event;
     if (op.closed) co_return event;
     event.type = ChannelEvent::Type::kMessage;
-    event.message = op.messages.front();
+    if (options_.max_batch == 0) event.message = op.messages.front();
     event.delivery = channel->hand_over(op);
     co_return event;
   }

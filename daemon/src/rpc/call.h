@@ -226,6 +226,16 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
   /// cancellable on purpose: gRPC always completes a started write, and Finish must wait for it.
   asio::awaitable<bool> write(const Message& message) {
     message_ = message;
+    return write_held();
+  }
+  /// The same, moving `message` in instead of copying it (a large message costs no copy).
+  asio::awaitable<bool> write(Message&& message) {
+    message_ = std::move(message);
+    return write_held();
+  }
+
+ private:
+  asio::awaitable<bool> write_held() {
     {
       std::lock_guard lock(mutex_);
       write_ok_.reset();
@@ -244,6 +254,7 @@ class StreamCall final : public grpc::ServerWriteReactor<Message> {
     co_return *write_ok_;
   }
 
+ public:
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mutex_);
     write_ok_ = ok;

@@ -137,6 +137,11 @@ Result<channels::SubscribeOptions> subscribe_options_from_proto(const v1::Subscr
   if (!deadline) return deadline.error();
   options.ack_deadline = *deadline;
   options.max_unacked = request.max_unacked();
+  if (request.max_batch() > kMaxRecvMessages) {
+    return invalid("max_batch", "must be at most " + std::to_string(kMaxRecvMessages));
+  }
+  options.max_batch = request.max_batch();
+  options.max_batch_bytes = kMaxRecvBytes;
   return options;
 }
 

@@ -54,7 +54,12 @@ asio::awaitable<grpc::Status> send(CallContext call, const v1::SendRequest& requ
   if (!call.channels) co_return unavailable();
   auto options = send_options_from_proto(request, call.limits);
   if (!options) co_return to_status(options.error());
-  std::vector<std::string> payloads(request.payloads().begin(), request.payloads().end());
+  // The payloads are moved out, not copied: the request belongs to this call alone (gRPC made
+  // it for the call, non-const) and nothing reads it after the handler.
+  auto& mutable_request = const_cast<v1::SendRequest&>(request);
+  std::vector<std::string> payloads;
+  payloads.reserve(static_cast<std::size_t>(request.payloads_size()));
+  for (auto& payload : *mutable_request.mutable_payloads()) payloads.push_back(std::move(payload));
   // Bound to a local: no temporary with a destructor inside the co_await (GCC 12).
   auto sending =
       call.channels->send(call.tenant.name, request.name(), std::move(payloads), *options);
@@ -87,17 +92,42 @@ asio::awaitable<grpc::Status> recv(CallContext call, const v1::RecvRequest& requ
 }
 
 asio::awaitable<grpc::Status> ack(CallContext call, const v1::AckRequest& request,
-                                  v1::AckResponse&) {
+                                  v1::AckResponse& response) {
   if (!call.channels) co_return unavailable();
-  auto acked = call.channels->ack(call.tenant.name, request.name(), request.delivery_id());
+  if (request.delivery_ids().empty()) {
+    auto acked = call.channels->ack(call.tenant.name, request.name(), request.delivery_id());
+    if (!acked) co_return to_status(acked.error());
+    response.set_acknowledged(1);
+    co_return grpc::Status::OK;
+  }
+  const std::size_t count =
+      static_cast<std::size_t>(request.delivery_ids_size()) + (request.delivery_id().empty() ? 0 : 1);
+  if (count > call.limits.max_batch) {
+    co_return invalid("delivery_ids: more than " + std::to_string(call.limits.max_batch) +
+                      " deliveries (limits.max_batch)");
+  }
+  std::vector<std::string> ids;
+  ids.reserve(count);
+  if (!request.delivery_id().empty()) ids.push_back(request.delivery_id());
+  ids.insert(ids.end(), request.delivery_ids().begin(), request.delivery_ids().end());
+  std::uint32_t acknowledged = 0;
+  auto acked = call.channels->ack(call.tenant.name, request.name(), ids, &acknowledged);
+  response.set_acknowledged(acknowledged);
   if (!acked) co_return to_status(acked.error());
   co_return grpc::Status::OK;
 }
 
-void event_to_proto(const channels::ChannelEvent& event, v1::ChannelEvent& out) {
+void event_to_proto(const channels::ChannelEvent& event, bool batched, v1::ChannelEvent& out) {
   switch (event.type) {
     case channels::ChannelEvent::Type::kMessage:
-      message_to_proto(event.message, *out.mutable_message());
+      if (batched) {
+        // MPSC with max_batch: the messages are the ones the delivery holds.
+        auto* batch = out.mutable_batch()->mutable_messages();
+        batch->Reserve(static_cast<int>(event.delivery.messages.size()));
+        for (const auto& message : event.delivery.messages) message_to_proto(message, *batch->Add());
+      } else {
+        message_to_proto(event.message, *out.mutable_message());
+      }
       break;
     case channels::ChannelEvent::Type::kLagged:
       out.mutable_lagged()->set_skipped(event.skipped);
@@ -122,6 +152,7 @@ asio::awaitable<grpc::Status> subscribe(CallContext call, const v1::SubscribeReq
   if (!options) co_return to_status(options.error());
   auto subscription = call.channels->subscribe(call.tenant.name, request.name(), *options);
   if (!subscription) co_return to_status(subscription.error());
+  const bool batched = options->max_batch > 0;
   v1::ChannelEvent message;
   for (;;) {
     // A cancel that arrived during the last (uncancellable) write is only recorded in this
@@ -138,9 +169,11 @@ asio::awaitable<grpc::Status> subscribe(CallContext call, const v1::SubscribeReq
       co_return to_status(event.error());
     }
     message.Clear();
-    event_to_proto(*event, message);
-    // An MPSC message not written goes back to the channel with event->delivery.
-    if (!co_await stream.write(message)) {
+    // Only MPSC messages come in a delivery; BROADCAST messages stay one per event.
+    event_to_proto(*event, batched && !event->delivery.messages.empty(), message);
+    // An MPSC message (or batch) not written goes back to the channel with event->delivery.
+    // Moved, not copied: a batch of a thousand messages is not built twice.
+    if (!co_await stream.write(std::move(message))) {
       co_return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
     }
     event->delivery.commit();

@@ -553,6 +553,139 @@ TEST_F(ChannelTest, AnMpscSubscriptionStopsTakingAtMaxUnacked) {
   EXPECT_EQ((*second)->message.payload, "b");
 }
 
+// Batched subscriptions (SubscribeOptions::max_batch).
+
+std::vector<std::string> payloads_of(const std::vector<Message>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.payload);
+  return out;
+}
+
+TEST_F(ChannelTest, ABatchingSubscriptionTakesWhatIsQueuedUpToMaxBatchInOrderAndNeverWaitsForMore) {
+  create("jobs", ChannelKind::kMpsc, 20);
+  ASSERT_TRUE(*send("jobs", {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+  SubscribeOptions options;
+  options.max_batch = 4;
+  auto sub = subscribe("jobs", options);
+  std::vector<std::size_t> sizes;
+  std::vector<std::uint64_t> sequences;
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) {
+    auto event = next(*sub);
+    ASSERT_EQ(event.type, ChannelEvent::Type::kMessage);
+    sizes.push_back(event.delivery.messages.size());
+    for (const auto& m : event.delivery.messages) {
+      sequences.push_back(m.sequence);
+      got.push_back(m.payload);
+      EXPECT_EQ(m.delivery_count, 1u);
+    }
+    event.delivery.commit();
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{4, 4, 2}));
+  EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+  EXPECT_EQ(sequences, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(info("jobs").depth, 0u);
+
+  // An empty channel: the stream waits for the first message, then takes it alone.
+  std::optional<Result<ChannelEvent>> waiting;
+  start(sub->next(), waiting);
+  EXPECT_FALSE(waiting.has_value());
+  ASSERT_TRUE(*send("jobs", {"x"}));
+  settle();
+  ASSERT_TRUE(waiting && *waiting);
+  EXPECT_EQ(payloads_of((*waiting)->delivery.messages), (std::vector<std::string>{"x"}));
+  (*waiting)->delivery.commit();
+}
+
+TEST_F(ChannelTest, ABatchWhoseWriteFailedGoesBackWholeBeforeNewerMessages) {
+  create("jobs", ChannelKind::kMpsc, 20);
+  ASSERT_TRUE(*send("jobs", {"a", "b", "c", "d"}));
+  SubscribeOptions options;
+  options.max_batch = 3;
+  auto sub = subscribe("jobs", options);
+  {
+    auto lost = next(*sub);
+    EXPECT_EQ(payloads_of(lost.delivery.messages), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(info("jobs").depth, 4u) << "held for the stream until written";
+  }  // not committed: the write failed
+  ASSERT_TRUE(*send("jobs", {"e"}));
+  auto again = next(*sub);
+  ASSERT_EQ(again.delivery.messages.size(), 3u);
+  EXPECT_EQ(payloads_of(again.delivery.messages), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(again.delivery.messages[0].delivery_count, 1u) << "that delivery never happened";
+  again.delivery.commit();
+  auto rest = next(*sub);
+  EXPECT_EQ(payloads_of(rest.delivery.messages), (std::vector<std::string>{"d", "e"}));
+  rest.delivery.commit();
+  EXPECT_EQ(info("jobs").depth, 0u);
+}
+
+TEST_F(ChannelTest, AtLeastOnceBatchesRespectMaxUnackedAckTogetherAndRedeliverWhatWasNotAcked) {
+  create("jobs", ChannelKind::kMpsc, 20);
+  ASSERT_TRUE(*send("jobs", {"a", "b", "c", "d", "e"}));
+  SubscribeOptions options;
+  options.mode = DeliveryMode::kAtLeastOnce;
+  options.ack_deadline = 5s;
+  options.max_unacked = 3;
+  options.max_batch = 10;
+  auto sub = subscribe("jobs", options);
+  auto first = next(*sub);
+  ASSERT_EQ(payloads_of(first.delivery.messages), (std::vector<std::string>{"a", "b", "c"}))
+      << "no more than max_unacked at once";
+  first.delivery.commit();
+  EXPECT_EQ(info("jobs").in_flight, 3u);
+  std::optional<Result<ChannelEvent>> second;
+  start(sub->next(), second);
+  EXPECT_FALSE(second.has_value());
+
+  // One call acknowledges a and b; c stays in flight. The stream may take two more.
+  std::uint32_t acknowledged = 0;
+  ASSERT_TRUE(registry_->ack("alpha", "jobs",
+                             {first.delivery.messages[0].delivery_id,
+                              first.delivery.messages[1].delivery_id},
+                             &acknowledged));
+  EXPECT_EQ(acknowledged, 2u);
+  settle();
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ(payloads_of((*second)->delivery.messages), (std::vector<std::string>{"d", "e"}));
+  (*second)->delivery.commit();
+
+  // An ack naming a delivery no longer in flight fails, naming it; the others count.
+  auto partly = registry_->ack("alpha", "jobs",
+                               {first.delivery.messages[0].delivery_id,
+                                (*second)->delivery.messages[0].delivery_id},
+                               &acknowledged);
+  ASSERT_FALSE(partly);
+  EXPECT_EQ(partly.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(partly.error().message.find(first.delivery.messages[0].delivery_id), std::string::npos)
+      << partly.error().message;
+  EXPECT_EQ(acknowledged, 1u);
+  EXPECT_EQ(info("jobs").in_flight, 2u);  // c and e
+
+  // Past the deadline, the unacknowledged c and e come back, in order, delivered twice.
+  advance(5s);
+  auto redelivered = next(*sub);
+  ASSERT_EQ(payloads_of(redelivered.delivery.messages), (std::vector<std::string>{"c", "e"}));
+  EXPECT_EQ(redelivered.delivery.messages[0].delivery_count, 2u);
+  EXPECT_EQ(redelivered.delivery.messages[1].delivery_count, 2u);
+  redelivered.delivery.commit();
+
+  auto empty = registry_->ack("alpha", "jobs", std::vector<std::string>{}, &acknowledged);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ChannelTest, ASubscriptionWithoutMaxBatchStillTakesOneMessagePerEvent) {
+  create("jobs", ChannelKind::kMpsc, 20);
+  ASSERT_TRUE(*send("jobs", {"a", "b"}));
+  auto sub = subscribe("jobs");
+  auto first = next(*sub);
+  EXPECT_EQ(first.message.payload, "a");
+  EXPECT_EQ(payloads_of(first.delivery.messages), (std::vector<std::string>{"a"}));
+  first.delivery.commit();
+  EXPECT_EQ(info("jobs").depth, 1u);
+}
+
 // --- BROADCAST -------------------------------------------------------------------------------
 
 TEST_F(ChannelTest, ThreeBroadcastSubscribersEachGetAllFiveMessages) {

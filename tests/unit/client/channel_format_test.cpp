@@ -29,6 +29,21 @@ TEST(ChannelFormat, EventsPrintAsMessageValueLaggedOrClosed) {
   EXPECT_EQ(format_channel_event(event), "closed");
 }
 
+TEST(ChannelFormat, ABatchEventIsOneMessageLinePerMessage) {
+  orch::v1::ChannelEvent event;
+  auto* a = event.mutable_batch()->add_messages();
+  a->set_sequence(7);
+  a->set_delivery_count(1);
+  a->set_payload("a");
+  auto* b = event.mutable_batch()->add_messages();
+  b->set_sequence(8);
+  b->set_delivery_count(2);
+  b->set_delivery_id("1-9");
+  b->set_payload("b");
+  EXPECT_EQ(format_channel_event(event),
+            "message seq=7 delivery=1 \"a\"\nmessage seq=8 delivery=2 id=1-9 \"b\"");
+}
+
 TEST(ChannelFormat, AChannelIsFieldLinesAndATableRow) {
   orch::v1::ChannelInfo info;
   info.set_name("config");

@@ -45,7 +45,8 @@ std::string format_channel_message(const orch::v1::ChannelMessage& message);
 /// A watch value: `value version=V "VALUE"`. No trailing newline.
 std::string format_watch_value(const orch::v1::WatchValue& value);
 
-/// One Subscribe event: a message or value line as above, `lagged skipped=N`, or `closed`.
+/// One Subscribe event: a message or value line as above, `lagged skipped=N`, or `closed`; a
+/// batch event gives one message line per message (joined by newlines, no trailing one).
 /// No trailing newline.
 std::string format_channel_event(const orch::v1::ChannelEvent& event);
 

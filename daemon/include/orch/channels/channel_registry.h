@@ -85,24 +85,27 @@ class Received {
 /// One event of a subscription.
 struct ChannelEvent {
   enum class Type : std::uint8_t {
-    kMessage,  ///< MPSC (in `delivery`) and BROADCAST (in `message`)
+    kMessage,  ///< MPSC (in `delivery`: one message, or with max_batch a batch) and BROADCAST
+               ///< (in `message`)
     kLagged,   ///< BROADCAST: `skipped` messages were lost to this subscriber
     kValue,    ///< WATCH: `value`
     kClosed,   ///< the channel was closed (or deleted) and everything left was delivered
   };
   Type type = Type::kClosed;
-  /// BROADCAST message, or a copy of the MPSC message held in `delivery`.
+  /// BROADCAST message, or (MPSC without max_batch) a copy of the message held in `delivery`.
   Message message;
   std::uint64_t skipped = 0;
   WatchValue value;
-  /// MPSC: the message taken for this subscriber; commit() once it was written to the client,
-  /// or let it go to give it back.
+  /// MPSC: the message taken for this subscriber (with max_batch: the 1 to max_batch messages,
+  /// oldest first); commit() once it was written to the client, or let it go to give it back.
   Received delivery;
 };
 
 /// A Subscribe stream's cursor into a channel. BROADCAST: every message sent after subscribe(),
 /// with Lagged for what fell out of the ring. WATCH: the current value at once, then each newer
-/// value (coalesced). MPSC: a competing receiver that takes one message per next().
+/// value (coalesced). MPSC: a competing receiver that takes one message per next(), or with
+/// SubscribeOptions::max_batch every queued message up to that many (never waiting for more
+/// than the first).
 ///
 /// Thread-safety: next() must not run twice at once; destroy it when the stream ends
 /// (unsubscribes).
@@ -164,6 +167,12 @@ class ChannelRegistry {
   /// Acknowledges an AT_LEAST_ONCE delivery. FAILED_PRECONDITION when it is not in flight.
   engine::Result<void> ack(const std::string& tenant, const std::string& name,
                            const std::string& delivery_id);
+  /// Acknowledges several deliveries under one lock, in order. Every one in flight is
+  /// acknowledged; FAILED_PRECONDITION names the first that was not (the others are
+  /// acknowledged all the same; `acknowledged`, when given, counts them either way).
+  engine::Result<void> ack(const std::string& tenant, const std::string& name,
+                           const std::vector<std::string>& delivery_ids,
+                           std::uint32_t* acknowledged = nullptr);
 
   /// Opens a subscription (any kind).
   engine::Result<std::unique_ptr<Subscription>> subscribe(const std::string& tenant,

@@ -145,6 +145,12 @@ struct SubscribeOptions {
   /// MPSC with AT_LEAST_ONCE: take no message while this many of the subscription's
   /// deliveries are unacknowledged; 0: no limit but the capacity.
   std::uint32_t max_unacked = 0;
+  /// MPSC: take up to this many queued messages per event (a batch); 0: one message per event,
+  /// handed out as ChannelEvent::message too (the stream's original form).
+  std::uint32_t max_batch = 0;
+  /// MPSC with max_batch: stop adding messages to a batch past this many payload bytes (the
+  /// first is always taken); 0: no limit.
+  std::size_t max_batch_bytes = 0;
 };
 
 }  // namespace orch::channels

@@ -15,7 +15,7 @@
 
 namespace orch::rpc {
 
-/// Most messages one Recv may take.
+/// Most messages one Recv may take, and one Subscribe batch may carry.
 inline constexpr std::uint32_t kMaxRecvMessages = 1000;
 /// Payload bytes one Recv answer carries at most (beyond its first message): gRPC clients
 /// accept 4 MiB per message by default.
