@@ -75,6 +75,11 @@ struct Options {
   // --memory-tasks 1000000 runs the full count).
   std::uint64_t memory_tasks = 100'000;
   std::uint64_t channel_msgs = 200'000;
+  // Scenario 6: messages per producer write (a NATS write, a Redis LPUSH, an orchestrd Send) and
+  // most per consumer read (Redis BLMPOP COUNT, orchestrd Subscribe max_batch), alike for every
+  // system. 1,000 publishes of 16 bytes are about what a NATS client's 32 KiB write buffer
+  // holds when it flushes.
+  unsigned channel_batch = 1000;
   unsigned scrape_tenants = 100;
   unsigned scrape_channels = 1000;
   unsigned scrapes = 200;
@@ -85,7 +90,8 @@ struct Options {
 [[noreturn]] void usage(const std::string& error) {
   std::fprintf(stderr,
                "orch_bench: %s\nusage: orch_bench [--smoke] [--rounds N] [--scenarios 1,2,...] "
-               "[--json PATH] [--markdown PATH] [--notes PATH] [--memory-tasks N]\n",
+               "[--json PATH] [--markdown PATH] [--notes PATH] [--memory-tasks N] "
+               "[--channel-batch N]\n",
                error.c_str());
   std::exit(2);
 }
@@ -128,6 +134,9 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--memory-tasks") {
       o.memory_tasks = std::stoull(value());
       if (o.memory_tasks < 2000 || o.memory_tasks > 1'000'000) usage("--memory-tasks: 2000 to 1000000");
+    } else if (flag == "--channel-batch") {
+      o.channel_batch = static_cast<unsigned>(std::stoul(value()));
+      if (o.channel_batch < 1 || o.channel_batch > 1000) usage("--channel-batch: 1 to 1000");
     } else {
       usage("unknown flag " + flag);
     }
@@ -766,7 +775,7 @@ void scenario_timers(const Options& o, const Env& env, Results& r) {
 // ----- scenario 6: channels -----------------------------------------------------------------
 
 double channel_rate(const Options& o, const Env& env, const std::string& system) {
-  constexpr int kBatch = 64;
+  const unsigned kBatch = o.channel_batch;
   Server s = start_server(env, system);
   std::unique_ptr<orch::client::Client> client;
   std::shared_ptr<redisContext> redis;
@@ -796,27 +805,42 @@ double channel_rate(const Options& o, const Env& env, const std::string& system)
   } else {
     argv.insert(argv.end(), {"--port", std::to_string(s.port)});
   }
+  const auto seconds_bound = std::chrono::seconds(static_cast<int>(o.phase_seconds) + 30);
+  // orchestrd's consumer is a Subscribe stream that takes batches (SubscribeRequest.max_batch):
+  // like the NATS subscriber, it reads what the server pushes without asking for each batch;
+  // each stream message carries what was queued when its write started, at most kBatch.
+  std::unique_ptr<grpc::ClientContext> stream_ctx;
+  std::unique_ptr<grpc::ClientReader<orch::v1::ChannelEvent>> stream;
+  if (system == "orchestrd") {
+    orch::v1::SubscribeRequest req;
+    req.set_name("bench");
+    req.set_max_batch(kBatch);
+    stream_ctx = client->context(std::chrono::duration_cast<Ms>(seconds_bound));
+    stream = client->channels().Subscribe(stream_ctx.get(), req);
+  }
   Process producer(system + " producer", argv, env.log);
   std::uint64_t received = 0;
+  std::uint64_t next_sequence = 1;  // orchestrd: every message, in order, exactly once
   Clock::time_point first;
   Clock::time_point last;
-  const auto bound = Clock::now() + std::chrono::seconds(static_cast<int>(o.phase_seconds) + 30);
+  const auto bound = Clock::now() + seconds_bound;
+  orch::v1::ChannelEvent event;
   while (received < o.channel_msgs) {
     if (Clock::now() > bound) throw Error("channel: only " + std::to_string(received) + " messages in the bound");
     std::uint64_t got = 0;
     if (system == "orchestrd") {
-      orch::v1::RecvRequest req;
-      req.set_name("bench");
-      req.set_max_messages(kBatch);
-      req.mutable_timeout()->set_seconds(10);
-      orch::v1::RecvResponse resp;
-      auto ctx = client->context(Ms(15000));
-      const auto status = client->channels().Recv(ctx.get(), req, &resp);
-      if (!status.ok()) throw Error("Recv: " + status.error_message());
-      got = static_cast<std::uint64_t>(resp.messages_size());
-      if (got == 0) throw Error("Recv: nothing within 10s");
+      if (!stream->Read(&event)) throw Error("Subscribe: " + stream->Finish().error_message());
+      if (!event.has_batch()) throw Error("Subscribe: an event that is not a batch");
+      for (const auto& m : event.batch().messages()) {
+        if (m.sequence() != next_sequence || m.payload().size() != 16) {
+          throw Error("Subscribe: message " + std::to_string(m.sequence()) + " where " +
+                      std::to_string(next_sequence) + " was due");
+        }
+        ++next_sequence;
+      }
+      got = static_cast<std::uint64_t>(event.batch().messages_size());
     } else if (system == "redis") {
-      redisAppendCommand(redis.get(), "BLMPOP 10 1 bench:ch RIGHT COUNT %d", kBatch);
+      redisAppendCommand(redis.get(), "BLMPOP 10 1 bench:ch RIGHT COUNT %d", static_cast<int>(kBatch));
       auto* rep = redis_reply(redis.get());
       if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) got = rep->element[1]->elements;
       freeReplyObject(rep);
@@ -829,6 +853,8 @@ double channel_rate(const Options& o, const Env& env, const std::string& system)
     received += got;
     last = Clock::now();
   }
+  if (stream_ctx) stream_ctx->TryCancel();
+  stream.reset();
   producer.stop();
   s.proc->stop();
   const double seconds = std::chrono::duration<double>(last - first).count();
