@@ -186,16 +186,20 @@ class RunCall final : public grpc::ServerUnaryReactor {
     };
     auto tenant = service.authenticate(ctx);
     if (!tenant) return refuse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
-    auto slot = service.take_slot((*tenant)->name, SlotKind::kWaiting);
-    if (!slot) return refuse(to_status(slot.error()));
     const auto limits = service.limits.get();
     CallContext call{**tenant, *limits, service.engine, service.metrics};
     auto args = spawn_args_from_proto(request->task(), policy(call), "task");
     if (!args) return refuse(refuse_spawn(call, args.error()));
     auto timeout = timeout_from_proto(request->timeout(), request->has_timeout(), "timeout", limits->max_duration);
     if (!timeout) return refuse(to_status(timeout.error()));
+    // The slot is taken before the spawn: a tenant at its limit spawns nothing.
+    auto slot = service.take_slot((*tenant)->name, SlotKind::kWaiting);
+    if (!slot) return refuse(to_status(slot.error()));
     auto outcome = service.engine.spawn((*tenant)->name, std::move(*args));
-    if (!outcome) return refuse(to_status(outcome.error()));
+    if (!outcome) {
+      *slot = CallSlot();  // free before the caller sees the answer
+      return refuse(to_status(outcome.error()));
+    }
     response->set_existing(outcome->existing);
     auto* run = new RunCall(service, started, ctx, std::move(*tenant), std::move(*slot), outcome->id,
                             *timeout, request->abort_unfinished(), *response);
