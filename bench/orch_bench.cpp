@@ -247,7 +247,7 @@ Server start_server(const Env& env, const std::string& system, const OrchConfig&
     std::ofstream(sub + "/orchestrd.yaml") << orch_yaml(config);
     const std::string ready = sub + "/ready.json";
     // ORCH_BENCH_WRAPPER (e.g. "heaptrack -o /tmp/h" or "valgrind --tool=callgrind") runs the
-    // daemon under a profiler; the figures are then the profiler's, not the daemon's.
+    // daemon (and the floor server) under a profiler; the figures are then the profiler's.
     std::vector<std::string> argv;
     if (const char* wrapper = std::getenv("ORCH_BENCH_WRAPPER")) {
       std::istringstream words(wrapper);
@@ -279,8 +279,14 @@ Server start_server(const Env& env, const std::string& system, const OrchConfig&
   } else if (system == "nats") {
     argv = {"nats-server", "-a", "127.0.0.1", "-p", port};
   } else if (system == "grpc-floor") {
-    argv = {env.self, "role", "floor", "--port", port, "--max-seconds",
-            std::to_string(env.role_seconds)};
+    // ORCH_BENCH_WRAPPER profiles the floor too, so that both sides of scenario 2 compare.
+    if (const char* wrapper = std::getenv("ORCH_BENCH_WRAPPER")) {
+      std::istringstream words(wrapper);
+      std::string word;
+      while (words >> word) argv.push_back(word);
+    }
+    argv.insert(argv.end(), {env.self, "role", "floor", "--port", port, "--max-seconds",
+                             std::to_string(env.role_seconds)});
   } else {
     throw Error("unknown system " + system);
   }
