@@ -256,7 +256,7 @@ Server start_server(const Env& env, const std::string& system, const OrchConfig&
     std::ofstream(sub + "/orchestrd.yaml") << orch_yaml(config);
     const std::string ready = sub + "/ready.json";
     // ORCH_BENCH_WRAPPER (e.g. "heaptrack -o /tmp/h" or "valgrind --tool=callgrind") runs the
-    // daemon under a profiler; the figures are then the profiler's, not the daemon's.
+    // daemon (and the floor server) under a profiler; the figures are then the profiler's.
     std::vector<std::string> argv;
     if (const char* wrapper = std::getenv("ORCH_BENCH_WRAPPER")) {
       std::istringstream words(wrapper);
@@ -288,8 +288,14 @@ Server start_server(const Env& env, const std::string& system, const OrchConfig&
   } else if (system == "nats") {
     argv = {"nats-server", "-a", "127.0.0.1", "-p", port};
   } else if (system == "grpc-floor") {
-    argv = {env.self, "role", "floor", "--port", port, "--max-seconds",
-            std::to_string(env.role_seconds)};
+    // ORCH_BENCH_WRAPPER profiles the floor too, so that both sides of scenario 2 compare.
+    if (const char* wrapper = std::getenv("ORCH_BENCH_WRAPPER")) {
+      std::istringstream words(wrapper);
+      std::string word;
+      while (words >> word) argv.push_back(word);
+    }
+    argv.insert(argv.end(), {env.self, "role", "floor", "--port", port, "--max-seconds",
+                             std::to_string(env.role_seconds)});
   } else {
     throw Error("unknown system " + system);
   }
@@ -403,6 +409,21 @@ Op orch_spawn_join(std::shared_ptr<orch::client::Client> client, orch::v1::TaskS
     join.mutable_timeout()->set_seconds(10);
     orch::v1::JoinResponse joined;
     check_task(client->join(join, joined, Ms(15000)), joined);
+  };
+}
+
+// One Run call per task: spawn and wait in one round trip, as the floor's one empty call.
+Op orch_run(std::shared_ptr<orch::client::Client> client, orch::v1::TaskSpec spec) {
+  return [client, spec = std::move(spec)] {
+    orch::v1::RunRequest req;
+    *req.mutable_task()->mutable_spec() = spec;
+    req.mutable_timeout()->set_seconds(10);
+    orch::v1::RunResponse resp;
+    const auto status = client->run(req, resp, Ms(15000));
+    if (!status.ok()) throw Error("Run: " + status.error_message());
+    if (resp.task().state() != orch::v1::TASK_STATE_SUCCEEDED) {
+      throw Error("task did not succeed: " + resp.ShortDebugString().substr(0, 300));
+    }
   };
 }
 
@@ -559,7 +580,7 @@ void scenario_noop(const Options& o, const Env& env, Results& r) {
             auto client = std::make_shared<orch::client::Client>(
                 orch::client::ClientOptions{s.address(), ""});
             const auto spec = orch::client::sleep(orch::Duration::zero());
-            factory = [client, spec](unsigned) { return orch_spawn_join(client, spec); };
+            factory = [client, spec](unsigned) { return orch_run(client, spec); };
           } else {
             auto channel = grpc::CreateChannel(s.address(), grpc::InsecureChannelCredentials());
             auto stub = std::shared_ptr<orch::bench::Floor::Stub>(orch::bench::Floor::NewStub(channel));

@@ -301,9 +301,9 @@ int Commands::spawn(const SpawnArgs& args) {
   add_labels(args.labels, *request.mutable_labels());
   request.set_idempotency_key(args.idempotency_key);
 
-  v1::SpawnResponse spawned;
-  check(client().spawn(request, spawned));
   if (!args.wait) {
+    v1::SpawnResponse spawned;
+    check(client().spawn(request, spawned));
     if (json()) {
       out_ << to_json(spawned) << '\n';
     } else {
@@ -313,17 +313,13 @@ int Commands::spawn(const SpawnArgs& args) {
     return kExitOk;
   }
 
-  v1::JoinRequest join;
-  join.add_ids(spawned.id());
-  v1::JoinResponse joined;
-  check(client().join(join, joined));
-  if (joined.tasks_size() != 1) {
-    throw RpcError(
-        grpc::Status(grpc::StatusCode::INTERNAL,
-                     "Join returned " + std::to_string(joined.tasks_size()) + " tasks for 1 id"));
-  }
-  print_task(joined.tasks(0));
-  return succeeded(joined.tasks(0)) ? kExitOk : kExitTaskNotSucceeded;
+  // One round trip: Run spawns the task and answers when it is terminal.
+  v1::RunRequest run;
+  *run.mutable_task() = std::move(request);
+  v1::RunResponse ran;
+  check(client().run(run, ran));
+  print_task(ran.task());
+  return succeeded(ran.task()) ? kExitOk : kExitTaskNotSucceeded;
 }
 
 int Commands::get(const std::string& id) {

@@ -79,7 +79,7 @@ QUEUE, http METHOD URL, send CHANNEL MSG, recv CHANNEL) or as a TaskSpec file: -
 or YAML, '-' reads stdin; duration fields take 250ms, 2s, 1m30s as well as "0.250s").
 
 Output: the new task's id (json: {"id":"...","existing":false}; existing is true when the
-idempotency key matched an earlier task). With --wait: joins the task and prints it as
+idempotency key matched an earlier task). With --wait: waits for the task (one Run call) and prints it as
 `orchctl get` does; exit 1 unless it ended SUCCEEDED.
 )";
 
@@ -327,7 +327,7 @@ int main(int argc, char** argv) {
   orchctl::SpawnArgs spawn_args;
   auto* spawn = app.add_subcommand("spawn", "Spawn a task; print its id, or with --wait its end");
   spawn->footer(std::string(kSpawnFooter) + "\n" + kTaskText + "\n" + kSpawnExample);
-  spawn->add_flag("--wait", spawn_args.wait, "join the task and print it once it has ended");
+  spawn->add_flag("--wait", spawn_args.wait, "wait for the task (one Run call) and print it once it has ended");
   spawn->add_option("--name", spawn_args.name, "a name for people");
   spawn->add_option("--label", spawn_args.labels, "a label key=value (repeatable)")
       ->check(orchctl::label_check())

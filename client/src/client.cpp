@@ -106,6 +106,11 @@ grpc::Status Client::select(const orch::v1::SelectRequest& request,
   return tasks_->Select(context(deadline).get(), request, &response);
 }
 
+grpc::Status Client::run(const orch::v1::RunRequest& request, orch::v1::RunResponse& response,
+                         Deadline deadline) {
+  return tasks_->Run(context(deadline).get(), request, &response);
+}
+
 grpc::Status Client::abort(const orch::v1::AbortRequest& request, orch::v1::AbortResponse& response,
                            Deadline deadline) {
   return tasks_->Abort(context(deadline).get(), request, &response);

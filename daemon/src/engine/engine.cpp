@@ -526,7 +526,8 @@ Result<ListPage> Engine::list(std::string_view tenant_name, const ListQuery& que
 }
 
 Result<std::vector<std::string>> Engine::abort(std::string_view tenant_name,
-                                               const std::vector<std::string>& ids) {
+                                               const std::vector<std::string>& ids,
+                                               const std::string& reason) {
   auto records = impl_->find_all(tenant_name, ids);
   if (!records) return records.error();
   std::vector<std::string> aborted;
@@ -536,7 +537,7 @@ Result<std::vector<std::string>> Engine::abort(std::string_view tenant_name,
       if (!is_terminal(r->state)) aborted.push_back(r->id);
     }
   }
-  impl_->abort_unfinished(*records, "cancelled: aborted by request");
+  impl_->abort_unfinished(*records, reason);
   return aborted;
 }
 
@@ -628,6 +629,45 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
     impl_->abort_unfinished(losers, "cancelled: lost a select to task " + ids[winner]);
   }
   co_return SelectOutcome{static_cast<std::uint32_t>(winner), std::move(snapshots[winner])};
+}
+
+Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::string_view id,
+                                         TerminalCallback done) {
+  std::unique_lock lock(impl_->mutex);
+  auto tenant = impl_->tenant_locked(tenant_name);
+  if (!tenant) return tenant.error();
+  impl_->sweep_locked(Clock::now());
+  auto record = impl_->find_task_locked(**tenant, id);
+  if (!record) return not_found(id);
+  // Waiters are completed (never with an error: cancel_on_terminal removes them unrun) after
+  // the task's terminal state is set; the snapshot is taken when the callback runs.
+  WaitQueue::Handler handler(
+      [impl = impl_.get(), record, done = std::move(done)](boost::system::error_code) {
+        TaskSnapshot snapshot;
+        {
+          std::lock_guard lock(impl->mutex);
+          snapshot = impl->snapshot_locked(*record);
+        }
+        done(std::move(snapshot));
+      });
+  if (is_terminal(record->state)) {
+    lock.unlock();
+    WaitQueue::complete(WaitQueue::Waiter{0, std::move(handler), impl_->executor}, {});
+    return TerminalWait{std::move(record), 0};
+  }
+  const std::uint64_t waiter = record->terminal_waiters.push(std::move(handler), impl_->executor);
+  return TerminalWait{std::move(record), waiter};
+}
+
+bool Engine::cancel_on_terminal(const TerminalWait& wait) {
+  if (!wait.record || wait.waiter == 0) return false;
+  std::optional<WaitQueue::Waiter> removed;
+  {
+    std::lock_guard lock(impl_->mutex);
+    removed = wait.record->terminal_waiters.remove(wait.waiter);
+  }
+  // Destroyed here, outside the mutex, without running.
+  return removed.has_value();
 }
 
 Result<std::shared_ptr<TaskWatch>> Engine::watch(std::string_view tenant_name,

@@ -1,7 +1,11 @@
 #pragma once
-// RPC internals: gRPC callback reactors whose handlers are coroutines on the runtime.
+// RPC internals: gRPC callback reactors.
 //
-// A reactor co_spawns its handler on its own strand with a cancellation slot it owns. The
+// InlineCall: a unary call that never waits (Spawn, Get, List, Abort, WhoAmI, ...) is answered
+// on gRPC's callback thread itself: gRPC's default reactor, no strand, no coroutine, no
+// hand-off to the io_context and back.
+//
+// UnaryCall and StreamCall run handlers that are coroutines on the runtime. A reactor co_spawns its handler on its own strand with a cancellation slot it owns. The
 // handler's completion calls Finish exactly once (an escaped exception becomes INTERNAL).
 // OnCancel (client gone, deadline, server shutdown) only posts a terminal cancellation to the
 // strand; OnDone posts the reactor's deletion there, after everything else it ran.
@@ -109,6 +113,37 @@ struct ServiceBase {
 };
 
 std::string log_line_for(const char* method, const grpc::Status& status);
+
+/// A unary call whose handler answers at once: run inline on the gRPC thread that delivered the
+/// request. The handler must not block (short mutexes only) and must not wait for the io_context.
+template <typename Request, typename Response>
+struct InlineCall {
+  using Handler = grpc::Status (*)(CallContext, const Request&, Response&);
+
+  static grpc::ServerUnaryReactor* start(const ServiceBase& service, const char* method,
+                                         grpc::CallbackServerContext* ctx, const Request* request,
+                                         Response* response, Handler handler) {
+    const auto started = std::chrono::steady_clock::now();
+    grpc::Status status;
+    if (auto tenant = service.authenticate(ctx); !tenant) {
+      status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message);
+    } else {
+      const auto limits = service.limits.get();
+      CallContext context{**tenant,        *limits,           service.engine,
+                          service.metrics, service.schedules, service.mutexes,
+                          service.channels};
+      try {
+        status = handler(context, *request, *response);
+      } catch (...) {
+        status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
+      }
+    }
+    service.observe(method, status, started);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(status);
+    return reactor;
+  }
+};
 
 /// A unary call whose handler is a coroutine returning the call's status.
 template <typename Request, typename Response>

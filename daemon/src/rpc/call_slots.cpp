@@ -6,8 +6,8 @@
 namespace orch::rpc {
 namespace {
 
-constexpr std::array<std::string_view, 5> kWaitingMethods = {
-    "TaskService/Join", "TaskService/Select", "ChannelService/Send", "ChannelService/Recv",
+constexpr std::array<std::string_view, 6> kWaitingMethods = {
+    "TaskService/Join", "TaskService/Select", "TaskService/Run", "ChannelService/Send", "ChannelService/Recv",
     "MutexService/Lock"};
 
 std::size_t index_of(SlotKind kind) { return kind == SlotKind::kStream ? 0 : 1; }
@@ -61,7 +61,7 @@ engine::Result<CallSlot> CallSlots::acquire(const std::string& tenant, SlotKind 
   return engine::make_error(
       engine::ErrorCode::kResourceExhausted,
       "max_waiting_rpcs_per_tenant (" + count + ") reached: tenant " + tenant + " has " + count +
-          " calls waiting (Join, Select, channel Send/Recv, mutex Lock); retry later or raise "
+          " calls waiting (Join, Select, Run, channel Send/Recv, mutex Lock); retry later or raise "
           "limits.max_waiting_rpcs_per_tenant");
 }
 

@@ -20,7 +20,7 @@ namespace orch::rpc {
 
 enum class SlotKind {
   kStream,   // a streaming call: Watch, Ticks, Subscribe, worker Connect
-  kWaiting,  // a unary call that may wait: Join, Select, channel Send/Recv, mutex Lock
+  kWaiting,  // a unary call that may wait: Join, Select, Run, channel Send/Recv, mutex Lock
 };
 
 /// Whether the unary `method` ("Service/Method") is one that waits (a kWaiting slot).

@@ -37,15 +37,15 @@ class CommitWhenDelivered final : public DoneHook {
   channels::Received received_;
 };
 
-asio::awaitable<grpc::Status> create(CallContext call, const v1::CreateChannelRequest& request,
-                                     v1::ChannelInfo& response) {
-  if (!call.channels) co_return unavailable();
+grpc::Status create(CallContext call, const v1::CreateChannelRequest& request,
+                    v1::ChannelInfo& response) {
+  if (!call.channels) return unavailable();
   auto spec = channel_spec_from_proto(request);
-  if (!spec) co_return to_status(spec.error());
+  if (!spec) return to_status(spec.error());
   auto info = call.channels->create(call.tenant.name, *spec);
-  if (!info) co_return to_status(info.error());
+  if (!info) return to_status(info.error());
   info_to_proto(*info, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
 asio::awaitable<grpc::Status> send(CallContext call, const v1::SendRequest& request,
@@ -91,19 +91,18 @@ asio::awaitable<grpc::Status> recv(CallContext call, const v1::RecvRequest& requ
   co_return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> ack(CallContext call, const v1::AckRequest& request,
-                                  v1::AckResponse& response) {
-  if (!call.channels) co_return unavailable();
+grpc::Status ack(CallContext call, const v1::AckRequest& request, v1::AckResponse& response) {
+  if (!call.channels) return unavailable();
   if (request.delivery_ids().empty()) {
     auto acked = call.channels->ack(call.tenant.name, request.name(), request.delivery_id());
-    if (!acked) co_return to_status(acked.error());
+    if (!acked) return to_status(acked.error());
     response.set_acknowledged(1);
-    co_return grpc::Status::OK;
+    return grpc::Status::OK;
   }
   const std::size_t count =
       static_cast<std::size_t>(request.delivery_ids_size()) + (request.delivery_id().empty() ? 0 : 1);
   if (count > call.limits.max_batch) {
-    co_return invalid("delivery_ids: more than " + std::to_string(call.limits.max_batch) +
+    return invalid("delivery_ids: more than " + std::to_string(call.limits.max_batch) +
                       " deliveries (limits.max_batch)");
   }
   std::vector<std::string> ids;
@@ -113,8 +112,8 @@ asio::awaitable<grpc::Status> ack(CallContext call, const v1::AckRequest& reques
   std::uint32_t acknowledged = 0;
   auto acked = call.channels->ack(call.tenant.name, request.name(), ids, &acknowledged);
   response.set_acknowledged(acknowledged);
-  if (!acked) co_return to_status(acked.error());
-  co_return grpc::Status::OK;
+  if (!acked) return to_status(acked.error());
+  return grpc::Status::OK;
 }
 
 void event_to_proto(const channels::ChannelEvent& event, bool batched, v1::ChannelEvent& out) {
@@ -181,41 +180,41 @@ asio::awaitable<grpc::Status> subscribe(CallContext call, const v1::SubscribeReq
   }
 }
 
-asio::awaitable<grpc::Status> close(CallContext call, const v1::CloseChannelRequest& request,
-                                    v1::ChannelInfo& response) {
-  if (!call.channels) co_return unavailable();
+grpc::Status close(CallContext call, const v1::CloseChannelRequest& request,
+                   v1::ChannelInfo& response) {
+  if (!call.channels) return unavailable();
   auto info = call.channels->close(call.tenant.name, request.name());
-  if (!info) co_return to_status(info.error());
+  if (!info) return to_status(info.error());
   info_to_proto(*info, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> remove(CallContext call, const v1::DeleteChannelRequest& request,
-                                     v1::DeleteChannelResponse& response) {
-  if (!call.channels) co_return unavailable();
+grpc::Status remove(CallContext call, const v1::DeleteChannelRequest& request,
+                    v1::DeleteChannelResponse& response) {
+  if (!call.channels) return unavailable();
   auto discarded = call.channels->remove(call.tenant.name, request.name());
-  if (!discarded) co_return to_status(discarded.error());
+  if (!discarded) return to_status(discarded.error());
   response.set_discarded(*discarded);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> get(CallContext call, const v1::GetChannelRequest& request,
-                                  v1::ChannelInfo& response) {
-  if (!call.channels) co_return unavailable();
+grpc::Status get(CallContext call, const v1::GetChannelRequest& request,
+                 v1::ChannelInfo& response) {
+  if (!call.channels) return unavailable();
   auto info = call.channels->get(call.tenant.name, request.name());
-  if (!info) co_return to_status(info.error());
+  if (!info) return to_status(info.error());
   info_to_proto(*info, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> list(CallContext call, const v1::ListChannelsRequest& request,
-                                   v1::ListChannelsResponse& response) {
-  if (!call.channels) co_return unavailable();
+grpc::Status list(CallContext call, const v1::ListChannelsRequest& request,
+                  v1::ListChannelsResponse& response) {
+  if (!call.channels) return unavailable();
   if (request.page_size() > kMaxPageSize) {
-    co_return invalid("page_size: must be at most " + std::to_string(kMaxPageSize));
+    return invalid("page_size: must be at most " + std::to_string(kMaxPageSize));
   }
   auto kind = kind_from_proto(request.kind(), "kind");
-  if (!kind) co_return to_status(kind.error());
+  if (!kind) return to_status(kind.error());
   const std::uint32_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   // Sorted by name; the page token is the last name of the previous page.
   for (const auto& info : call.channels->list(call.tenant.name, *kind)) {
@@ -226,7 +225,7 @@ asio::awaitable<grpc::Status> list(CallContext call, const v1::ListChannelsReque
     }
     info_to_proto(info, *response.add_channels());
   }
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
 }  // namespace
@@ -234,7 +233,7 @@ asio::awaitable<grpc::Status> list(CallContext call, const v1::ListChannelsReque
 grpc::ServerUnaryReactor* ChannelServiceImpl::Create(grpc::CallbackServerContext* ctx,
                                                      const v1::CreateChannelRequest* request,
                                                      v1::ChannelInfo* response) {
-  return UnaryCall<v1::CreateChannelRequest, v1::ChannelInfo>::start(
+  return InlineCall<v1::CreateChannelRequest, v1::ChannelInfo>::start(
       base_, "ChannelService/Create", ctx, request, response, create);
 }
 
@@ -255,7 +254,7 @@ grpc::ServerUnaryReactor* ChannelServiceImpl::Recv(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ChannelServiceImpl::Ack(grpc::CallbackServerContext* ctx,
                                                   const v1::AckRequest* request,
                                                   v1::AckResponse* response) {
-  return UnaryCall<v1::AckRequest, v1::AckResponse>::start(base_, "ChannelService/Ack", ctx,
+  return InlineCall<v1::AckRequest, v1::AckResponse>::start(base_, "ChannelService/Ack", ctx,
                                                            request, response, ack);
 }
 
@@ -267,28 +266,28 @@ grpc::ServerWriteReactor<v1::ChannelEvent>* ChannelServiceImpl::Subscribe(
 grpc::ServerUnaryReactor* ChannelServiceImpl::Close(grpc::CallbackServerContext* ctx,
                                                     const v1::CloseChannelRequest* request,
                                                     v1::ChannelInfo* response) {
-  return UnaryCall<v1::CloseChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Close",
+  return InlineCall<v1::CloseChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Close",
                                                                     ctx, request, response, close);
 }
 
 grpc::ServerUnaryReactor* ChannelServiceImpl::Delete(grpc::CallbackServerContext* ctx,
                                                      const v1::DeleteChannelRequest* request,
                                                      v1::DeleteChannelResponse* response) {
-  return UnaryCall<v1::DeleteChannelRequest, v1::DeleteChannelResponse>::start(
+  return InlineCall<v1::DeleteChannelRequest, v1::DeleteChannelResponse>::start(
       base_, "ChannelService/Delete", ctx, request, response, remove);
 }
 
 grpc::ServerUnaryReactor* ChannelServiceImpl::Get(grpc::CallbackServerContext* ctx,
                                                   const v1::GetChannelRequest* request,
                                                   v1::ChannelInfo* response) {
-  return UnaryCall<v1::GetChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Get", ctx,
+  return InlineCall<v1::GetChannelRequest, v1::ChannelInfo>::start(base_, "ChannelService/Get", ctx,
                                                                   request, response, get);
 }
 
 grpc::ServerUnaryReactor* ChannelServiceImpl::List(grpc::CallbackServerContext* ctx,
                                                    const v1::ListChannelsRequest* request,
                                                    v1::ListChannelsResponse* response) {
-  return UnaryCall<v1::ListChannelsRequest, v1::ListChannelsResponse>::start(
+  return InlineCall<v1::ListChannelsRequest, v1::ListChannelsResponse>::start(
       base_, "ChannelService/List", ctx, request, response, list);
 }
 

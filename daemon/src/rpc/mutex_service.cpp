@@ -66,34 +66,34 @@ asio::awaitable<grpc::Status> lock(CallContext call, const v1::LockRequest& requ
   co_return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> unlock(CallContext call, const v1::UnlockRequest& request,
-                                     v1::UnlockResponse&) {
+grpc::Status unlock(CallContext call, const v1::UnlockRequest& request,
+                    v1::UnlockResponse&) {
   mutexes::UnlockArgs args{request.name(), request.guard(), std::nullopt};
   if (request.set_value()) {
     args.value = request.value();
   } else if (!request.value().empty()) {
-    co_return invalid("value", "given without set_value; set set_value to store it");
+    return invalid("value", "given without set_value; set set_value to store it");
   }
   auto released = call.mutexes->unlock(call.tenant.name, args);
-  if (!released) co_return to_status(released.error());
-  co_return grpc::Status::OK;
+  if (!released) return to_status(released.error());
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> refresh(CallContext call, const v1::RefreshRequest& request,
-                                      v1::RefreshResponse& response) {
+grpc::Status refresh(CallContext call, const v1::RefreshRequest& request,
+                     v1::RefreshResponse& response) {
   const auto ttl = duration_of(request.lease_ttl());
-  if (!ttl) co_return invalid("lease_ttl", "must be a valid, non-negative duration");
+  if (!ttl) return invalid("lease_ttl", "must be a valid, non-negative duration");
   auto expires = call.mutexes->refresh(call.tenant.name,
                                        mutexes::RefreshArgs{request.name(), request.guard(), *ttl});
-  if (!expires) co_return to_status(expires.error());
+  if (!expires) return to_status(expires.error());
   *response.mutable_lease_expires_at() = timestamp_of(*expires);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> get(CallContext call, const v1::GetMutexRequest& request,
-                                  v1::MutexInfo& response) {
+grpc::Status get(CallContext call, const v1::GetMutexRequest& request,
+                 v1::MutexInfo& response) {
   auto s = call.mutexes->get(call.tenant.name, request.name());
-  if (!s) co_return to_status(s.error());
+  if (!s) return to_status(s.error());
   response.set_name(s->name);
   response.set_value(s->value);
   response.set_locked(s->holder.has_value());
@@ -109,7 +109,7 @@ asio::awaitable<grpc::Status> get(CallContext call, const v1::GetMutexRequest& r
   if (s->value_updated_at)
     *response.mutable_value_updated_at() = timestamp_of(*s->value_updated_at);
   response.set_waiters(s->waiters);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
 mutexes::MutexOptions options_of(const config::Limits& limits) {
@@ -149,21 +149,21 @@ grpc::ServerUnaryReactor* MutexServiceImpl::Lock(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* MutexServiceImpl::Unlock(grpc::CallbackServerContext* ctx,
                                                    const v1::UnlockRequest* request,
                                                    v1::UnlockResponse* response) {
-  return UnaryCall<v1::UnlockRequest, v1::UnlockResponse>::start(base_, "MutexService/Unlock", ctx,
+  return InlineCall<v1::UnlockRequest, v1::UnlockResponse>::start(base_, "MutexService/Unlock", ctx,
                                                                  request, response, unlock);
 }
 
 grpc::ServerUnaryReactor* MutexServiceImpl::Refresh(grpc::CallbackServerContext* ctx,
                                                     const v1::RefreshRequest* request,
                                                     v1::RefreshResponse* response) {
-  return UnaryCall<v1::RefreshRequest, v1::RefreshResponse>::start(base_, "MutexService/Refresh",
+  return InlineCall<v1::RefreshRequest, v1::RefreshResponse>::start(base_, "MutexService/Refresh",
                                                                    ctx, request, response, refresh);
 }
 
 grpc::ServerUnaryReactor* MutexServiceImpl::Get(grpc::CallbackServerContext* ctx,
                                                 const v1::GetMutexRequest* request,
                                                 v1::MutexInfo* response) {
-  return UnaryCall<v1::GetMutexRequest, v1::MutexInfo>::start(base_, "MutexService/Get", ctx,
+  return InlineCall<v1::GetMutexRequest, v1::MutexInfo>::start(base_, "MutexService/Get", ctx,
                                                               request, response, get);
 }
 

@@ -29,30 +29,30 @@ void info_of(const CallContext& call, const schedules::ScheduleSnapshot& s, v1::
   schedule_to_proto(s, last_state, out);
 }
 
-asio::awaitable<grpc::Status> create_interval(CallContext call,
-                                              const v1::CreateIntervalRequest& request,
-                                              v1::ScheduleInfo& response) {
+grpc::Status create_interval(CallContext call,
+                             const v1::CreateIntervalRequest& request,
+                             v1::ScheduleInfo& response) {
   auto spec =
       schedule_spec_from_proto(request, SpecPolicy{call.limits, call.tenant}, engine::Clock::now());
-  if (!spec) co_return to_status(spec.error());
+  if (!spec) return to_status(spec.error());
   auto created = call.schedules->create(call.tenant.name, std::move(*spec), call.tenant.max_schedules);
-  if (!created) co_return to_status(created.error());
+  if (!created) return to_status(created.error());
   info_of(call, *created, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> get(CallContext call, const v1::GetScheduleRequest& request,
-                                  v1::ScheduleInfo& response) {
+grpc::Status get(CallContext call, const v1::GetScheduleRequest& request,
+                 v1::ScheduleInfo& response) {
   auto s = call.schedules->get(call.tenant.name, request.name());
-  if (!s) co_return to_status(s.error());
+  if (!s) return to_status(s.error());
   info_of(call, *s, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> list(CallContext call, const v1::ListSchedulesRequest& request,
-                                   v1::ListSchedulesResponse& response) {
+grpc::Status list(CallContext call, const v1::ListSchedulesRequest& request,
+                  v1::ListSchedulesResponse& response) {
   if (request.page_size() > kMaxPageSize) {
-    co_return invalid("page_size: must be at most " + std::to_string(kMaxPageSize));
+    return invalid("page_size: must be at most " + std::to_string(kMaxPageSize));
   }
   const std::uint32_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   // Sorted by name; the page token is the last name of the previous page.
@@ -68,31 +68,31 @@ asio::awaitable<grpc::Status> list(CallContext call, const v1::ListSchedulesRequ
     }
     info_of(call, s, *response.add_schedules());
   }
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> pause(CallContext call, const v1::PauseScheduleRequest& request,
-                                    v1::ScheduleInfo& response) {
+grpc::Status pause(CallContext call, const v1::PauseScheduleRequest& request,
+                   v1::ScheduleInfo& response) {
   auto s = call.schedules->pause(call.tenant.name, request.name());
-  if (!s) co_return to_status(s.error());
+  if (!s) return to_status(s.error());
   info_of(call, *s, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> resume(CallContext call, const v1::ResumeScheduleRequest& request,
-                                     v1::ScheduleInfo& response) {
+grpc::Status resume(CallContext call, const v1::ResumeScheduleRequest& request,
+                    v1::ScheduleInfo& response) {
   auto s = call.schedules->resume(call.tenant.name, request.name(), request.reset());
-  if (!s) co_return to_status(s.error());
+  if (!s) return to_status(s.error());
   info_of(call, *s, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> remove(CallContext call, const v1::DeleteScheduleRequest& request,
-                                     v1::DeleteScheduleResponse& response) {
+grpc::Status remove(CallContext call, const v1::DeleteScheduleRequest& request,
+                    v1::DeleteScheduleResponse& response) {
   auto aborted = call.schedules->remove(call.tenant.name, request.name(), request.abort_running());
-  if (!aborted) co_return to_status(aborted.error());
+  if (!aborted) return to_status(aborted.error());
   for (const auto& id : *aborted) response.add_aborted(id);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
 // Writes each tick on the stream; one write outstanding, so a slow reader delays the next tick.
@@ -134,42 +134,42 @@ asio::awaitable<grpc::Status> ticks(CallContext call, const v1::TicksRequest& re
 grpc::ServerUnaryReactor* ScheduleServiceImpl::CreateInterval(
     grpc::CallbackServerContext* ctx, const v1::CreateIntervalRequest* request,
     v1::ScheduleInfo* response) {
-  return UnaryCall<v1::CreateIntervalRequest, v1::ScheduleInfo>::start(
+  return InlineCall<v1::CreateIntervalRequest, v1::ScheduleInfo>::start(
       base_, "ScheduleService/CreateInterval", ctx, request, response, create_interval);
 }
 
 grpc::ServerUnaryReactor* ScheduleServiceImpl::Get(grpc::CallbackServerContext* ctx,
                                                    const v1::GetScheduleRequest* request,
                                                    v1::ScheduleInfo* response) {
-  return UnaryCall<v1::GetScheduleRequest, v1::ScheduleInfo>::start(base_, "ScheduleService/Get",
+  return InlineCall<v1::GetScheduleRequest, v1::ScheduleInfo>::start(base_, "ScheduleService/Get",
                                                                     ctx, request, response, get);
 }
 
 grpc::ServerUnaryReactor* ScheduleServiceImpl::List(grpc::CallbackServerContext* ctx,
                                                     const v1::ListSchedulesRequest* request,
                                                     v1::ListSchedulesResponse* response) {
-  return UnaryCall<v1::ListSchedulesRequest, v1::ListSchedulesResponse>::start(
+  return InlineCall<v1::ListSchedulesRequest, v1::ListSchedulesResponse>::start(
       base_, "ScheduleService/List", ctx, request, response, list);
 }
 
 grpc::ServerUnaryReactor* ScheduleServiceImpl::Pause(grpc::CallbackServerContext* ctx,
                                                      const v1::PauseScheduleRequest* request,
                                                      v1::ScheduleInfo* response) {
-  return UnaryCall<v1::PauseScheduleRequest, v1::ScheduleInfo>::start(
+  return InlineCall<v1::PauseScheduleRequest, v1::ScheduleInfo>::start(
       base_, "ScheduleService/Pause", ctx, request, response, pause);
 }
 
 grpc::ServerUnaryReactor* ScheduleServiceImpl::Resume(grpc::CallbackServerContext* ctx,
                                                       const v1::ResumeScheduleRequest* request,
                                                       v1::ScheduleInfo* response) {
-  return UnaryCall<v1::ResumeScheduleRequest, v1::ScheduleInfo>::start(
+  return InlineCall<v1::ResumeScheduleRequest, v1::ScheduleInfo>::start(
       base_, "ScheduleService/Resume", ctx, request, response, resume);
 }
 
 grpc::ServerUnaryReactor* ScheduleServiceImpl::Delete(grpc::CallbackServerContext* ctx,
                                                       const v1::DeleteScheduleRequest* request,
                                                       v1::DeleteScheduleResponse* response) {
-  return UnaryCall<v1::DeleteScheduleRequest, v1::DeleteScheduleResponse>::start(
+  return InlineCall<v1::DeleteScheduleRequest, v1::DeleteScheduleResponse>::start(
       base_, "ScheduleService/Delete", ctx, request, response, remove);
 }
 

@@ -28,6 +28,8 @@ class TaskServiceImpl final : public v1::TaskService::CallbackService {
                                    v1::SelectResponse* response) override;
   grpc::ServerUnaryReactor* Abort(grpc::CallbackServerContext* ctx, const v1::AbortRequest* request,
                                   v1::AbortResponse* response) override;
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const v1::RunRequest* request,
+                                v1::RunResponse* response) override;
   grpc::ServerWriteReactor<v1::TaskEvent>* Watch(grpc::CallbackServerContext* ctx,
                                                  const v1::WatchRequest* request) override;
 

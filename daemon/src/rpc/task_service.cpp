@@ -1,7 +1,11 @@
 // TaskService: proto in, engine call, proto out. Nothing here knows how tasks run.
 #include <boost/asio/this_coro.hpp>
+#include <atomic>
+#include <mutex>
 
+#include "orch/engine/clock.h"
 #include "orch/engine/engine.h"
+#include "orch/common/duration.h"
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/convert.h"
 #include "orch/rpc/status.h"
@@ -34,24 +38,24 @@ Result<std::vector<std::string>> ids_from_proto(const google::protobuf::Repeated
   return std::vector<std::string>(ids.begin(), ids.end());
 }
 
-asio::awaitable<grpc::Status> spawn(CallContext call, const v1::SpawnRequest& request,
+grpc::Status spawn(CallContext call, const v1::SpawnRequest& request,
                                     v1::SpawnResponse& response) {
   auto args = spawn_args_from_proto(request, policy(call));
-  if (!args) co_return refuse_spawn(call, args.error());
+  if (!args) return refuse_spawn(call, args.error());
   auto outcome = call.engine.spawn(call.tenant.name, std::move(*args));
-  if (!outcome) co_return to_status(outcome.error());
+  if (!outcome) return to_status(outcome.error());
   response.set_id(outcome->id);
   response.set_existing(outcome->existing);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> spawn_batch(CallContext call, const v1::SpawnBatchRequest& request,
+grpc::Status spawn_batch(CallContext call, const v1::SpawnBatchRequest& request,
                                           v1::SpawnBatchResponse& response) {
   if (request.tasks().empty()) {
-    co_return to_status(engine::make_error(engine::ErrorCode::kInvalidArgument, "tasks: must not be empty"));
+    return to_status(engine::make_error(engine::ErrorCode::kInvalidArgument, "tasks: must not be empty"));
   }
   if (static_cast<std::uint32_t>(request.tasks_size()) > call.limits.max_batch) {
-    co_return to_status(engine::make_error(
+    return to_status(engine::make_error(
         engine::ErrorCode::kInvalidArgument,
         "tasks: more than " + std::to_string(call.limits.max_batch) + " tasks (limits.max_batch)"));
   }
@@ -59,23 +63,23 @@ asio::awaitable<grpc::Status> spawn_batch(CallContext call, const v1::SpawnBatch
   batch.reserve(static_cast<std::size_t>(request.tasks_size()));
   for (int i = 0; i < request.tasks_size(); ++i) {
     auto args = spawn_args_from_proto(request.tasks(i), policy(call), "tasks[" + std::to_string(i) + "]");
-    if (!args) co_return refuse_spawn(call, args.error());
+    if (!args) return refuse_spawn(call, args.error());
     batch.push_back(std::move(*args));
   }
   auto outcomes = call.engine.spawn_batch(call.tenant.name, std::move(batch));
-  if (!outcomes) co_return to_status(outcomes.error());
+  if (!outcomes) return to_status(outcomes.error());
   for (const auto& outcome : *outcomes) response.add_ids(outcome.id);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> get(CallContext call, const v1::GetTaskRequest& request, v1::TaskInfo& response) {
+grpc::Status get(CallContext call, const v1::GetTaskRequest& request, v1::TaskInfo& response) {
   auto task = call.engine.get(call.tenant.name, request.id());
-  if (!task) co_return to_status(task.error());
+  if (!task) return to_status(task.error());
   task_to_proto(*task, response);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> list(CallContext call, const v1::ListTasksRequest& request,
+grpc::Status list(CallContext call, const v1::ListTasksRequest& request,
                                    v1::ListTasksResponse& response) {
   engine::ListQuery query;
   query.state = state_from_proto(request.state());
@@ -83,10 +87,10 @@ asio::awaitable<grpc::Status> list(CallContext call, const v1::ListTasksRequest&
   query.page_size = request.page_size();
   query.page_token = request.page_token();
   auto page = call.engine.list(call.tenant.name, query);
-  if (!page) co_return to_status(page.error());
+  if (!page) return to_status(page.error());
   for (const auto& task : page->tasks) task_to_proto(task, *response.add_tasks());
   response.set_next_page_token(page->next_page_token);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
 asio::awaitable<grpc::Status> join(CallContext call, const v1::JoinRequest& request, v1::JoinResponse& response) {
@@ -114,13 +118,13 @@ asio::awaitable<grpc::Status> select(CallContext call, const v1::SelectRequest& 
   co_return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> abort(CallContext call, const v1::AbortRequest& request, v1::AbortResponse& response) {
+grpc::Status abort(CallContext call, const v1::AbortRequest& request, v1::AbortResponse& response) {
   auto ids = ids_from_proto(request.ids(), call);
-  if (!ids) co_return to_status(ids.error());
+  if (!ids) return to_status(ids.error());
   auto aborted = call.engine.abort(call.tenant.name, *ids);
-  if (!aborted) co_return to_status(aborted.error());
+  if (!aborted) return to_status(aborted.error());
   for (const auto& id : *aborted) response.add_aborted(id);
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
 using WatchStream = StreamCall<v1::WatchRequest, v1::TaskEvent>;
@@ -163,28 +167,168 @@ asio::awaitable<grpc::Status> watch(CallContext call, const v1::WatchRequest& re
   }
 }
 
+// Run: spawns a task and answers once it is terminal, without a coroutine or a strand. The
+// request is checked and the task spawned on gRPC's thread; the answer is sent from the engine's
+// on_terminal callback, the timeout's timer, or OnCancel, whichever comes first (`answered_`).
+// The reactor is deleted when gRPC is done with it and neither callback can still run (`refs_`).
+class RunCall final : public grpc::ServerUnaryReactor {
+ public:
+  static constexpr const char* kMethod = "TaskService/Run";
+
+  static grpc::ServerUnaryReactor* start(const ServiceBase& service, grpc::CallbackServerContext* ctx,
+                                         const v1::RunRequest* request, v1::RunResponse* response) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto refuse = [&](const grpc::Status& status) {
+      service.observe(kMethod, status, started);
+      auto* reactor = ctx->DefaultReactor();
+      reactor->Finish(status);
+      return reactor;
+    };
+    auto tenant = service.authenticate(ctx);
+    if (!tenant) return refuse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
+    const auto limits = service.limits.get();
+    CallContext call{**tenant, *limits, service.engine, service.metrics};
+    auto args = spawn_args_from_proto(request->task(), policy(call), "task");
+    if (!args) return refuse(refuse_spawn(call, args.error()));
+    auto timeout = timeout_from_proto(request->timeout(), request->has_timeout(), "timeout", limits->max_duration);
+    if (!timeout) return refuse(to_status(timeout.error()));
+    // The slot is taken before the spawn: a tenant at its limit spawns nothing.
+    auto slot = service.take_slot((*tenant)->name, SlotKind::kWaiting);
+    if (!slot) return refuse(to_status(slot.error()));
+    auto outcome = service.engine.spawn((*tenant)->name, std::move(*args));
+    if (!outcome) {
+      *slot = CallSlot();  // free before the caller sees the answer
+      return refuse(to_status(outcome.error()));
+    }
+    response->set_existing(outcome->existing);
+    auto* run = new RunCall(service, started, ctx, std::move(*tenant), std::move(*slot), outcome->id,
+                            *timeout, request->abort_unfinished(), *response);
+    run->wait();
+    return run;
+  }
+
+  void OnCancel() override {
+    if (!claim()) return;
+    give_up("cancelled: the run's caller went away (abort_unfinished)");
+    answer(grpc::Status(grpc::StatusCode::CANCELLED, "run cancelled by the caller: task " + id_ +
+                                                         (abort_ ? " was aborted (abort_unfinished)"
+                                                                 : " keeps running")));
+  }
+
+  void OnDone() override { release(); }
+
+ private:
+  RunCall(const ServiceBase& service, std::chrono::steady_clock::time_point started,
+          grpc::CallbackServerContext* ctx, std::shared_ptr<const config::TenantConfig> tenant,
+          CallSlot slot, std::string id, std::optional<Duration> timeout, bool abort,
+          v1::RunResponse& response)
+      : service_(service), started_(started), ctx_(ctx), tenant_(std::move(tenant)),
+        slot_(std::move(slot)), id_(std::move(id)), timeout_(timeout), abort_(abort),
+        response_(response) {}
+
+  // Registers the callbacks. Under `mutex_`: they may run on other threads before this returns.
+  void wait() {
+    std::lock_guard lock(mutex_);
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    auto registered = service_.engine.on_terminal(tenant_->name, id_, [this](engine::TaskSnapshot task) {
+      on_terminal(std::move(task));
+      release();
+    });
+    if (!registered) {
+      // Swept already (retention shorter than this call took): answer with the error.
+      refs_.fetch_sub(1, std::memory_order_relaxed);
+      answered_ = true;
+      answer(to_status(registered.error()));
+      return;
+    }
+    wait_ = std::move(*registered);
+    if (timeout_) {
+      refs_.fetch_add(1, std::memory_order_relaxed);
+      timer_.emplace(service_.executor);
+      timer_->expires_after(*timeout_);
+      timer_->async_wait([this](boost::system::error_code ec) {
+        if (!ec && claim()) {
+          give_up("cancelled: a run's timeout passed (abort_unfinished)");
+          answer(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                              "run timed out after " + format_duration(*timeout_) + ": task " + id_ +
+                                  (abort_ ? " was aborted (abort_unfinished)" : " keeps running")));
+        }
+        release();
+      });
+    }
+  }
+
+  void on_terminal(engine::TaskSnapshot task) {
+    if (!claim()) return;
+    task_to_proto(task, *response_.mutable_task());
+    answer(grpc::Status::OK);
+  }
+
+  // Takes the right to answer; false when another path answered first. Stops the timer.
+  bool claim() {
+    std::lock_guard lock(mutex_);
+    if (answered_) return false;
+    answered_ = true;
+    if (timer_) timer_->cancel();
+    return true;
+  }
+
+  // The call ends before the task: stop waiting for it and, if asked, abort it.
+  void give_up(const char* reason) {
+    if (service_.engine.cancel_on_terminal(wait_)) release();
+    if (abort_) (void)service_.engine.abort(tenant_->name, {id_}, reason);
+  }
+
+  void answer(const grpc::Status& status) {
+    if (!status.ok()) ctx_->AddTrailingMetadata("orch-task-id", id_);
+    service_.observe(kMethod, status, started_);
+    // The call waits no more: its slot is free before the caller sees the answer.
+    slot_ = CallSlot();
+    Finish(status);
+  }
+
+  void release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  const ServiceBase& service_;
+  const std::chrono::steady_clock::time_point started_;
+  grpc::CallbackServerContext* const ctx_;
+  const std::shared_ptr<const config::TenantConfig> tenant_;
+  CallSlot slot_;
+  const std::string id_;
+  const std::optional<Duration> timeout_;
+  const bool abort_;
+  v1::RunResponse& response_;
+  std::atomic<int> refs_{1};  // gRPC's (OnDone), the terminal callback's, the timer's
+  std::mutex mutex_;          // guards answered_ and timer_
+  bool answered_ = false;
+  std::optional<engine::Timer> timer_;
+  engine::TerminalWait wait_;
+};
+
 }  // namespace
 
 grpc::ServerUnaryReactor* TaskServiceImpl::Spawn(grpc::CallbackServerContext* ctx, const v1::SpawnRequest* request,
                                                  v1::SpawnResponse* response) {
-  return UnaryCall<v1::SpawnRequest, v1::SpawnResponse>::start(base_, "TaskService/Spawn", ctx, request, response, spawn);
+  return InlineCall<v1::SpawnRequest, v1::SpawnResponse>::start(base_, "TaskService/Spawn", ctx, request, response, spawn);
 }
 
 grpc::ServerUnaryReactor* TaskServiceImpl::SpawnBatch(grpc::CallbackServerContext* ctx,
                                                       const v1::SpawnBatchRequest* request,
                                                       v1::SpawnBatchResponse* response) {
-  return UnaryCall<v1::SpawnBatchRequest, v1::SpawnBatchResponse>::start(base_, "TaskService/SpawnBatch", ctx,
+  return InlineCall<v1::SpawnBatchRequest, v1::SpawnBatchResponse>::start(base_, "TaskService/SpawnBatch", ctx,
                                                                          request, response, spawn_batch);
 }
 
 grpc::ServerUnaryReactor* TaskServiceImpl::Get(grpc::CallbackServerContext* ctx, const v1::GetTaskRequest* request,
                                                v1::TaskInfo* response) {
-  return UnaryCall<v1::GetTaskRequest, v1::TaskInfo>::start(base_, "TaskService/Get", ctx, request, response, get);
+  return InlineCall<v1::GetTaskRequest, v1::TaskInfo>::start(base_, "TaskService/Get", ctx, request, response, get);
 }
 
 grpc::ServerUnaryReactor* TaskServiceImpl::List(grpc::CallbackServerContext* ctx, const v1::ListTasksRequest* request,
                                                 v1::ListTasksResponse* response) {
-  return UnaryCall<v1::ListTasksRequest, v1::ListTasksResponse>::start(base_, "TaskService/List", ctx, request,
+  return InlineCall<v1::ListTasksRequest, v1::ListTasksResponse>::start(base_, "TaskService/List", ctx, request,
                                                                        response, list);
 }
 
@@ -201,8 +345,13 @@ grpc::ServerUnaryReactor* TaskServiceImpl::Select(grpc::CallbackServerContext* c
 
 grpc::ServerUnaryReactor* TaskServiceImpl::Abort(grpc::CallbackServerContext* ctx, const v1::AbortRequest* request,
                                                  v1::AbortResponse* response) {
-  return UnaryCall<v1::AbortRequest, v1::AbortResponse>::start(base_, "TaskService/Abort", ctx, request, response,
+  return InlineCall<v1::AbortRequest, v1::AbortResponse>::start(base_, "TaskService/Abort", ctx, request, response,
                                                                abort);
+}
+
+grpc::ServerUnaryReactor* TaskServiceImpl::Run(grpc::CallbackServerContext* ctx, const v1::RunRequest* request,
+                                               v1::RunResponse* response) {
+  return RunCall::start(base_, ctx, request, response);
 }
 
 grpc::ServerWriteReactor<v1::TaskEvent>* TaskServiceImpl::Watch(grpc::CallbackServerContext* ctx,

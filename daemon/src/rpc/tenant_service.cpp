@@ -7,9 +7,9 @@
 namespace orch::rpc {
 namespace {
 
-asio::awaitable<grpc::Status> who_am_i(CallContext call, const v1::WhoAmIRequest&, v1::WhoAmIResponse& response) {
+grpc::Status who_am_i(CallContext call, const v1::WhoAmIRequest&, v1::WhoAmIResponse& response) {
   auto usage = call.engine.usage(call.tenant.name);
-  if (!usage) co_return to_status(usage.error());
+  if (!usage) return to_status(usage.error());
   const auto& t = call.tenant;
   response.set_tenant(t.name);
   auto* limits = response.mutable_limits();
@@ -25,14 +25,14 @@ asio::awaitable<grpc::Status> who_am_i(CallContext call, const v1::WhoAmIRequest
   out->set_live_tasks(usage->live_tasks);
   out->set_stored_tasks(usage->stored_tasks);
   if (call.channels) out->set_channels(call.channels->count(t.name));
-  co_return grpc::Status::OK;
+  return grpc::Status::OK;
 }
 
 }  // namespace
 
 grpc::ServerUnaryReactor* TenantServiceImpl::WhoAmI(grpc::CallbackServerContext* ctx, const v1::WhoAmIRequest* request,
                                                     v1::WhoAmIResponse* response) {
-  return UnaryCall<v1::WhoAmIRequest, v1::WhoAmIResponse>::start(base_, "TenantService/WhoAmI", ctx, request,
+  return InlineCall<v1::WhoAmIRequest, v1::WhoAmIResponse>::start(base_, "TenantService/WhoAmI", ctx, request,
                                                                  response, who_am_i);
 }
 

@@ -339,6 +339,82 @@ TEST_F(EngineTest, CancelledJoinStopsWaitingWithoutAbortingTasks) {
   EXPECT_EQ(state(id), State::kRunning);
 }
 
+TEST_F(EngineTest, OnTerminalCallsBackOnceWithTheTerminalSnapshot) {
+  const auto id = spawn(sleep_node(300ms));
+  int calls = 0;
+  std::optional<TaskSnapshot> seen;
+  auto wait = engine_->on_terminal("alpha", id, [&](TaskSnapshot task) {
+    ++calls;
+    seen = std::move(task);
+  });
+  ASSERT_TRUE(wait.has_value());
+  advance(299ms);
+  EXPECT_EQ(calls, 0);
+  advance(1ms);
+  EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->id, id);
+  EXPECT_EQ(seen->state, State::kSucceeded);
+  ASSERT_TRUE(seen->result.has_value());
+  EXPECT_EQ(seen->result->state, State::kSucceeded);
+  // It has run: nothing is left to cancel.
+  EXPECT_FALSE(engine_->cancel_on_terminal(*wait));
+  advance(1s);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(EngineTest, OnTerminalOfAFinishedTaskRunsOnTheExecutorNotInline) {
+  const auto id = spawn(sleep_node(0ms));
+  ASSERT_EQ(state(id), State::kSucceeded);
+  int calls = 0;
+  auto wait = engine_->on_terminal("alpha", id, [&](TaskSnapshot task) {
+    ++calls;
+    EXPECT_EQ(task.state, State::kSucceeded);
+  });
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_EQ(calls, 0);
+  // Already queued: too late to cancel.
+  EXPECT_FALSE(engine_->cancel_on_terminal(*wait));
+  settle();
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(EngineTest, CancelledOnTerminalNeverRunsAndLeavesTheTaskRunning) {
+  const auto id = spawn(sleep_node(1s));
+  int calls = 0;
+  auto wait = engine_->on_terminal("alpha", id, [&](TaskSnapshot) { ++calls; });
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_TRUE(engine_->cancel_on_terminal(*wait));
+  EXPECT_FALSE(engine_->cancel_on_terminal(*wait));
+  EXPECT_EQ(state(id), State::kRunning);
+  advance(1s);
+  EXPECT_EQ(state(id), State::kSucceeded);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(EngineTest, OnTerminalOfAnotherTenantsOrUnknownTaskIsNotFound) {
+  const auto id = spawn(sleep_node(1s));
+  auto other = engine_->on_terminal("beta", id, [](TaskSnapshot) { ADD_FAILURE(); });
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(other.error().message, "task " + id + " not found");
+  auto unknown = engine_->on_terminal("alpha", "nope", [](TaskSnapshot) { ADD_FAILURE(); });
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  advance(1s);
+}
+
+TEST_F(EngineTest, AbortWithAReasonExplainsTheCancellation) {
+  const auto id = spawn(sleep_node(1s));
+  auto aborted = engine_->abort("alpha", {id}, "cancelled: the caller went away");
+  ASSERT_TRUE(aborted.has_value());
+  settle();
+  const auto task = get(id);
+  EXPECT_EQ(task.state, State::kCancelled);
+  ASSERT_TRUE(task.result.has_value());
+  EXPECT_EQ(task.result->error, "cancelled: the caller went away");
+}
+
 TEST_F(EngineTest, WatchStreamsStatesUntilTheTaskEnds) {
   for (int i = 0; i < 3; ++i) spawn(sleep_node(100ms));
   const auto id = spawn(sleep_node(100ms));

@@ -72,7 +72,7 @@ class Client {
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // Unary calls: block until the reply (or the deadline), fill `response`, return the status.
-  // Join and Select wait for tasks to end; their own `timeout` field bounds that wait on the
+  // Join, Select and Run wait for tasks to end; their own `timeout` field bounds that wait on the
   // server, `deadline` bounds the whole call on the client.
   using Deadline = std::optional<std::chrono::milliseconds>;
   grpc::Status spawn(const orch::v1::SpawnRequest& request, orch::v1::SpawnResponse& response,
@@ -88,6 +88,11 @@ class Client {
                     Deadline deadline = std::nullopt);
   grpc::Status select(const orch::v1::SelectRequest& request, orch::v1::SelectResponse& response,
                       Deadline deadline = std::nullopt);
+  /// Spawns a task and waits until it is terminal (one round trip). Past the request's
+  /// `timeout` the status is DEADLINE_EXCEEDED and the task keeps running (unless
+  /// `abort_unfinished`); its id is then in the message and in the trailer `orch-task-id`.
+  grpc::Status run(const orch::v1::RunRequest& request, orch::v1::RunResponse& response,
+                   Deadline deadline = std::nullopt);
   grpc::Status abort(const orch::v1::AbortRequest& request, orch::v1::AbortResponse& response,
                      Deadline deadline = std::nullopt);
   grpc::Status who_am_i(orch::v1::WhoAmIResponse& response, Deadline deadline = std::nullopt);

@@ -12,6 +12,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -112,6 +113,15 @@ struct SelectOutcome {
   TaskSnapshot task;
 };
 
+/// Called once with the task as it was when it turned terminal (see Engine::on_terminal).
+using TerminalCallback = std::function<void(TaskSnapshot)>;
+
+/// A callback registered with Engine::on_terminal; give it to cancel_on_terminal.
+struct TerminalWait {
+  std::shared_ptr<TaskRecord> record = {};  // opaque: keeps the task alive while it waits
+  std::uint64_t waiter = 0;                 // 0: the task was terminal, the callback is queued
+};
+
 struct TenantUsage {
   std::uint32_t permits_in_use = 0;
   std::uint32_t permits_waiting = 0;
@@ -156,9 +166,10 @@ class Engine {
   Result<TaskSnapshot> get(std::string_view tenant, std::string_view id) const;
   Result<ListPage> list(std::string_view tenant, const ListQuery& query) const;
   /// Cancels the named tasks; returns the ids that were still running. NOT_FOUND (naming the
-  /// id) when any id is unknown, and then nothing is aborted.
+  /// id) when any id is unknown, and then nothing is aborted. `reason` becomes their error.
   Result<std::vector<std::string>> abort(std::string_view tenant,
-                                         const std::vector<std::string>& ids);
+                                         const std::vector<std::string>& ids,
+                                         const std::string& reason = "cancelled: aborted by request");
   Result<TenantUsage> usage(std::string_view tenant) const;
 
   /// Waits until every task is terminal (or, with fail_fast, one did not succeed). Completes
@@ -172,6 +183,14 @@ class Engine {
                                                        std::vector<std::string> ids,
                                                        bool abort_losers,
                                                        std::optional<Duration> timeout);
+  /// Calls `done` once the task is terminal, with its snapshot then (at once when it already
+  /// is). `done` runs on the engine's executor, never inline. NOT_FOUND (naming the id) for an
+  /// unknown task. The callback way to wait for one task: no coroutine, no timer.
+  Result<TerminalWait> on_terminal(std::string_view tenant, std::string_view id,
+                                   TerminalCallback done);
+  /// Unregisters a callback of on_terminal. True: it will never run; false: it has run, or is
+  /// on its way and will run.
+  bool cancel_on_terminal(const TerminalWait& wait);
   /// Subscribes to the given tasks' state changes (all the tenant's tasks when empty). The
   /// current state of each named task is the first event.
   Result<std::shared_ptr<TaskWatch>> watch(std::string_view tenant,
