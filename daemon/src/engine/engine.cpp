@@ -252,18 +252,18 @@ struct Engine::Impl {
     s.name = r.name();
     s.labels = r.labels();
     s.state = r.state;
-    if (r.result) s.result = *r.result;
+    if (r.end) s.result = r.end->result;
     s.idempotency_key = r.idempotency_key();
     s.created = r.created;
     if (r.started != TimePoint{}) s.started = r.started;
-    if (r.finished != TimePoint{}) s.finished = r.finished;
+    if (r.end) s.finished = r.end->finished;
     s.spec = r.spec_node();
     return s;
   }
 
   // Drops results older than the retention period.
   void sweep_locked(TimePoint now) {
-    while (!retained.empty() && retained.front()->finished + options.retention <= now) {
+    while (!retained.empty() && retained.front()->finished() + options.retention <= now) {
       TaskPtr record = std::move(retained.front());
       retained.pop_front();
       TenantState& tenant = record->tenant;
@@ -289,7 +289,7 @@ struct Engine::Impl {
       record.started = now;
     }
     if (is_terminal(next)) {
-      record.finished = now;
+      record.end->finished = now;  // finish_locked made `end`
       --tenant.live;
       --live;
       notify_observers_locked(record, wake);
@@ -410,7 +410,9 @@ struct Engine::Impl {
         }
         observe_permit_wait(record->tenant, now - record->created);
         transition_locked(*record, State::kRunning, wake);
-        if (record->bare_sleep()) {
+        if (record->bare_sleep() && record->sleep_for <= Duration::zero()) {
+          asio::post(executor, [this, r = record] { sleep_done(*r, {}); });
+        } else if (record->bare_sleep()) {
           run.timer.emplace(executor);
           run.timer->expires_after(record->sleep_for);
           run.timer->async_wait([this, r = record](boost::system::error_code ec) {
@@ -485,7 +487,8 @@ struct Engine::Impl {
     }
     const State outcome = result.state;
     const TimePoint began = record.started != TimePoint{} ? record.started : record.created;
-    record.result = std::make_unique<NodeResult>(std::move(result));
+    record.end = std::make_unique<TaskEnd>();
+    record.end->result = std::move(result);
     transition_locked(record, outcome, wake);
     count_finished(record.tenant, metrics, record.kind, outcome, Clock::now() - began);
     retained.emplace_back(&record);

@@ -46,6 +46,12 @@ struct RunState {
   bool granted = false;               // the first permit is already held (lazily started task)
 };
 
+/// What a terminal task keeps: when it ended and its result tree.
+struct TaskEnd {
+  TimePoint finished{};
+  NodeResult result;
+};
+
 /// Name, labels and idempotency key: empty for most tasks, so out of line.
 struct TaskExtras {
   std::string name;
@@ -53,9 +59,11 @@ struct TaskExtras {
   std::string idempotency_key;
 };
 
+// Laid out to stay within 120 bytes (a 128-byte heap chunk): the small fields fill the
+// semaphore entry's tail padding.
 struct TaskRecord : PermitRequest {
   TaskRecord(std::uint64_t id, TenantState& tenant, SpawnArgs&& args)
-      : id(id), tenant(tenant), kind(args.spec.kind) {
+      : kind(args.spec.kind), id(id), tenant(tenant) {
     if (!args.name.empty() || !args.labels.empty() || !args.idempotency_key.empty()) {
       extras.reset(new TaskExtras{std::move(args.name), std::move(args.labels),
                                   std::move(args.idempotency_key)});
@@ -81,6 +89,7 @@ struct TaskRecord : PermitRequest {
     return std::make_shared<const Node>(make_node(NodeKind::kSleep, sleep_for));
   }
   bool bare_sleep() const { return !spec; }
+  TimePoint finished() const { return end ? end->finished : TimePoint{}; }
 
   static const std::string& empty_string() {
     static const std::string empty;
@@ -91,23 +100,22 @@ struct TaskRecord : PermitRequest {
     return empty;
   }
 
-  // Intrusive reference count (TaskPtr).
-  mutable std::atomic<std::uint32_t> refs{0};
+ 
+  const NodeKind kind;               // fixed at spawn
+  State state = State::kPending;     // guarded by the engine's mutex
+  mutable std::atomic<std::uint32_t> refs{0};  // intrusive reference count (TaskPtr)
 
   // Fixed at spawn.
   const std::uint64_t id;
   TenantState& tenant;
-  const NodeKind kind;
   Duration sleep_for{};                      // a bare sleep's duration
   std::shared_ptr<const Node> spec;          // null for a bare sleep
   std::unique_ptr<const TaskExtras> extras;  // null when all empty
 
   // Guarded by the engine's mutex.
-  State state = State::kPending;
   TimePoint created{};
-  TimePoint started{};   // zero until running
-  TimePoint finished{};  // zero until terminal
-  std::unique_ptr<NodeResult> result;  // set once terminal
+  TimePoint started{};              // zero until running
+  std::unique_ptr<TaskEnd> end;     // set once terminal
   TerminalLink* observers = nullptr;   // joins and selects waiting for this task
   std::unique_ptr<RunState> run;       // made when it gets its permit (or an abort meets it)
 };
