@@ -185,7 +185,7 @@ struct GroupWait {
     link.record = nullptr;
   }
 
-  void on_terminal_locked(std::size_t index, State state, std::deque<WaitQueue::Waiter>& wake) {
+  void on_terminal_locked(std::size_t index, State state, std::vector<WaitQueue::Waiter>& wake) {
     if (done) return;
     if (!first) first = index;
     --remaining;
@@ -277,7 +277,7 @@ struct Engine::Impl {
   }
 
   // The one place where a task's state changes: counters, timestamps, events and waiters.
-  void transition_locked(TaskRecord& record, State next, std::deque<WaitQueue::Waiter>& wake) {
+  void transition_locked(TaskRecord& record, State next, std::vector<WaitQueue::Waiter>& wake) {
     TenantState& tenant = record.tenant;
     const State previous = record.state;
     const TimePoint now = Clock::now();
@@ -387,7 +387,7 @@ struct Engine::Impl {
   // Starts tasks that hold their first permit: a root sleep as a bare timer, any other leaf as
   // a coroutine that finds the permit already granted.
   void launch(std::vector<TaskPtr>& granted) {
-    std::deque<WaitQueue::Waiter> wake;
+    std::vector<WaitQueue::Waiter> wake;
     std::vector<std::optional<Permit>> release;
     std::vector<TaskPtr> coroutines;
     {
@@ -432,7 +432,7 @@ struct Engine::Impl {
 
   // A root sleep's timer fired (or was cancelled by an abort or shutdown).
   void sleep_done(TaskRecord& record, boost::system::error_code ec) {
-    std::deque<WaitQueue::Waiter> wake;
+    std::vector<WaitQueue::Waiter> wake;
     std::optional<Permit> permit;
     {
       std::lock_guard lock(mutex);
@@ -481,7 +481,7 @@ struct Engine::Impl {
   // Stores the result and publishes the terminal state. The caller returns the root permit
   // (take_root_permit_locked) after unlocking, so no observer sees the next task RUNNING
   // while this one still is.
-  void finish_locked(TaskRecord& record, NodeResult result, std::deque<WaitQueue::Waiter>& wake) {
+  void finish_locked(TaskRecord& record, NodeResult result, std::vector<WaitQueue::Waiter>& wake) {
     if (record.run && !record.run->cancel_reason.empty()) {
       explain_cancellation(result, record.run->cancel_reason);
     }
@@ -503,7 +503,7 @@ struct Engine::Impl {
       result.error = "internal error while running the task";
       result.finished = Clock::now();
     }
-    std::deque<WaitQueue::Waiter> wake;
+    std::vector<WaitQueue::Waiter> wake;
     std::optional<Permit> permit;
     {
       std::lock_guard lock(mutex);
@@ -515,7 +515,7 @@ struct Engine::Impl {
   }
 
   void request_cancel(const TaskPtr& record, const std::string& reason) {
-    std::deque<WaitQueue::Waiter> wake;
+    std::vector<WaitQueue::Waiter> wake;
     std::optional<asio::strand<asio::any_io_executor>> strand;
     {
       std::lock_guard lock(mutex);
@@ -556,7 +556,7 @@ struct Engine::Impl {
 
   // Joins and selects wait on a group: one link per task in that task's observer list, one
   // parked coroutine for the whole group (no coroutine per task).
-  void notify_observers_locked(TaskRecord& record, std::deque<WaitQueue::Waiter>& wake) {
+  void notify_observers_locked(TaskRecord& record, std::vector<WaitQueue::Waiter>& wake) {
     TerminalLink* link = std::exchange(record.observers, nullptr);
     while (link) {
       TerminalLink* next = link->next;
@@ -574,7 +574,7 @@ struct Engine::Impl {
     auto executor = co_await asio::this_coro::executor;
     GroupWait group(mutex, mode, records.size());
     {
-      std::deque<WaitQueue::Waiter> none;  // nobody parked yet
+      std::vector<WaitQueue::Waiter> none;  // nobody parked yet
       std::lock_guard lock(mutex);
       for (std::size_t i = 0; i < records.size(); ++i) {
         TaskRecord& r = *records[i];
@@ -936,7 +936,7 @@ void Engine::update_gauges() const {
 }
 
 void Engine::mark_running(TaskRecord& record) {
-  std::deque<WaitQueue::Waiter> wake;
+  std::vector<WaitQueue::Waiter> wake;
   std::lock_guard lock(impl_->mutex);
   if (record.state == State::kPending) impl_->transition_locked(record, State::kRunning, wake);
 }

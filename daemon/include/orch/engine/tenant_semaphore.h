@@ -79,7 +79,7 @@ class TenantSemaphore {
 
  private:
   struct Granted {
-    std::deque<WaitQueue::Waiter> waiters;
+    std::vector<WaitQueue::Waiter> waiters;
     std::vector<PermitRequest*> requests;
   };
   void grant_locked(Granted& granted);
