@@ -21,7 +21,6 @@ namespace orch::engine {
 
 namespace asio = boost::asio;
 using asio::experimental::make_parallel_group;
-using asio::experimental::wait_for_all;
 using asio::experimental::wait_for_one;
 
 namespace {
@@ -133,6 +132,80 @@ class WatchImpl final : public TaskWatch {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Waiting for groups of tasks
+// ---------------------------------------------------------------------------------------------
+
+struct GroupWait;
+
+/// One task's entry in a waiting group, linked into that task's observer list. Guarded by the
+/// engine's mutex.
+struct TerminalLink {
+  TerminalLink* prev = nullptr;
+  TerminalLink* next = nullptr;
+  TaskRecord* record = nullptr;  // null once unlinked
+  GroupWait* group = nullptr;
+  std::size_t index = 0;
+};
+
+/// A join's or select's wait: done when every task ended (kAll), one did not succeed
+/// (kFailFast, or all ended), or the first ended (kFirst). Lives in the waiting coroutine's
+/// frame; its destructor unlinks what is still linked. Guarded by the engine's mutex.
+struct GroupWait {
+  enum class Mode { kAll, kFailFast, kFirst };
+
+  GroupWait(std::mutex& mutex, Mode mode, std::size_t count)
+      : mutex(mutex), mode(mode), remaining(count), links(count) {}
+  GroupWait(const GroupWait&) = delete;
+  GroupWait& operator=(const GroupWait&) = delete;
+  ~GroupWait() {
+    std::lock_guard lock(mutex);
+    for (auto& link : links) unlink_locked(link);
+  }
+
+  void link_locked(std::size_t index, TaskRecord& record) {
+    TerminalLink& link = links[index];
+    link.record = &record;
+    link.group = this;
+    link.index = index;
+    link.prev = nullptr;
+    link.next = record.observers;
+    if (record.observers) record.observers->prev = &link;
+    record.observers = &link;
+  }
+
+  static void unlink_locked(TerminalLink& link) {
+    if (!link.record) return;
+    if (link.prev) {
+      link.prev->next = link.next;
+    } else {
+      link.record->observers = link.next;
+    }
+    if (link.next) link.next->prev = link.prev;
+    link.prev = link.next = nullptr;
+    link.record = nullptr;
+  }
+
+  void on_terminal_locked(std::size_t index, State state, std::vector<WaitQueue::Waiter>& wake) {
+    if (done) return;
+    if (!first) first = index;
+    --remaining;
+    if (remaining == 0 || mode == Mode::kFirst ||
+        (mode == Mode::kFailFast && state != State::kSucceeded)) {
+      done = true;
+      for (auto& w : waiter.take_all()) wake.push_back(std::move(w));
+    }
+  }
+
+  std::mutex& mutex;
+  const Mode mode;
+  std::size_t remaining;
+  std::optional<std::size_t> first;
+  bool done = false;
+  WaitQueue waiter;
+  std::vector<TerminalLink> links;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Engine state
 // ---------------------------------------------------------------------------------------------
 
@@ -153,7 +226,7 @@ struct Engine::Impl {
   bool accepting = true;
   std::uint64_t live = 0;
   WaitQueue idle_waiters;  // completed when no task is live
-  std::deque<std::shared_ptr<TaskRecord>> retained;  // terminal tasks in finish order
+  std::deque<TaskPtr> retained;  // terminal tasks in finish order
   WatchRegistry watches;
 
   // --- lookups (mutex held) ---
@@ -168,32 +241,43 @@ struct Engine::Impl {
     return make_error(ErrorCode::kInternal, "unknown tenant " + std::string(name));
   }
 
-  std::shared_ptr<TaskRecord> find_task_locked(TenantState& tenant, std::string_view id) {
-    auto it = tenant.tasks.find(std::string(id));
-    return it == tenant.tasks.end() ? nullptr : it->second;
+  TaskPtr find_task_locked(TenantState& tenant, std::string_view id) {
+    const auto value = TaskIdGenerator::decode(id);
+    return value ? TaskPtr(tenant.tasks.find(*value)) : nullptr;
   }
 
   TaskSnapshot snapshot_locked(const TaskRecord& r) const {
-    return TaskSnapshot{r.id,      r.name,    r.labels,   r.state,   r.result,
-                        r.idempotency_key, r.created, r.started, r.finished, r.spec};
+    TaskSnapshot s;
+    s.id = r.id_text();
+    s.name = r.name();
+    s.labels = r.labels();
+    s.state = r.state;
+    if (r.end) s.result = r.end->result;
+    s.idempotency_key = r.idempotency_key();
+    s.created = r.created;
+    if (r.started != TimePoint{}) s.started = r.started;
+    if (r.end) s.finished = r.end->finished;
+    s.spec = r.spec_node();
+    return s;
   }
 
   // Drops results older than the retention period.
   void sweep_locked(TimePoint now) {
-    while (!retained.empty() && *retained.front()->finished + options.retention <= now) {
-      auto record = std::move(retained.front());
+    while (!retained.empty() && retained.front()->finished() + options.retention <= now) {
+      TaskPtr record = std::move(retained.front());
       retained.pop_front();
       TenantState& tenant = record->tenant;
       tenant.tasks.erase(record->id);
-      if (!record->idempotency_key.empty()) {
-        auto it = tenant.idempotency.find(record->idempotency_key);
+      const std::string& key = record->idempotency_key();
+      if (!key.empty()) {
+        auto it = tenant.idempotency.find(key);
         if (it != tenant.idempotency.end() && it->second == record->id) tenant.idempotency.erase(it);
       }
     }
   }
 
   // The one place where a task's state changes: counters, timestamps, events and waiters.
-  void transition_locked(TaskRecord& record, State next, std::deque<WaitQueue::Waiter>& wake) {
+  void transition_locked(TaskRecord& record, State next, std::vector<WaitQueue::Waiter>& wake) {
     TenantState& tenant = record.tenant;
     const State previous = record.state;
     const TimePoint now = Clock::now();
@@ -205,10 +289,10 @@ struct Engine::Impl {
       record.started = now;
     }
     if (is_terminal(next)) {
-      record.finished = now;
+      record.end->finished = now;  // finish_locked made `end`
       --tenant.live;
       --live;
-      for (auto& w : record.terminal_waiters.take_all()) wake.push_back(std::move(w));
+      notify_observers_locked(record, wake);
       if (live == 0) {
         for (auto& w : idle_waiters.take_all()) wake.push_back(std::move(w));
       }
@@ -218,35 +302,35 @@ struct Engine::Impl {
 
   void publish_locked(const TaskRecord& record) {
     auto& watches = record.tenant.watches;
+    if (watches.empty()) return;
     std::erase_if(watches, [](const auto& w) { return w.expired(); });
+    const std::string id = record.id_text();
     for (auto& weak : watches) {
       auto watch = weak.lock();
-      if (watch && watch->wants(record.id)) watch->push_locked(snapshot_locked(record));
+      if (watch && watch->wants(id)) watch->push_locked(snapshot_locked(record));
     }
   }
 
-  Result<TaskRecord*> admit_locked(TenantState& tenant, SpawnArgs& args, SpawnOutcome& outcome) {
+  Result<TaskRecord*> admit_locked(TenantState& tenant, SpawnArgs& args, SpawnOutcome& outcome,
+                                   TimePoint now) {
     if (!args.idempotency_key.empty()) {
       auto it = tenant.idempotency.find(args.idempotency_key);
       if (it != tenant.idempotency.end()) {
-        outcome = SpawnOutcome{it->second, true};
+        outcome = SpawnOutcome{TaskIdGenerator::encode(it->second), true};
         return nullptr;
       }
     }
-    const auto root_kind = args.spec.kind;
-    const std::string key = args.idempotency_key;
-    auto record = std::make_shared<TaskRecord>(ids.next(), tenant, std::move(args),
-                                               asio::make_strand(executor));
-    record->created = Clock::now();
+    TaskPtr record(new TaskRecord(ids.next_value(), tenant, std::move(args)));
+    record->created = now;
     TaskRecord* raw = record.get();
-    tenant.tasks.emplace(record->id, record);
-    if (!key.empty()) tenant.idempotency.emplace(key, record->id);
+    tenant.tasks.append(std::move(record));
+    if (!raw->idempotency_key().empty()) tenant.idempotency.emplace(raw->idempotency_key(), raw->id);
     ++tenant.live;
     ++tenant.pending;
     ++live;
-    count_spawned(tenant, root_kind);
+    count_spawned(tenant, raw->kind);
     publish_locked(*raw);
-    outcome = SpawnOutcome{raw->id, false};
+    outcome = SpawnOutcome{raw->id_text(), false};
     return raw;
   }
 
@@ -266,13 +350,112 @@ struct Engine::Impl {
 
   // --- running tasks ---
 
-  void start(std::shared_ptr<TaskRecord> record) {
+  // Admitted tasks under one lock: a root that needs a permit takes one now or queues as a
+  // small entry of the tenant's semaphore (`granted` gets those holding one); any other root
+  // starts its coroutine at once (`started`).
+  void place_locked(TenantState& tenant, TaskRecord& record, std::vector<TaskPtr>& granted,
+                    std::vector<TaskPtr>& started) {
+    if (holds_permit(record.kind)) {
+      if (tenant.semaphore.acquire_or_queue(record)) granted.emplace_back(&record);
+      return;
+    }
+    record.run = std::make_unique<RunState>();
+    record.run->strand.emplace(asio::make_strand(executor));
+    started.emplace_back(&record);
+  }
+
+  // The semaphore's grant handler: `request` (a queued task) now holds one permit.
+  static void on_granted(void* context, PermitRequest& request) {
+    auto* impl = static_cast<Impl*>(context);
+    TaskPtr record(static_cast<TaskRecord*>(&request));
+    asio::post(impl->executor, [impl, record = std::move(record)]() mutable {
+      std::vector<TaskPtr> one;
+      one.push_back(std::move(record));
+      impl->launch(one);
+    });
+  }
+
+  static std::optional<Permit> take_root_permit_locked(TaskRecord& record) {
+    std::optional<Permit> out;
+    if (record.run && record.run->root_permit) {
+      out.emplace(std::move(*record.run->root_permit));
+      record.run->root_permit.reset();
+    }
+    return out;
+  }
+
+  // Starts tasks that hold their first permit: a root sleep as a bare timer, any other leaf as
+  // a coroutine that finds the permit already granted.
+  void launch(std::vector<TaskPtr>& granted) {
+    std::vector<WaitQueue::Waiter> wake;
+    std::vector<std::optional<Permit>> release;
+    std::vector<TaskPtr> coroutines;
+    {
+      std::lock_guard lock(mutex);
+      const TimePoint now = Clock::now();
+      for (TaskPtr& record : granted) {
+        if (!record->run) record->run = std::make_unique<RunState>();
+        RunState& run = *record->run;
+        run.root_permit.emplace(record->tenant.semaphore);
+        if (!run.cancel_reason.empty()) {
+          // Aborted while its grant was on its way: it ends before its first step.
+          NodeResult r;
+          r.kind = record->kind;
+          r.state = State::kCancelled;
+          r.finished = now;
+          finish_locked(*record, std::move(r), wake);
+          release.push_back(take_root_permit_locked(*record));
+          record->run.reset();
+          continue;
+        }
+        observe_permit_wait(record->tenant, now - record->created);
+        transition_locked(*record, State::kRunning, wake);
+        if (record->bare_sleep() && record->sleep_for <= Duration::zero()) {
+          asio::post(executor, [this, r = record] { sleep_done(*r, {}); });
+        } else if (record->bare_sleep()) {
+          run.timer.emplace(executor);
+          run.timer->expires_after(record->sleep_for);
+          run.timer->async_wait([this, r = record](boost::system::error_code ec) {
+            sleep_done(*r, ec);
+          });
+        } else {
+          run.strand.emplace(asio::make_strand(executor));
+          run.granted = true;
+          coroutines.push_back(std::move(record));
+        }
+      }
+    }
+    release.clear();
+    for (auto& record : coroutines) start(std::move(record));
+    for (auto& w : wake) WaitQueue::complete(std::move(w), {});
+  }
+
+  // A root sleep's timer fired (or was cancelled by an abort or shutdown).
+  void sleep_done(TaskRecord& record, boost::system::error_code ec) {
+    std::vector<WaitQueue::Waiter> wake;
+    std::optional<Permit> permit;
+    {
+      std::lock_guard lock(mutex);
+      NodeResult r;
+      r.kind = NodeKind::kSleep;
+      r.started = record.started;
+      r.state = ec ? State::kCancelled : State::kSucceeded;
+      r.finished = Clock::now();
+      finish_locked(record, std::move(r), wake);
+      if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
+      record.run.reset();  // the timer, inside its own completion: nothing else refers to it
+    }
+    permit.reset();
+    for (auto& w : wake) WaitQueue::complete(std::move(w), {});
+  }
+
+  void start(TaskPtr record) {
     // Hook the cancellation slot on the strand, where aborts emit: an abort that arrives
     // before this runs leaves cancel_reason set, which run_task reads first.
-    auto strand = record->strand;
+    auto strand = *record->run->strand;
     asio::post(strand, [this, record = std::move(record)]() mutable {
-      auto slot = record->cancel.slot();
-      auto strand = record->strand;
+      auto slot = record->run->cancel.slot();
+      auto strand = *record->run->strand;
       asio::co_spawn(strand, run_task(record),
                      asio::bind_cancellation_slot(
                          slot, [this, record](std::exception_ptr e, NodeResult result) mutable {
@@ -281,12 +464,12 @@ struct Engine::Impl {
     });
   }
 
-  asio::awaitable<NodeResult> run_task(std::shared_ptr<TaskRecord> record) {
+  asio::awaitable<NodeResult> run_task(TaskPtr record) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    if (!record->cancel_reason.empty()) {
+    if (!record->cancel_reason().empty()) {
       // Aborted before its first step.
       NodeResult r;
-      r.kind = record->spec->kind;
+      r.kind = record->kind;
       r.state = State::kCancelled;
       r.finished = Clock::now();
       co_return r;
@@ -295,66 +478,122 @@ struct Engine::Impl {
     co_return co_await run_node(*record->spec, ctx);
   }
 
+  // Stores the result and publishes the terminal state. The caller returns the root permit
+  // (take_root_permit_locked) after unlocking, so no observer sees the next task RUNNING
+  // while this one still is.
+  void finish_locked(TaskRecord& record, NodeResult result, std::vector<WaitQueue::Waiter>& wake) {
+    if (record.run && !record.run->cancel_reason.empty()) {
+      explain_cancellation(result, record.run->cancel_reason);
+    }
+    const State outcome = result.state;
+    const TimePoint began = record.started != TimePoint{} ? record.started : record.created;
+    record.end = std::make_unique<TaskEnd>();
+    record.end->result = std::move(result);
+    transition_locked(record, outcome, wake);
+    count_finished(record.tenant, metrics, record.kind, outcome, Clock::now() - began);
+    retained.emplace_back(&record);
+  }
+
+  // A coroutine task ended (on its strand, which owns cancel_reason and the root permit).
   void finish(TaskRecord& record, std::exception_ptr e, NodeResult result) {
     if (e) {
       result = NodeResult{};
-      result.kind = record.spec->kind;
+      result.kind = record.kind;
       result.state = State::kFailed;
       result.error = "internal error while running the task";
       result.finished = Clock::now();
     }
-    // The strand owns cancel_reason; this handler runs on it.
-    if (!record.cancel_reason.empty()) explain_cancellation(result, record.cancel_reason);
-    std::deque<WaitQueue::Waiter> wake;
+    std::vector<WaitQueue::Waiter> wake;
+    std::optional<Permit> permit;
     {
       std::lock_guard lock(mutex);
-      const State outcome = result.state;
-      const TimePoint began = record.started.value_or(record.created);
-      record.result = std::move(result);
-      transition_locked(record, outcome, wake);
-      count_finished(record.tenant, metrics, record.spec->kind, outcome, Clock::now() - began);
-      retained.push_back(record.tenant.tasks.at(record.id));
+      finish_locked(record, std::move(result), wake);
+      if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
     }
-    record.root_permit.reset();
+    permit.reset();
     for (auto& w : wake) WaitQueue::complete(std::move(w), {});
   }
 
-  void request_cancel(const std::shared_ptr<TaskRecord>& record, std::string reason) {
-    asio::post(record->strand, [record, reason = std::move(reason)] {
-      if (record->cancel_reason.empty()) record->cancel_reason = reason;
-      record->cancel.emit(asio::cancellation_type::terminal);
-    });
+  void request_cancel(const TaskPtr& record, const std::string& reason) {
+    std::vector<WaitQueue::Waiter> wake;
+    std::optional<asio::strand<asio::any_io_executor>> strand;
+    {
+      std::lock_guard lock(mutex);
+      if (is_terminal(record->state)) return;
+      if (!record->run) {
+        if (record->tenant.semaphore.cancel(*record)) {
+          // Still queued: it leaves the queue and ends now, holding nothing.
+          NodeResult r;
+          r.kind = record->kind;
+          r.state = State::kCancelled;
+          r.finished = Clock::now();
+          explain_cancellation(r, reason);
+          finish_locked(*record, std::move(r), wake);
+        } else {
+          // Granted, its start on its way: launch() reads the reason first.
+          record->run = std::make_unique<RunState>();
+          record->run->cancel_reason = reason;
+        }
+      } else if (record->run->timer) {
+        if (record->run->cancel_reason.empty()) record->run->cancel_reason = reason;
+        record->run->timer->cancel();
+      } else if (record->run->strand) {
+        strand = *record->run->strand;
+      } else if (record->run->cancel_reason.empty()) {
+        record->run->cancel_reason = reason;
+      }
+    }
+    if (strand) {
+      asio::post(*strand, [record, reason] {
+        if (record->run->cancel_reason.empty()) record->run->cancel_reason = reason;
+        record->run->cancel.emit(asio::cancellation_type::terminal);
+      });
+    }
+    for (auto& w : wake) WaitQueue::complete(std::move(w), {});
   }
 
   // --- waiting for tasks ---
 
-  // The frame's `record` keeps the task alive while it waits; the parallel group that runs this
-  // wait (and holds its cancellation hook) ends before the frame does.
-  asio::awaitable<State> wait_terminal(std::shared_ptr<TaskRecord> record) {
-    auto executor = co_await asio::this_coro::executor;
-    TaskRecord* r = record.get();
-    co_await async_park(
-        mutex, &r->terminal_waiters,
-        [r]() -> std::optional<boost::system::error_code> {
-          if (is_terminal(r->state)) return boost::system::error_code{};
-          return std::nullopt;
-        },
-        [r]() -> WaitQueue* { return &r->terminal_waiters; }, executor, kAwait);
-    std::lock_guard lock(mutex);
-    co_return record->state;
+  // Joins and selects wait on a group: one link per task in that task's observer list, one
+  // parked coroutine for the whole group (no coroutine per task).
+  void notify_observers_locked(TaskRecord& record, std::vector<WaitQueue::Waiter>& wake) {
+    TerminalLink* link = std::exchange(record.observers, nullptr);
+    while (link) {
+      TerminalLink* next = link->next;
+      link->record = nullptr;
+      link->prev = link->next = nullptr;
+      link->group->on_terminal_locked(link->index, record.state, wake);
+      link = next;
+    }
   }
 
-  template <typename Condition>
-  asio::awaitable<std::vector<std::size_t>> wait_group(
-      const std::vector<std::shared_ptr<TaskRecord>>& records, Condition condition) {
+  // Waits until the group's condition holds; returns the index of the first task to end (in
+  // completion order; tasks already terminal count in request order).
+  asio::awaitable<std::optional<std::size_t>> wait_group(const std::vector<TaskPtr>& records,
+                                                         GroupWait::Mode mode) {
     auto executor = co_await asio::this_coro::executor;
-    using Op = decltype(asio::co_spawn(executor, wait_terminal(records.front()), asio::deferred));
-    std::vector<Op> ops;
-    ops.reserve(records.size());
-    for (const auto& r : records) ops.push_back(asio::co_spawn(executor, wait_terminal(r), asio::deferred));
-    auto [order, exceptions, states] =
-        co_await make_parallel_group(std::move(ops)).async_wait(condition, asio::use_awaitable);
-    co_return order;
+    GroupWait group(mutex, mode, records.size());
+    {
+      std::vector<WaitQueue::Waiter> none;  // nobody parked yet
+      std::lock_guard lock(mutex);
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        TaskRecord& r = *records[i];
+        if (is_terminal(r.state)) {
+          group.on_terminal_locked(i, r.state, none);
+        } else {
+          group.link_locked(i, r);
+        }
+      }
+    }
+    GroupWait* g = &group;
+    co_await async_park(
+        mutex, &g->waiter,
+        [g]() -> std::optional<boost::system::error_code> {
+          if (g->done) return boost::system::error_code{};
+          return std::nullopt;
+        },
+        [g]() -> WaitQueue* { return &g->waiter; }, executor, kAwait);
+    co_return group.first;
   }
 
   // Runs `wait` against a deadline. Returns true when the deadline passed first.
@@ -371,14 +610,14 @@ struct Engine::Impl {
     co_return order[0] == 1 && !timer_ec;
   }
 
-  Result<std::vector<std::shared_ptr<TaskRecord>>> find_all(std::string_view tenant_name,
-                                                            const std::vector<std::string>& ids) {
+  Result<std::vector<TaskPtr>> find_all(std::string_view tenant_name,
+                                        const std::vector<std::string>& ids) {
     if (ids.empty()) return make_error(ErrorCode::kInvalidArgument, "ids: must name at least one task");
     std::lock_guard lock(mutex);
     auto tenant = tenant_locked(tenant_name);
     if (!tenant) return tenant.error();
     sweep_locked(Clock::now());
-    std::vector<std::shared_ptr<TaskRecord>> records;
+    std::vector<TaskPtr> records;
     records.reserve(ids.size());
     for (const auto& id : ids) {
       auto record = find_task_locked(**tenant, id);
@@ -388,7 +627,7 @@ struct Engine::Impl {
     return records;
   }
 
-  std::vector<TaskSnapshot> snapshots(const std::vector<std::shared_ptr<TaskRecord>>& records) {
+  std::vector<TaskSnapshot> snapshots(const std::vector<TaskPtr>& records) {
     std::lock_guard lock(mutex);
     std::vector<TaskSnapshot> out;
     out.reserve(records.size());
@@ -396,16 +635,8 @@ struct Engine::Impl {
     return out;
   }
 
-  void abort_unfinished(const std::vector<std::shared_ptr<TaskRecord>>& records,
-                        const std::string& reason) {
-    std::vector<std::shared_ptr<TaskRecord>> running;
-    {
-      std::lock_guard lock(mutex);
-      for (const auto& r : records) {
-        if (!is_terminal(r->state)) running.push_back(r);
-      }
-    }
-    for (const auto& r : running) request_cancel(r, reason);
+  void abort_unfinished(const std::vector<TaskPtr>& records, const std::string& reason) {
+    for (const auto& r : records) request_cancel(r, reason);
   }
 };
 
@@ -432,6 +663,7 @@ void Engine::add_tenant(const TenantSettings& settings) {
       }
     } else {
       auto state = std::make_unique<TenantState>(settings);
+      state->semaphore.set_grant_handler(&Impl::on_granted, impl_.get());
       if (impl_->metrics) attach_metrics(*state, *impl_->metrics);
       impl_->tenants[settings.name] = std::move(state);
       return;
@@ -453,7 +685,8 @@ Result<SpawnOutcome> Engine::spawn(std::string_view tenant_name, SpawnArgs args)
 Result<std::vector<SpawnOutcome>> Engine::spawn_batch(std::string_view tenant_name,
                                                       std::vector<SpawnArgs> batch) {
   std::vector<SpawnOutcome> outcomes(batch.size());
-  std::vector<std::shared_ptr<TaskRecord>> started;
+  std::vector<TaskPtr> granted;
+  std::vector<TaskPtr> started;
   {
     std::lock_guard lock(impl_->mutex);
     auto tenant = impl_->tenant_locked(tenant_name);
@@ -464,7 +697,8 @@ Result<std::vector<SpawnOutcome>> Engine::spawn_batch(std::string_view tenant_na
       return make_error(ErrorCode::kUnavailable,
                         "orchestrd is shutting down and accepts no new tasks");
     }
-    impl_->sweep_locked(Clock::now());
+    const TimePoint now = Clock::now();
+    impl_->sweep_locked(now);
     // Tasks whose idempotency key already exists (or repeats within the batch) take no room.
     std::uint64_t fresh = 0;
     std::set<std::string_view> keys;
@@ -477,10 +711,11 @@ Result<std::vector<SpawnOutcome>> Engine::spawn_batch(std::string_view tenant_na
       return impl_->queue_full(t);
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      auto admitted = impl_->admit_locked(t, batch[i], outcomes[i]);
-      if (admitted && *admitted) started.push_back(t.tasks.at(outcomes[i].id));
+      auto admitted = impl_->admit_locked(t, batch[i], outcomes[i], now);
+      if (admitted && *admitted) impl_->place_locked(t, **admitted, granted, started);
     }
   }
+  if (!granted.empty()) impl_->launch(granted);
   for (auto& record : started) impl_->start(std::move(record));
   return outcomes;
 }
@@ -500,27 +735,34 @@ Result<ListPage> Engine::list(std::string_view tenant_name, const ListQuery& que
   auto tenant = impl_->tenant_locked(tenant_name);
   if (!tenant) return tenant.error();
   impl_->sweep_locked(Clock::now());
-  const auto& tasks = (*tenant)->tasks;
+  const auto& slots = (*tenant)->tasks.slots();
   const std::uint32_t page_size = std::clamp<std::uint32_t>(query.page_size ? query.page_size : 100, 1, 1000);
   auto matches = [&query](const TaskRecord& r) {
     if (query.state && r.state != *query.state) return false;
     for (const auto& [k, v] : query.labels) {
-      auto it = r.labels.find(k);
-      if (it == r.labels.end() || it->second != v) return false;
+      auto it = r.labels().find(k);
+      if (it == r.labels().end() || it->second != v) return false;
     }
     return true;
   };
   ListPage page;
-  // Newest first: walk ids downward from just below the page token.
-  auto it = query.page_token.empty() ? tasks.end() : tasks.lower_bound(query.page_token);
-  while (it != tasks.begin()) {
+  // Newest first: walk ids downward from just below the page token (compared as text, as
+  // clients see ids; the text of ids sorts like their values).
+  auto it = slots.end();
+  if (!query.page_token.empty()) {
+    it = std::lower_bound(slots.begin(), slots.end(), query.page_token,
+                          [](const TaskTable::Slot& slot, const std::string& token) {
+                            return TaskIdGenerator::encode(slot.id) < token;
+                          });
+  }
+  while (it != slots.begin()) {
     --it;
-    if (!matches(*it->second)) continue;
+    if (!it->record || !matches(*it->record)) continue;
     if (page.tasks.size() == page_size) {
       page.next_page_token = page.tasks.back().id;
       break;
     }
-    page.tasks.push_back(impl_->snapshot_locked(*it->second));
+    page.tasks.push_back(impl_->snapshot_locked(*it->record));
   }
   return page;
 }
@@ -534,7 +776,7 @@ Result<std::vector<std::string>> Engine::abort(std::string_view tenant_name,
   {
     std::lock_guard lock(impl_->mutex);
     for (const auto& r : *records) {
-      if (!is_terminal(r->state)) aborted.push_back(r->id);
+      if (!is_terminal(r->state)) aborted.push_back(r->id_text());
     }
   }
   impl_->abort_unfinished(*records, reason);
@@ -556,16 +798,9 @@ asio::awaitable<Result<std::vector<TaskSnapshot>>> Engine::join(std::string tena
   co_await asio::this_coro::throw_if_cancelled(false);
   auto records = impl_->find_all(tenant, ids);
   if (!records) co_return records.error();
-  auto wait = [](Impl& impl, const std::vector<std::shared_ptr<TaskRecord>>& records,
+  auto wait = [](Impl& impl, const std::vector<TaskPtr>& records,
                  bool fail_fast) -> asio::awaitable<void> {
-    if (fail_fast) {
-      co_await impl.wait_group(records, [](const std::exception_ptr&, State s) {
-        return s == State::kSucceeded ? asio::cancellation_type::none
-                                      : asio::cancellation_type::terminal;
-      });
-    } else {
-      co_await impl.wait_group(records, wait_for_all());
-    }
+    co_await impl.wait_group(records, fail_fast ? GroupWait::Mode::kFailFast : GroupWait::Mode::kAll);
   };
   const bool timed_out =
       co_await impl_->wait_with_deadline(wait(*impl_, *records, options.fail_fast), options.timeout);
@@ -596,13 +831,13 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
   co_await asio::this_coro::throw_if_cancelled(false);
   auto records = impl_->find_all(tenant, ids);
   if (!records) co_return records.error();
-  std::vector<std::size_t> order;
-  auto wait = [](Impl& impl, const std::vector<std::shared_ptr<TaskRecord>>& records,
-                 std::vector<std::size_t>& order) -> asio::awaitable<void> {
-    order = co_await impl.wait_group(records, wait_for_one(asio::cancellation_type::terminal));
+  std::optional<std::size_t> first;
+  auto wait = [](Impl& impl, const std::vector<TaskPtr>& records,
+                 std::optional<std::size_t>& first) -> asio::awaitable<void> {
+    first = co_await impl.wait_group(records, GroupWait::Mode::kFirst);
   };
   const bool timed_out =
-      co_await impl_->wait_with_deadline(wait(*impl_, *records, order), timeout);
+      co_await impl_->wait_with_deadline(wait(*impl_, *records, first), timeout);
   auto state = co_await asio::this_coro::cancellation_state;
   if (state.cancelled() != asio::cancellation_type::none) {
     co_return make_error(ErrorCode::kCancelled, "select cancelled by the caller");
@@ -614,7 +849,7 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
   }
   // Among tasks already terminal when the select began, the first in request order wins.
   auto snapshots = impl_->snapshots(*records);
-  std::size_t winner = order.front();
+  std::size_t winner = first.value_or(0);
   for (std::size_t i = 0; i < winner; ++i) {
     if (is_terminal(snapshots[i].state) && snapshots[i].finished <= snapshots[winner].finished) {
       winner = i;
@@ -622,7 +857,7 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
     }
   }
   if (abort_losers) {
-    std::vector<std::shared_ptr<TaskRecord>> losers;
+    std::vector<TaskPtr> losers;
     for (std::size_t i = 0; i < records->size(); ++i) {
       if (i != winner) losers.push_back((*records)[i]);
     }
@@ -632,17 +867,21 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
 }
 
 Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::string_view id,
-                                         TerminalCallback done) {
+                                         TerminalCallback done,
+                                         std::optional<asio::any_io_executor> executor) {
+  auto run_on = executor ? std::move(*executor) : impl_->executor;
   std::unique_lock lock(impl_->mutex);
   auto tenant = impl_->tenant_locked(tenant_name);
   if (!tenant) return tenant.error();
   impl_->sweep_locked(Clock::now());
   auto record = impl_->find_task_locked(**tenant, id);
   if (!record) return not_found(id);
-  // Waiters are completed (never with an error: cancel_on_terminal removes them unrun) after
-  // the task's terminal state is set; the snapshot is taken when the callback runs.
+  // A one-task group whose only waiter is the callback. The callback owns the group until it
+  // runs or is cancelled (so a caller may drop the TerminalWait), and takes the snapshot when it
+  // runs, after the task's terminal state is set.
+  auto group = std::make_shared<GroupWait>(impl_->mutex, GroupWait::Mode::kFirst, 1);
   WaitQueue::Handler handler(
-      [impl = impl_.get(), record, done = std::move(done)](boost::system::error_code) {
+      [impl = impl_.get(), record, group, done = std::move(done)](boost::system::error_code) {
         TaskSnapshot snapshot;
         {
           std::lock_guard lock(impl->mutex);
@@ -652,21 +891,26 @@ Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::stri
       });
   if (is_terminal(record->state)) {
     lock.unlock();
-    WaitQueue::complete(WaitQueue::Waiter{0, std::move(handler), impl_->executor}, {});
-    return TerminalWait{std::move(record), 0};
+    WaitQueue::complete(WaitQueue::Waiter{0, std::move(handler), std::move(run_on)}, {});
+    return TerminalWait{};
   }
-  const std::uint64_t waiter = record->terminal_waiters.push(std::move(handler), impl_->executor);
-  return TerminalWait{std::move(record), waiter};
+  group->link_locked(0, *record);
+  const std::uint64_t waiter = group->waiter.push(std::move(handler), std::move(run_on));
+  return TerminalWait{std::move(group), waiter};
 }
 
 bool Engine::cancel_on_terminal(const TerminalWait& wait) {
-  if (!wait.record || wait.waiter == 0) return false;
+  auto* group = static_cast<GroupWait*>(wait.group.get());
+  if (!group || wait.waiter == 0) return false;
   std::optional<WaitQueue::Waiter> removed;
   {
     std::lock_guard lock(impl_->mutex);
-    removed = wait.record->terminal_waiters.remove(wait.waiter);
+    if (!group->done) {
+      GroupWait::unlink_locked(group->links[0]);
+      removed = group->waiter.remove(wait.waiter);
+    }
   }
-  // Destroyed here, outside the mutex, without running.
+  // Destroyed here, outside the mutex, without running (the group with it, once unreferenced).
   return removed.has_value();
 }
 
@@ -676,7 +920,7 @@ Result<std::shared_ptr<TaskWatch>> Engine::watch(std::string_view tenant_name,
   auto tenant = impl_->tenant_locked(tenant_name);
   if (!tenant) return tenant.error();
   impl_->sweep_locked(Clock::now());
-  std::vector<std::shared_ptr<TaskRecord>> records;
+  std::vector<TaskPtr> records;
   for (const auto& id : ids) {
     auto record = impl_->find_task_locked(**tenant, id);
     if (!record) return not_found(id);
@@ -714,12 +958,12 @@ asio::awaitable<void> Engine::drain(Duration grace) {
         [&impl]() -> WaitQueue* { return &impl.idle_waiters; }, executor, kAwait);
   };
   if (co_await impl_->wait_with_deadline(wait_idle(*impl_), grace)) {
-    std::vector<std::shared_ptr<TaskRecord>> unfinished;
+    std::vector<TaskPtr> unfinished;
     {
       std::lock_guard lock(impl_->mutex);
       for (auto& [name, tenant] : impl_->tenants) {
-        for (auto& [id, record] : tenant->tasks) {
-          if (!is_terminal(record->state)) unfinished.push_back(record);
+        for (const auto& slot : tenant->tasks.slots()) {
+          if (slot.record && !is_terminal(slot.record->state)) unfinished.push_back(slot.record);
         }
       }
     }
@@ -741,7 +985,7 @@ void Engine::update_gauges() const {
 }
 
 void Engine::mark_running(TaskRecord& record) {
-  std::deque<WaitQueue::Waiter> wake;
+  std::vector<WaitQueue::Waiter> wake;
   std::lock_guard lock(impl_->mutex);
   if (record.state == State::kPending) impl_->transition_locked(record, State::kRunning, wake);
 }

@@ -38,6 +38,16 @@ bool retryable(const RetryPolicy& policy, FailureReason reason) {
 }  // namespace
 
 asio::awaitable<std::optional<Permit>> acquire_permit(RunContext& ctx) {
+  RunState& run = *ctx.record.run;
+  if (run.granted) {
+    // A task started lazily: its first permit was granted before its coroutine existed, and
+    // the task already shows RUNNING.
+    run.granted = false;
+    std::optional<Permit> permit(std::move(*run.root_permit));
+    run.root_permit.reset();
+    if (co_await cancelled()) co_return std::nullopt;
+    co_return permit;
+  }
   auto executor = co_await asio::this_coro::executor;
   TenantState& tenant = ctx.engine.tenant_state(ctx.record);
   const TimePoint queued_at = Clock::now();
@@ -53,7 +63,7 @@ asio::awaitable<std::optional<Permit>> acquire_permit(RunContext& ctx) {
 
 void keep_if_root(const Node& node, RunContext& ctx, std::optional<Permit>& permit) {
   if (&node != ctx.record.spec.get() || !permit) return;
-  ctx.record.root_permit.emplace(std::move(*permit));
+  ctx.record.run->root_permit.emplace(std::move(*permit));
   permit.reset();
 }
 
@@ -80,13 +90,14 @@ asio::awaitable<NodeResult> run_attempts(const Node& node, RunContext& ctx, Atte
   auto executor = co_await asio::this_coro::executor;
   TenantState& tenant = ctx.engine.tenant_state(ctx.record);
   const std::uint32_t max_attempts = std::max<std::uint32_t>(node.retry.max_attempts, 1);
+  const std::string task_id = ctx.record.id_text();
 
   for (std::uint32_t number = 1;; ++number) {
     std::optional<Permit> permit = co_await acquire_permit(ctx);
     if (!permit) co_return finish(std::move(r), State::kCancelled);
     if (!r.started) r.started = Clock::now();
 
-    const AttemptInfo info{ctx.record.id, number, next_fencing_token()};
+    const AttemptInfo info{task_id, number, next_fencing_token()};
     r.attempts = number;
     r.fencing_token = info.fencing_token;
     count_attempt(tenant, node.kind, number > 1);

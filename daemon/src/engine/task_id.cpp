@@ -4,7 +4,9 @@
 
 namespace orch::engine {
 
-std::string TaskIdGenerator::next() {
+std::string TaskIdGenerator::next() { return encode(next_value()); }
+
+std::uint64_t TaskIdGenerator::next_value() {
   // Milliseconds in the high bits, a 20-bit sequence below: sortable, and strictly increasing
   // even when the wall clock steps back.
   const auto ms = static_cast<std::uint64_t>(
@@ -17,11 +19,34 @@ std::string TaskIdGenerator::next() {
   do {
     value = candidate > last ? candidate : last + 1;
   } while (!last_.compare_exchange_weak(last, value, std::memory_order_relaxed));
-  return encode(value);
+  return value;
+}
+
+namespace {
+constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+}  // namespace
+
+std::optional<std::uint64_t> TaskIdGenerator::decode(std::string_view text) {
+  if (text.size() != 13) return std::nullopt;
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    std::uint64_t digit = 32;
+    for (std::uint64_t d = 0; d < 32; ++d) {
+      if (kAlphabet[d] == c) {
+        digit = d;
+        break;
+      }
+    }
+    if (digit == 32) return std::nullopt;
+    // 13 digits carry 65 bits: the first holds only the value's top 4.
+    if (i == 0 && digit > 15) return std::nullopt;
+    value = (value << 5) | digit;
+  }
+  return value;
 }
 
 std::string TaskIdGenerator::encode(std::uint64_t value) {
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
   std::string out(13, '0');
   for (int i = 12; i >= 0; --i) {
     out[static_cast<std::size_t>(i)] = kAlphabet[value & 31];

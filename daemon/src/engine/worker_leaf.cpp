@@ -68,8 +68,8 @@ asio::awaitable<AttemptOutcome> worker_attempt(const Node& node, RunContext& ctx
         .async_wait(wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
     if (co_await cancelled()) {
       // Abort, a parent's timeout, a lost select, shutdown: the worker is told to stop.
-      hub->abandon(id, ctx.record.cancel_reason.empty() ? std::string("the node was cancelled")
-                                                        : ctx.record.cancel_reason);
+      hub->abandon(id, ctx.record.cancel_reason().empty() ? std::string("the node was cancelled")
+                                                          : ctx.record.cancel_reason());
       AttemptOutcome out;
       out.state = State::kCancelled;
       co_return out;

@@ -475,5 +475,145 @@ TEST_F(EngineTest, DrainRefusesSpawnsThenCancelsWhatOutlivesTheGrace) {
   EXPECT_EQ(get(slow).result->error, "cancelled: orchestrd is shutting down");
 }
 
+// A queued task is a small entry of the tenant's semaphore, no coroutine: its abort takes it
+// out of the queue, ends it CANCELLED with the usual reason, and it never runs.
+TEST_F(EngineTest, AbortOfAQueuedTaskTakesItOutOfTheQueue) {
+  for (int i = 0; i < 3; ++i) spawn(sleep_node(1s));
+  const auto first = spawn(sleep_node(1s));
+  const auto second = spawn(sleep_node(1s));
+  EXPECT_EQ(engine_->usage("alpha")->permits_waiting, 2u);
+  auto aborted = engine_->abort("alpha", {first});
+  ASSERT_TRUE(aborted.has_value());
+  EXPECT_EQ(*aborted, std::vector<std::string>{first});
+  settle();
+  const auto task = get(first);
+  ASSERT_EQ(task.state, State::kCancelled);
+  ASSERT_TRUE(task.result.has_value());
+  EXPECT_EQ(task.result->state, State::kCancelled);
+  EXPECT_EQ(task.result->error, "cancelled: aborted by request");
+  EXPECT_FALSE(task.started.has_value());
+  EXPECT_TRUE(task.finished.has_value());
+  EXPECT_EQ(engine_->usage("alpha")->permits_waiting, 1u);
+  EXPECT_EQ(engine_->usage("alpha")->live_tasks, 4u);
+  // The freed permit goes to the next in the queue; the aborted task stays cancelled.
+  advance(1s);
+  EXPECT_EQ(state(second), State::kRunning);
+  EXPECT_EQ(state(first), State::kCancelled);
+  advance(1s);
+  EXPECT_EQ(state(second), State::kSucceeded);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+// Queued root leaves (semaphore entries) and the leaves of running trees (parked coroutines)
+// share one arrival order.
+TEST_F(EngineTest, QueuedRootsAndTreeLeavesAreGrantedInArrivalOrder) {
+  engine_->add_tenant({"gamma", 1, 20});
+  const auto holder = spawn(sleep_node(1s), "gamma");
+  const auto tree_a = spawn(join_node({sleep_node(1s)}), "gamma");
+  const auto root_b = spawn(sleep_node(1s), "gamma");
+  const auto tree_c = spawn(sequence_node({sleep_node(1s)}), "gamma");
+  const auto root_d = spawn(sleep_node(1s), "gamma");
+  EXPECT_EQ(engine_->usage("gamma")->permits_waiting, 4u);
+  const std::vector<std::string> order{tree_a, root_b, tree_c, root_d};
+  EXPECT_EQ(get(holder, "gamma").state, State::kRunning);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    advance(1s);
+    for (std::size_t j = 0; j < order.size(); ++j) {
+      const State expected = j < i ? State::kSucceeded : j == i ? State::kRunning : State::kPending;
+      EXPECT_EQ(get(order[j], "gamma").state, expected) << "wave " << i << ", task " << j;
+    }
+  }
+  advance(1s);
+  EXPECT_EQ(get(root_d, "gamma").state, State::kSucceeded);
+}
+
+// A queued task's coroutine state is made only at grant time; a reload that raises the limit
+// starts queued tasks at once, each showing when it really started.
+TEST_F(EngineTest, QueuedTasksStartWhenARaisedLimitGrantsThem) {
+  for (int i = 0; i < 3; ++i) spawn(sleep_node(1s));
+  std::vector<std::string> queued;
+  for (int i = 0; i < 4; ++i) queued.push_back(spawn(sleep_node(500ms)));
+  for (const auto& id : queued) EXPECT_FALSE(get(id).started.has_value());
+  advance(100ms);
+  engine_->add_tenant({"alpha", 7, 20});
+  settle();
+  for (const auto& id : queued) {
+    const auto task = get(id);
+    EXPECT_EQ(task.state, State::kRunning);
+    ASSERT_TRUE(task.started.has_value());
+    EXPECT_EQ(*task.started - task.created, 100ms);
+  }
+  advance(500ms);
+  for (const auto& id : queued) EXPECT_EQ(state(id), State::kSucceeded);
+}
+
+// An abort that meets a task whose grant is on its way (granted, not yet started) ends it
+// before its first step, and the permit it was handed goes back.
+TEST_F(EngineTest, AbortOfATaskBeingGrantedEndsItBeforeItsFirstStep) {
+  engine_->add_tenant({"gamma", 1, 20});
+  const auto holder = spawn(sleep_node(1s), "gamma");
+  const auto next = spawn(sleep_node(1s), "gamma");
+  const auto last = spawn(sleep_node(1s), "gamma");
+  Clock::advance(1s);
+  // Run handlers one by one until the holder's timer handler has run: its permit is granted
+  // to `next`, whose start is posted but has not run.
+  for (int i = 0; i < 100 && get(holder, "gamma").state != State::kSucceeded; ++i) {
+    io_.restart();
+    io_.poll_one();
+  }
+  ASSERT_EQ(get(holder, "gamma").state, State::kSucceeded);
+  ASSERT_EQ(get(next, "gamma").state, State::kPending);
+  ASSERT_TRUE(engine_->abort("gamma", {next}).has_value());
+  settle();
+  const auto task = get(next, "gamma");
+  EXPECT_EQ(task.state, State::kCancelled);
+  EXPECT_EQ(task.result->error, "cancelled: aborted by request");
+  EXPECT_FALSE(task.started.has_value());
+  EXPECT_EQ(get(last, "gamma").state, State::kRunning);
+  EXPECT_EQ(engine_->usage("gamma")->permits_in_use, 1u);
+}
+
+TEST_F(EngineTest, ABareSleepReadsBackItsSpecAndAbortsLikeAnyTask) {
+  const auto id = spawn(sleep_node(5s));
+  const auto task = get(id);
+  ASSERT_TRUE(task.spec);
+  EXPECT_EQ(task.spec->kind, NodeKind::kSleep);
+  EXPECT_EQ(task.spec->duration, 5s);
+  advance(1s);
+  ASSERT_TRUE(engine_->abort("alpha", {id}).has_value());
+  settle();
+  const auto done = get(id);
+  EXPECT_EQ(done.state, State::kCancelled);
+  EXPECT_EQ(done.result->error, "cancelled: aborted by request");
+  EXPECT_EQ(*done.result->finished - *done.result->started, 1s);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+TEST_F(EngineTest, JoinOfManyTasksSomeAlreadyEnded) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(spawn(sleep_node(0ms)));
+  for (int i = 0; i < 10; ++i) ids.push_back(spawn(sleep_node(100ms)));
+  std::optional<Result<std::vector<TaskSnapshot>>> joined;
+  start(engine_->join("alpha", ids, {}), joined);
+  EXPECT_FALSE(joined.has_value());
+  for (int wave = 0; wave < 4 && !joined; ++wave) advance(100ms);
+  ASSERT_TRUE(joined.has_value() && joined->has_value());
+  ASSERT_EQ((*joined)->size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ((**joined)[i].id, ids[i]);
+    EXPECT_EQ((**joined)[i].state, State::kSucceeded);
+  }
+}
+
+TEST_F(EngineTest, UnknownAndMalformedIdsAreNotFound) {
+  spawn(sleep_node(1s));
+  for (const std::string id : {"", "nope", "ZZZZZZZZZZZZZ", "0000000000000", "zzzzzzzzzzzzz"}) {
+    auto read = engine_->get("alpha", id);
+    ASSERT_FALSE(read.has_value()) << id;
+    EXPECT_EQ(read.error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(read.error().message, "task " + id + " not found");
+  }
+}
+
 }  // namespace
 }  // namespace orch::engine

@@ -118,8 +118,8 @@ using TerminalCallback = std::function<void(TaskSnapshot)>;
 
 /// A callback registered with Engine::on_terminal; give it to cancel_on_terminal.
 struct TerminalWait {
-  std::shared_ptr<TaskRecord> record = {};  // opaque: keeps the task alive while it waits
-  std::uint64_t waiter = 0;                 // 0: the task was terminal, the callback is queued
+  std::shared_ptr<void> group = {};  // opaque: the engine's wait for the task
+  std::uint64_t waiter = 0;          // 0: the task was terminal, the callback is queued
 };
 
 struct TenantUsage {
@@ -184,10 +184,12 @@ class Engine {
                                                        bool abort_losers,
                                                        std::optional<Duration> timeout);
   /// Calls `done` once the task is terminal, with its snapshot then (at once when it already
-  /// is). `done` runs on the engine's executor, never inline. NOT_FOUND (naming the id) for an
-  /// unknown task. The callback way to wait for one task: no coroutine, no timer.
+  /// is). `done` runs on `executor` (the engine's when none is given), never inline. NOT_FOUND
+  /// (naming the id) for an unknown task. The callback way to wait for one task: no coroutine,
+  /// no timer. The caller may drop the TerminalWait; only cancel_on_terminal stops the call.
   Result<TerminalWait> on_terminal(std::string_view tenant, std::string_view id,
-                                   TerminalCallback done);
+                                   TerminalCallback done,
+                                   std::optional<boost::asio::any_io_executor> executor = {});
   /// Unregisters a callback of on_terminal. True: it will never run; false: it has run, or is
   /// on its way and will run.
   bool cancel_on_terminal(const TerminalWait& wait);

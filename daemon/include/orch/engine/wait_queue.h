@@ -39,6 +39,10 @@ class WaitQueue {
 
   bool empty() const { return waiters_.empty(); }
   std::size_t size() const { return waiters_.size(); }
+  /// The id the latest push() returned (0 before any); ids grow with every push.
+  std::uint64_t last_id() const { return last_id_; }
+  /// The id of the longest waiter; call only when not empty().
+  std::uint64_t front_id() const { return waiters_.front().id; }
 
   std::uint64_t push(Handler handler, boost::asio::any_io_executor executor) {
     const std::uint64_t id = ++last_id_;
