@@ -526,7 +526,8 @@ Result<ListPage> Engine::list(std::string_view tenant_name, const ListQuery& que
 }
 
 Result<std::vector<std::string>> Engine::abort(std::string_view tenant_name,
-                                               const std::vector<std::string>& ids) {
+                                               const std::vector<std::string>& ids,
+                                               const std::string& reason) {
   auto records = impl_->find_all(tenant_name, ids);
   if (!records) return records.error();
   std::vector<std::string> aborted;
@@ -536,7 +537,7 @@ Result<std::vector<std::string>> Engine::abort(std::string_view tenant_name,
       if (!is_terminal(r->state)) aborted.push_back(r->id);
     }
   }
-  impl_->abort_unfinished(*records, "cancelled: aborted by request");
+  impl_->abort_unfinished(*records, reason);
   return aborted;
 }
 
@@ -628,6 +629,31 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
     impl_->abort_unfinished(losers, "cancelled: lost a select to task " + ids[winner]);
   }
   co_return SelectOutcome{static_cast<std::uint32_t>(winner), std::move(snapshots[winner])};
+}
+
+bool Engine::when_terminal(std::string_view tenant_name, std::string_view id,
+                           const asio::any_io_executor& executor,
+                           std::function<void(TaskSnapshot)> done) {
+  std::shared_ptr<TaskRecord> record;
+  {
+    std::lock_guard lock(impl_->mutex);
+    TenantState* tenant = impl_->find_tenant_locked(tenant_name);
+    if (tenant) record = impl_->find_task_locked(*tenant, id);
+  }
+  if (!record) return false;
+  // The handler holds the record: it stays valid for the wait, which nothing cancels.
+  TaskRecord* r = record.get();
+  async_park(
+      impl_->mutex, &r->terminal_waiters,
+      [r]() -> std::optional<boost::system::error_code> {
+        if (is_terminal(r->state)) return boost::system::error_code{};
+        return std::nullopt;
+      },
+      [r]() -> WaitQueue* { return &r->terminal_waiters; }, executor,
+      [impl = impl_.get(), record = std::move(record), done = std::move(done)](boost::system::error_code) {
+        done(impl->snapshots({record}).front());
+      });
+  return true;
 }
 
 Result<std::shared_ptr<TaskWatch>> Engine::watch(std::string_view tenant_name,

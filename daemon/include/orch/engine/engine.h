@@ -12,6 +12,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -156,9 +157,10 @@ class Engine {
   Result<TaskSnapshot> get(std::string_view tenant, std::string_view id) const;
   Result<ListPage> list(std::string_view tenant, const ListQuery& query) const;
   /// Cancels the named tasks; returns the ids that were still running. NOT_FOUND (naming the
-  /// id) when any id is unknown, and then nothing is aborted.
+  /// id) when any id is unknown, and then nothing is aborted. `reason` becomes their error.
   Result<std::vector<std::string>> abort(std::string_view tenant,
-                                         const std::vector<std::string>& ids);
+                                         const std::vector<std::string>& ids,
+                                         const std::string& reason = "cancelled: aborted by request");
   Result<TenantUsage> usage(std::string_view tenant) const;
 
   /// Waits until every task is terminal (or, with fail_fast, one did not succeed). Completes
@@ -172,6 +174,12 @@ class Engine {
                                                        std::vector<std::string> ids,
                                                        bool abort_losers,
                                                        std::optional<Duration> timeout);
+  /// Calls `done` on `executor` with the task as it is once terminal (soon after this call if it
+  /// already is). Returns false, and never calls `done`, when the tenant has no such task. No
+  /// timer and no cancellation: a caller that stops caring ignores the call.
+  bool when_terminal(std::string_view tenant, std::string_view id,
+                     const boost::asio::any_io_executor& executor,
+                     std::function<void(TaskSnapshot)> done);
   /// Subscribes to the given tasks' state changes (all the tenant's tasks when empty). The
   /// current state of each named task is the first event.
   Result<std::shared_ptr<TaskWatch>> watch(std::string_view tenant,
