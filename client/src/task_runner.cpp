@@ -53,6 +53,8 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
     return final_;
   }
 
+  void cancel() { ctx_->TryCancel(); }
+
   std::size_t in_flight() const {
     std::lock_guard lock(mutex_);
     return waiting_.size();
@@ -176,6 +178,8 @@ void TaskRunner::start(const v1::SpawnRequest& request, Done done) {
 }
 
 grpc::Status TaskRunner::close() { return reactor_->close(); }
+
+void TaskRunner::cancel() { reactor_->cancel(); }
 
 std::size_t TaskRunner::in_flight() const { return reactor_->in_flight(); }
 

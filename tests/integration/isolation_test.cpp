@@ -294,25 +294,31 @@ std::map<std::string, Case> cases() {
     reader->Finish();
   };
 
-  c["TaskService/RunStream"] = [](Isolation&, oc::Client& beta, const AlphaWorld& alpha) {
-    // Alpha's key names a new task of beta's, answered as beta's own.
+  c["TaskService/RunStream"] = [](Isolation& t, oc::Client& beta, const AlphaWorld& alpha) {
+    // The task is beta's own: alpha cannot read it. (That alpha's idempotency key names a new
+    // task of beta's is run_stream_test's; here it would turn the Spawn case's key into beta's.)
     auto ctx = beta.context(kCallDeadline);
     auto stream = beta.tasks().RunStream(ctx.get());
     v1::RunStreamRequest request;
     auto* item = request.add_items();
     item->set_ref(1);
     *item->mutable_spawn()->mutable_spec() = oc::sleep(1ms);
-    item->mutable_spawn()->set_idempotency_key("alpha-key");
     ASSERT_TRUE(stream->Write(request));
     stream->WritesDone();
     v1::RunStreamResponse response;
     ASSERT_TRUE(stream->Read(&response));
     ASSERT_EQ(response.outcomes_size(), 1);
     EXPECT_EQ(response.outcomes(0).state(), v1::TASK_STATE_SUCCEEDED);
-    EXPECT_NE(response.outcomes(0).id(), alpha.keyed_task);
+    const std::string id = response.outcomes(0).id();
+    EXPECT_NE(id, alpha.running_task);
+    EXPECT_NE(id, alpha.finished_task);
     while (stream->Read(&response)) {
     }
     EXPECT_TRUE(stream->Finish().ok());
+    v1::GetTaskRequest get;
+    get.set_id(id);
+    v1::TaskInfo info;
+    EXPECT_EQ(t.alpha_.get(get, info, kCallDeadline).error_code(), grpc::StatusCode::NOT_FOUND);
   };
 
   // --- TenantService ---

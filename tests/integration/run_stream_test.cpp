@@ -329,6 +329,30 @@ TEST(RunStream, ATaskRunnerSharesOneStreamBetweenThreadsAndAWorkerAnswersInBatch
     EXPECT_EQ(runner.run(request(oc::sleep(0ms)), refused).error_code(),
               grpc::StatusCode::FAILED_PRECONDITION);
   }
+  {
+    // cancel() ends the stream at once: the caller in flight gets CANCELLED and its task is
+    // aborted by the daemon.
+    oc::TaskRunner runner(alpha);
+    grpc::Status status;
+    std::thread caller([&] {
+      Outcome outcome;
+      status = runner.run(request(oc::sleep(std::chrono::seconds(60)), "cancelled-runner"), outcome);
+    });
+    bool running = false;
+    for (int i = 0; i < 200 && !running; ++i) {
+      const auto ids = tasks_named(alpha, "cancelled-runner");
+      running = ids.size() == 1 && get_task(alpha, ids[0]).state() == v1::TASK_STATE_RUNNING;
+      if (!running) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(running);  // (no ASSERT: the caller thread must be joined)
+    runner.cancel();
+    caller.join();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << describe(status);
+    EXPECT_EQ(runner.close().error_code(), grpc::StatusCode::CANCELLED);
+    const auto ids = tasks_named(alpha, "cancelled-runner");
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(join_task(alpha, ids[0]).state(), v1::TASK_STATE_CANCELLED);
+  }
   worker_ctx->TryCancel();
   serve.join();
   worker->Finish();

@@ -30,7 +30,7 @@ class TaskRunner {
 
   /// Opens the stream on `client`'s channel (with its token). `client` must outlive the runner.
   explicit TaskRunner(Client& client);
-  /// close(), then waits until gRPC is done with the stream.
+  /// close(): waits for the answers in flight (cancel() first not to).
   ~TaskRunner();
   TaskRunner(const TaskRunner&) = delete;
   TaskRunner& operator=(const TaskRunner&) = delete;
@@ -43,6 +43,10 @@ class TaskRunner {
   /// Stops sending, waits for the answers in flight, and returns the stream's final status.
   /// Later run()/start() calls fail with FAILED_PRECONDITION. Idempotent.
   grpc::Status close();
+
+  /// Ends the stream at once: the daemon aborts the tasks in flight, and their callers get
+  /// CANCELLED. close() or the destructor then returns without waiting for them.
+  void cancel();
 
   /// Calls waiting for their answer now.
   std::size_t in_flight() const;
