@@ -38,6 +38,7 @@
 
 #include "orch/bench/floor.grpc.pb.h"
 #include "orch/client/client.h"
+#include "orch/client/task_runner.h"
 #include "orch/client/specs.h"
 #include "orch/tenants/tenant_registry.h"
 #include "peers.h"
@@ -397,6 +398,23 @@ void check_task(const grpc::Status& status, const orch::v1::JoinResponse& join) 
   }
 }
 
+// One task run through a TaskRunner (TaskService.RunStream) shared by every client thread:
+// the C callers' spawns and answers travel together on one stream, as the peers' clients
+// keep C requests in flight.
+Op orch_run(std::shared_ptr<orch::client::TaskRunner> runner, orch::v1::TaskSpec spec) {
+  orch::v1::SpawnRequest req;
+  *req.mutable_spec() = std::move(spec);
+  return [runner, req = std::move(req)] {
+    orch::client::TaskRunner::Outcome outcome;
+    const auto status = runner->run(req, outcome);
+    if (!status.ok()) throw Error("RunStream: " + status.error_message());
+    if (outcome.code() != 0) throw Error("RunStream refused the task: " + outcome.message());
+    if (outcome.state() != orch::v1::TASK_STATE_SUCCEEDED) {
+      throw Error("task did not succeed: " + outcome.ShortDebugString().substr(0, 300));
+    }
+  };
+}
+
 Op orch_spawn_join(std::shared_ptr<orch::client::Client> client, orch::v1::TaskSpec spec) {
   return [client, spec = std::move(spec)] {
     orch::v1::SpawnRequest req;
@@ -548,17 +566,30 @@ void scenario_worker_round_trip(const Options& o, const Env& env, Results& r) {
           Server s = start_server(env, system, OrchConfig{.max_concurrency = 1000});
           auto worker = start_worker(env, s, c);
           OpFactory factory;
+          std::shared_ptr<orch::client::TaskRunner> runner;
           if (system == "orchestrd") {
             auto client = std::make_shared<orch::client::Client>(
                 orch::client::ClientOptions{s.address(), ""});
             const auto spec = orch::client::worker("bench", kPayload);
-            factory = [client, spec](unsigned) { return orch_spawn_join(client, spec); };
+            // ORCH_BENCH_SPAWN_JOIN=1: a Spawn and a Join per task instead (the API before
+            // RunStream), for comparison.
+            if (std::getenv("ORCH_BENCH_SPAWN_JOIN") != nullptr) {
+              factory = [client, spec](unsigned) { return orch_spawn_join(client, spec); };
+            } else {
+              // The runner's stream lives as long as the client threads use it.
+              runner = std::shared_ptr<orch::client::TaskRunner>(
+                  new orch::client::TaskRunner(*client),
+                  [client](orch::client::TaskRunner* r) { delete r; });
+              factory = [runner, spec](unsigned) { return orch_run(runner, spec); };
+            }
           } else {
             factory = peer_round_trip(s);
           }
           const auto total = c == 1 ? o.c1_ops : o.high_ops;
           Load load = run_load(c, total, o.phase_seconds, o.smoke ? 1 : 20, factory);
           report_load(r, 1, system, "worker round trip", c, load);
+          factory = nullptr;
+          runner.reset();  // half-closes the stream before the daemon stops
           worker->stop();
           s.proc->stop();
         } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -81,46 +82,127 @@ std::pair<std::string, std::string> split_job(const std::string& body) {
 
 // ----- workers ------------------------------------------------------------------------------
 
+// The orchestrd worker: one Connect stream driven by gRPC's callbacks. Each batch of
+// assignments is answered at once; results that become ready while a write is in flight leave
+// together in the next Completions message, as the peers' workers batch their replies.
+class OrchWorker final
+    : public grpc::ClientBidiReactor<orch::v1::WorkerMessage, orch::v1::ServerMessage> {
+ public:
+  OrchWorker(orch::client::Client& client, std::uint32_t slots) : ctx_(client.context()) {
+    client.workers().async()->Connect(ctx_.get(), this);
+    auto* hello = queued_.mutable_hello();
+    hello->set_worker_name("bench");
+    hello->add_queues("bench");
+    hello->set_slots(slots);
+    writing_ = true;
+    out_.Swap(&queued_);
+    StartWrite(&out_);
+    StartRead(&in_);
+    StartCall();
+  }
+
+  // Blocks until the Welcome (true) or the stream's end (false).
+  bool wait_welcome(std::chrono::seconds& interval) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return welcomed_ || done_; });
+    interval = interval_;
+    return welcomed_;
+  }
+  // Blocks until the stream ends.
+  void wait_done() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return done_; });
+  }
+  // A heartbeat goes out with the next write unless results do.
+  void heartbeat() {
+    std::unique_lock lock(mutex_);
+    beat_due_ = true;
+    write_locked(lock);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      const std::lock_guard lock(mutex_);
+      over_ = true;  // no write may start now: OnDone follows the last one
+      return;
+    }
+    if (in_.has_welcome()) {
+      const std::lock_guard lock(mutex_);
+      welcomed_ = true;
+      interval_ = std::chrono::seconds(in_.welcome().heartbeat_interval().seconds());
+      cv_.notify_all();
+    } else if (in_.has_assignments()) {
+      std::unique_lock lock(mutex_);
+      auto* completions = queued_.mutable_completions();
+      for (auto& a : *in_.mutable_assignments()->mutable_assignments()) {
+        auto* r = completions->add_results();
+        r->set_assignment_id(std::move(*a.mutable_assignment_id()));
+        r->set_task_id(std::move(*a.mutable_task_id()));
+        r->set_attempt(a.attempt());
+        r->set_fencing_token(a.fencing_token());
+        r->set_output(std::move(*a.mutable_payload()));
+      }
+      write_locked(lock);
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock lock(mutex_);
+    writing_ = false;
+    if (ok) write_locked(lock);
+  }
+
+  void OnDone(const grpc::Status&) override {
+    const std::lock_guard lock(mutex_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  // Starts a write of what is queued (or a due heartbeat) unless one is in flight. Unlocks.
+  void write_locked(std::unique_lock<std::mutex>& lock) {
+    if (writing_ || over_) return;
+    if (queued_.kind_case() == orch::v1::WorkerMessage::KIND_NOT_SET) {
+      if (!beat_due_) return;
+      queued_.mutable_heartbeat();
+    }
+    beat_due_ = false;
+    writing_ = true;
+    out_.Clear();
+    out_.Swap(&queued_);
+    lock.unlock();
+    StartWrite(&out_);
+  }
+
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  orch::v1::ServerMessage in_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  orch::v1::WorkerMessage queued_;
+  orch::v1::WorkerMessage out_;
+  bool writing_ = false;
+  bool beat_due_ = false;
+  bool over_ = false;
+  bool welcomed_ = false;
+  bool done_ = false;
+  std::chrono::seconds interval_{10};
+};
+
 void worker_orchestrd(const Flags& flags) {
   orch::client::Client client(orch::client::ClientOptions{need(flags, "address"), ""});
-  auto ctx = client.context();
-  auto stream = client.workers().Connect(ctx.get());
-  orch::v1::WorkerMessage hello;
-  hello.mutable_hello()->set_worker_name("bench");
-  hello.mutable_hello()->add_queues("bench");
-  hello.mutable_hello()->set_slots(static_cast<std::uint32_t>(std::stoul(need(flags, "conns"))));
-  if (!stream->Write(hello)) throw Error("worker: Hello not sent");
-  orch::v1::ServerMessage msg;
-  if (!stream->Read(&msg) || !msg.has_welcome()) throw Error("worker: no Welcome");
-  const auto interval = std::chrono::seconds(msg.welcome().heartbeat_interval().seconds());
-  std::mutex write_mu;
+  OrchWorker worker(client, static_cast<std::uint32_t>(std::stoul(need(flags, "conns"))));
+  std::chrono::seconds interval{};
+  if (!worker.wait_welcome(interval)) throw Error("worker: no Welcome");
   std::thread([&] {
     // Heartbeats twice per interval for as long as the process lives (bounded by --max-seconds).
     for (;;) {
       std::this_thread::sleep_for(std::max<std::chrono::milliseconds>(interval / 2, Ms(100)));
-      orch::v1::WorkerMessage beat;
-      beat.mutable_heartbeat();
-      const std::lock_guard lock(write_mu);
-      if (!stream->Write(beat)) return;
+      worker.heartbeat();
     }
   }).detach();
   touch(flags);
-  orch::v1::WorkerMessage out;
-  while (stream->Read(&msg)) {
-    if (!msg.has_assignments()) continue;
-    out.Clear();
-    auto* completions = out.mutable_completions();
-    for (const auto& a : msg.assignments().assignments()) {
-      auto* r = completions->add_results();
-      r->set_assignment_id(a.assignment_id());
-      r->set_task_id(a.task_id());
-      r->set_attempt(a.attempt());
-      r->set_fencing_token(a.fencing_token());
-      r->set_output(a.payload());
-    }
-    const std::lock_guard lock(write_mu);
-    if (!stream->Write(out)) break;
-  }
+  worker.wait_done();
   std::_Exit(0);
 }
 

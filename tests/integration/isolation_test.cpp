@@ -307,6 +307,33 @@ std::map<std::string, Case> cases() {
     reader->Finish();
   };
 
+  c["TaskService/RunStream"] = [](Isolation& t, oc::Client& beta, const AlphaWorld& alpha) {
+    // The task is beta's own: alpha cannot read it. (That alpha's idempotency key names a new
+    // task of beta's is run_stream_test's; here it would turn the Spawn case's key into beta's.)
+    auto ctx = beta.context(kCallDeadline);
+    auto stream = beta.tasks().RunStream(ctx.get());
+    v1::RunStreamRequest request;
+    auto* item = request.add_items();
+    item->set_ref(1);
+    *item->mutable_spawn()->mutable_spec() = oc::sleep(1ms);
+    ASSERT_TRUE(stream->Write(request));
+    stream->WritesDone();
+    v1::RunStreamResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_EQ(response.outcomes_size(), 1);
+    EXPECT_EQ(response.outcomes(0).state(), v1::TASK_STATE_SUCCEEDED);
+    const std::string id = response.outcomes(0).id();
+    EXPECT_NE(id, alpha.running_task);
+    EXPECT_NE(id, alpha.finished_task);
+    while (stream->Read(&response)) {
+    }
+    EXPECT_TRUE(stream->Finish().ok());
+    v1::GetTaskRequest get;
+    get.set_id(id);
+    v1::TaskInfo info;
+    EXPECT_EQ(t.alpha_.get(get, info, kCallDeadline).error_code(), grpc::StatusCode::NOT_FOUND);
+  };
+
   // --- TenantService ---
   c["TenantService/WhoAmI"] = [](Isolation&, oc::Client& beta, const AlphaWorld&) {
     v1::WhoAmIResponse response;
@@ -546,7 +573,7 @@ TEST(IsolationTable, HasACaseForEveryMethodOfEveryService) {
   (void)v1::MutexService::service_full_name();
   (void)v1::WorkerService::service_full_name();
   const auto methods = declared_methods();
-  EXPECT_EQ(methods.size(), 31u) << "a service gained or lost a method: update the table";
+  EXPECT_EQ(methods.size(), 32u) << "a service gained or lost a method: update the table";
   const auto table = cases();
   for (const auto& method : methods) {
     EXPECT_TRUE(table.contains(method)) << method << " has no isolation case";

@@ -17,9 +17,6 @@ namespace asio = boost::asio;
 using asio::experimental::make_parallel_group;
 using asio::experimental::wait_for_one;
 
-// A wait with no deadline still needs a timer in the group: far enough to never fire.
-constexpr Duration kForever = std::chrono::hours(24 * 365 * 100);
-
 asio::awaitable<bool> cancelled() {
   auto state = co_await asio::this_coro::cancellation_state;
   co_return state.cancelled() != asio::cancellation_type::none;
@@ -59,13 +56,18 @@ asio::awaitable<AttemptOutcome> worker_attempt(const Node& node, RunContext& ctx
       spec->schedule_to_start, spec->start_to_close, spec->heartbeat});
 
   for (;;) {
-    const TimePoint deadline = hub->next_deadline(id).value_or(Clock::now() + kForever);
-    Timer timer(executor);
-    timer.expires_at(deadline);
-    auto wait = hub->async_wait(id, executor, asio::deferred);
-    auto tick = timer.async_wait(asio::deferred);
-    co_await make_parallel_group(std::move(wait), std::move(tick))
-        .async_wait(wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
+    if (const auto deadline = hub->next_deadline(id)) {
+      Timer timer(executor);
+      timer.expires_at(*deadline);
+      auto wait = hub->async_wait(id, executor, asio::deferred);
+      auto tick = timer.async_wait(asio::deferred);
+      co_await make_parallel_group(std::move(wait), std::move(tick))
+          .async_wait(wait_for_one(asio::cancellation_type::terminal), asio::use_awaitable);
+    } else {
+      // Nothing to time (the common case): no timer, no group. The hub wakes the wait when
+      // the attempt gains a deadline (a worker took it and it has start_to_close or heartbeat).
+      co_await hub->async_wait(id, executor, asio::as_tuple(asio::use_awaitable));
+    }
     if (co_await cancelled()) {
       // Abort, a parent's timeout, a lost select, shutdown: the worker is told to stop.
       hub->abandon(id, ctx.record.cancel_reason().empty() ? std::string("the node was cancelled")

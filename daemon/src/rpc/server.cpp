@@ -27,6 +27,7 @@ constexpr const char* kMethods[] = {
     "TaskService/Spawn", "TaskService/SpawnBatch", "TaskService/Get",   "TaskService/List",
     "TaskService/Join",  "TaskService/Select",     "TaskService/Abort", "TaskService/Watch",
     "TaskService/Run",
+    "TaskService/RunStream",
     "TenantService/WhoAmI",
     "ScheduleService/CreateInterval", "ScheduleService/Get", "ScheduleService/List",
     "ScheduleService/Pause", "ScheduleService/Resume", "ScheduleService/Delete",

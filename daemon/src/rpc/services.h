@@ -32,6 +32,9 @@ class TaskServiceImpl final : public v1::TaskService::CallbackService {
                                 v1::RunResponse* response) override;
   grpc::ServerWriteReactor<v1::TaskEvent>* Watch(grpc::CallbackServerContext* ctx,
                                                  const v1::WatchRequest* request) override;
+  // run_stream.cpp
+  grpc::ServerBidiReactor<v1::RunStreamRequest, v1::RunStreamResponse>* RunStream(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
   ServiceBase base_;

@@ -49,18 +49,20 @@ v1::RefusalReason refusal_reason_to_proto(workers::RefusalReason reason) {
   return v1::REFUSAL_REASON_UNSPECIFIED;
 }
 
-void to_proto(const workers::Outgoing& message, v1::ServerMessage& out) {
+// Moves the message's strings into `out`.
+void to_proto(workers::Outgoing& message, v1::ServerMessage& out) {
   out.Clear();
-  if (const auto* batch = std::get_if<std::vector<workers::Assignment>>(&message)) {
+  if (auto* batch = std::get_if<std::vector<workers::Assignment>>(&message)) {
     auto* assignments = out.mutable_assignments();
-    for (const auto& a : *batch) {
+    assignments->mutable_assignments()->Reserve(static_cast<int>(batch->size()));
+    for (auto& a : *batch) {
       auto* o = assignments->add_assignments();
-      o->set_assignment_id(a.assignment_id);
-      o->set_task_id(a.task_id);
+      o->set_assignment_id(std::move(a.assignment_id));
+      o->set_task_id(std::move(a.task_id));
       o->set_attempt(a.attempt);
       o->set_fencing_token(a.fencing_token);
-      o->set_queue(a.queue);
-      o->set_payload(a.payload);
+      o->set_queue(std::move(a.queue));
+      o->set_payload(std::move(a.payload));
       if (a.deadline) {
         const auto wall = engine::Clock::to_system(*a.deadline);
         *o->mutable_deadline() = TimeUtil::NanosecondsToTimestamp(
@@ -193,7 +195,7 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
   }
 
-  grpc::Status handle(const v1::WorkerMessage& message) {
+  grpc::Status handle(v1::WorkerMessage& message) {
     std::string worker;
     {
       std::lock_guard lock(mutex_);
@@ -207,16 +209,23 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
       case v1::WorkerMessage::kHello:
         return invalid("hello: sent twice on one stream");
       case v1::WorkerMessage::kCompletions: {
-        const auto& c = message.completions();
-        for (const auto& r : c.results()) {
-          hub_->report(worker, workers::Report{r.assignment_id(), r.task_id(), r.attempt(),
-                                               r.fencing_token(), true, r.output(), true, {}});
+        // All of the message's reports under one lock of the hub; the strings are moved out.
+        auto& c = *message.mutable_completions();
+        std::vector<workers::Report> reports;
+        reports.reserve(static_cast<std::size_t>(c.results_size() + c.errors_size()));
+        for (auto& r : *c.mutable_results()) {
+          reports.push_back(workers::Report{std::move(*r.mutable_assignment_id()),
+                                            std::move(*r.mutable_task_id()), r.attempt(),
+                                            r.fencing_token(), true, std::move(*r.mutable_output()),
+                                            true, {}});
         }
-        for (const auto& e : c.errors()) {
-          hub_->report(worker, workers::Report{e.assignment_id(), e.task_id(), e.attempt(),
-                                               e.fencing_token(), false, e.message(), e.retryable(),
-                                               e.reason()});
+        for (auto& e : *c.mutable_errors()) {
+          reports.push_back(workers::Report{std::move(*e.mutable_assignment_id()),
+                                            std::move(*e.mutable_task_id()), e.attempt(),
+                                            e.fencing_token(), false, std::move(*e.mutable_message()),
+                                            e.retryable(), std::move(*e.mutable_reason())});
         }
+        if (!reports.empty()) hub_->report(worker, std::move(reports));
         return grpc::Status::OK;
       }
       case v1::WorkerMessage::kHeartbeat: {

@@ -34,12 +34,13 @@ std::optional<WorkerHub::AttemptId> parse_assignment(std::string_view name) {
   return id;
 }
 
-void wake_all(const std::vector<std::shared_ptr<WorkerSink>>& wakes) {
-  // A sink may appear more than once; waking twice is harmless.
-  for (const auto& sink : wakes) sink->wake();
-}
-
 }  // namespace
+
+void WorkerHub::wake_all(Wakes& wakes) {
+  // A sink may appear more than once (never twice in a row); waking twice is harmless.
+  for (const auto& sink : wakes.sinks) sink->wake();
+  for (auto& w : wakes.waiters) WaitQueue::complete(std::move(w), {});
+}
 
 std::string_view refusal_reason_name(RefusalReason reason) {
   return kRefusalNames[static_cast<std::size_t>(reason)];
@@ -170,14 +171,28 @@ void WorkerHub::heartbeat(const std::string& worker_id,
 }
 
 void WorkerHub::report(const std::string& worker_id, Report report) {
+  std::vector<Report> one;
+  one.push_back(std::move(report));
+  this->report(worker_id, std::move(one));
+}
+
+void WorkerHub::report(const std::string& worker_id, std::vector<Report> reports) {
   Wakes wakes;
-  std::deque<WaitQueue::Waiter> wake;
   {
     std::lock_guard lock(mutex_);
     auto wit = workers_.find(worker_id);
     if (wit == workers_.end()) return;
     Worker& w = *wit->second;
     w.last_seen = Clock::now();
+    for (auto& report : reports) report_locked(w, std::move(report), wakes);
+    update_gauges_locked();
+  }
+  wake_all(wakes);
+}
+
+void WorkerHub::report_locked(Worker& w, Report report, Wakes& wakes) {
+  const std::string& worker_id = w.id;
+  {
     const auto id = parse_assignment(report.assignment_id);
     if (!id || !w.in_flight.contains(*id)) {
       auto closed = w.closed.find(report.assignment_id);
@@ -228,14 +243,11 @@ void WorkerHub::report(const std::string& worker_id, Report report) {
                                  report.retryable, worker_id};
         }
         remember_locked(w, report.assignment_id, RefusalReason::kAlreadyReported);
-        finish_locked(a, std::move(result), wake);
+        finish_locked(a, std::move(result), wakes.waiters);
         fill_locked(w, wakes);
-        update_gauges_locked();
       }
     }
   }
-  wake_all(wakes);
-  for (auto& w : wake) WaitQueue::complete(std::move(w), {});
 }
 
 std::optional<Outgoing> WorkerHub::next_message(const std::string& worker_id) {
@@ -252,7 +264,7 @@ std::optional<Outgoing> WorkerHub::next_message(const std::string& worker_id) {
 void WorkerHub::close_all(const std::string& why) { close_silent(TimePoint::max(), why); }
 
 void WorkerHub::close_silent(TimePoint before, const std::string& why) {
-  Wakes sinks;
+  std::vector<std::shared_ptr<WorkerSink>> sinks;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [id, w] : workers_) {
@@ -447,6 +459,11 @@ void WorkerHub::fill_locked(Worker& worker, Wakes& wakes) {
 }
 
 void WorkerHub::assign_locked(AttemptId id, Attempt& attempt, Worker& worker, Wakes& wakes) {
+  // A waiting attempt that gains a deadline now (start_to_close, heartbeat) is told to look at
+  // next_deadline() again.
+  if (attempt.request.start_to_close || attempt.request.heartbeat) {
+    while (auto w = attempt.waiters.pop_front()) wakes.waiters.push_back(std::move(*w));
+  }
   unqueue_locked(id, attempt);
   const TimePoint now = Clock::now();
   attempt.phase = Attempt::Phase::kRunning;
@@ -468,7 +485,7 @@ void WorkerHub::assign_locked(AttemptId id, Attempt& attempt, Worker& worker, Wa
   if (metrics_) {
     metrics_->latency->Observe(std::chrono::duration<double>(now - attempt.submitted).count());
   }
-  wakes.push_back(worker.sink);
+  wakes.add(worker.sink);
 }
 
 void WorkerHub::unqueue_locked(AttemptId id, const Attempt& attempt) {
@@ -493,7 +510,7 @@ void WorkerHub::cancel_running_locked(AttemptId id, Attempt& attempt, CancelReas
   --running_;
   remember_locked(w, attempt.assignment_id, RefusalReason::kCancelled);
   w.outbox.emplace_back(CancelNotice{attempt.assignment_id, reason, message});
-  wakes.push_back(w.sink);
+  wakes.add(w.sink);
   fill_locked(w, wakes);
 }
 
@@ -522,7 +539,7 @@ void WorkerHub::refuse_locked(Worker& worker, const std::string& assignment_id,
   if (worker.queued_refusals >= options_.max_queued_refusals) return;
   ++worker.queued_refusals;
   worker.outbox.emplace_back(Refusal{assignment_id.substr(0, 256), reason, std::move(message)});
-  wakes.push_back(worker.sink);
+  wakes.add(worker.sink);
 }
 
 WorkerHub::Options WorkerHub::options() const {

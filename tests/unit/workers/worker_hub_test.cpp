@@ -353,6 +353,41 @@ TEST_F(WorkerEngineTest, StartToCloseCancelsOnTheWorkerAndRefusesTheLateResult) 
   EXPECT_EQ(get(id).state, State::kFailed);  // never applied
 }
 
+TEST_F(WorkerEngineTest, StartToCloseCountsFromTheAssignmentOfAnAttemptThatWaitedForAWorker) {
+  auto node = worker_node("q");
+  spec_of(node).start_to_close = 30s;
+  const auto id = spawn(std::move(node));
+  advance(100s);  // waiting for a worker: no limit yet
+  EXPECT_EQ(get(id).state, State::kRunning);
+  const auto worker = connect();
+  settle();
+  const auto a = drain(*hub_, worker).assignments.at(0);
+  ASSERT_TRUE(a.deadline);
+  advance(29s);
+  EXPECT_EQ(get(id).state, State::kRunning);
+  advance(1s);
+  ASSERT_EQ(get(id).state, State::kFailed);
+  EXPECT_NE(get(id).result->error.find("start_to_close"), std::string::npos) << get(id).result->error;
+  EXPECT_EQ(drain(*hub_, worker).cancels.size(), 1u);
+}
+
+TEST_F(WorkerEngineTest, OneBatchOfReportsEndsEachOfItsAttempts) {
+  const auto worker = connect(3);
+  const auto first = spawn(worker_node("q", "a"));
+  const auto second = spawn(worker_node("q", "b"));
+  const auto got = drain(*hub_, worker).assignments;
+  ASSERT_EQ(got.size(), 2u);
+  std::vector<Report> batch{result_for(got[0], "A"), result_for(got[1], "B"),
+                            result_for(got[0], "again")};
+  hub_->report(worker, std::move(batch));
+  settle();
+  EXPECT_EQ(get(first).state, State::kSucceeded);
+  EXPECT_EQ(get(second).state, State::kSucceeded);
+  const auto sent = drain(*hub_, worker);
+  ASSERT_EQ(sent.refusals.size(), 1u);
+  EXPECT_EQ(sent.refusals[0].reason, RefusalReason::kAlreadyReported);
+}
+
 TEST_F(WorkerEngineTest, HeartbeatsKeepAnAttemptAliveAndSilenceFailsIt) {
   const auto worker = connect();
   auto node = worker_node("q");

@@ -180,6 +180,8 @@ class WorkerHub {
   void heartbeat(const std::string& worker_id, const std::vector<std::string>& assignment_ids);
   /// Applies a report, or queues a refusal to the worker (and counts it).
   void report(const std::string& worker_id, Report report);
+  /// Applies several reports at once (one lock, one wake of the worker's stream).
+  void report(const std::string& worker_id, std::vector<Report> reports);
   /// The next message for the worker's stream (consecutive assignments come as one batch).
   std::optional<Outgoing> next_message(const std::string& worker_id);
   /// Closes every worker's stream (see WorkerSink::close).
@@ -231,7 +233,15 @@ class WorkerHub {
   bool ready_locked(AttemptId id) const;
   engine::WaitQueue* waiters_locked(AttemptId id);
 
-  using Wakes = std::vector<std::shared_ptr<WorkerSink>>;
+  // What to wake once the mutex is released.
+  struct Wakes {
+    std::vector<std::shared_ptr<WorkerSink>> sinks;  // streams with messages waiting
+    std::deque<engine::WaitQueue::Waiter> waiters;   // attempts to look at again
+    void add(const std::shared_ptr<WorkerSink>& sink) {
+      if (sinks.empty() || sinks.back() != sink) sinks.push_back(sink);
+    }
+  };
+  static void wake_all(Wakes& wakes);
   void place_locked(AttemptId id, Attempt& attempt, Wakes& wakes);
   void fill_locked(Worker& worker, Wakes& wakes);
   void assign_locked(AttemptId id, Attempt& attempt, Worker& worker, Wakes& wakes);
@@ -239,6 +249,7 @@ class WorkerHub {
   void cancel_running_locked(AttemptId id, Attempt& attempt, CancelReason reason,
                              const std::string& message, Wakes& wakes);
   void finish_locked(Attempt& attempt, AttemptResult result, std::deque<engine::WaitQueue::Waiter>& wake);
+  void report_locked(Worker& worker, Report report, Wakes& wakes);
   void remember_locked(Worker& worker, const std::string& assignment_id, RefusalReason why);
   void refuse_locked(Worker& worker, const std::string& assignment_id, RefusalReason reason,
                      std::string message, Wakes& wakes);
