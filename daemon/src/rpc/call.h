@@ -5,8 +5,9 @@
 // on gRPC's callback thread itself: gRPC's default reactor, no strand, no coroutine, no
 // hand-off to the io_context and back.
 //
-// UnaryCall and StreamCall run handlers that are coroutines on the runtime. A reactor co_spawns its handler on its own strand with a cancellation slot it owns. The
-// handler's completion calls Finish exactly once (an escaped exception becomes INTERNAL).
+// UnaryCall and StreamCall run handlers that are coroutines on the runtime. A reactor co_spawns
+// its handler on its own strand with a cancellation slot it owns. The handler's completion calls
+// Finish exactly once (an escaped exception becomes INTERNAL).
 // OnCancel (client gone, deadline, server shutdown) only posts a terminal cancellation to the
 // strand; OnDone posts the reactor's deletion there, after everything else it ran.
 
