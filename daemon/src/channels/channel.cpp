@@ -310,26 +310,8 @@ void Channel::give_back(std::vector<Message>& messages, DeliveryMode mode) {
 }
 
 engine::Result<void> Channel::ack(const std::string& delivery_id) {
-  std::lock_guard lock(mutex);
-  if (deleted_) return make_error(ErrorCode::kNotFound, "channel " + name + " not found");
-  if (kind != ChannelKind::kMpsc) {
-    return make_error(ErrorCode::kFailedPrecondition,
-                      "channel " + name + " is a " + std::string(kind_name(kind)) +
-                          " channel: only mpsc deliveries are acknowledged");
-  }
-  expire_due_locked();
-  auto it = in_flight_.find(delivery_id);
-  if (it == in_flight_.end()) {
-    pump_locked();
-    return make_error(ErrorCode::kFailedPrecondition,
-                      "delivery_id: " + delivery_id + " is not in flight on channel " + name +
-                          " (unknown, already acknowledged, or past its ack deadline and "
-                          "delivered again)");
-  }
-  erase_in_flight_locked(it);
-  pump_locked();  // room freed
-  wake_changes_locked();
-  return {};
+  std::uint32_t acknowledged = 0;
+  return ack({delivery_id}, acknowledged);
 }
 
 engine::Result<void> Channel::ack(const std::vector<std::string>& delivery_ids,
@@ -359,8 +341,11 @@ engine::Result<void> Channel::ack(const std::vector<std::string>& delivery_ids,
     return make_error(ErrorCode::kFailedPrecondition,
                       "delivery_id: " + *missing + " is not in flight on channel " + name +
                           " (unknown, already acknowledged, or past its ack deadline and "
-                          "delivered again); " + std::to_string(acknowledged) + " of " +
-                          std::to_string(delivery_ids.size()) + " acknowledged");
+                          "delivered again)" +
+                          (delivery_ids.size() > 1
+                               ? "; " + std::to_string(acknowledged) + " of " +
+                                     std::to_string(delivery_ids.size()) + " acknowledged"
+                               : std::string()));
   }
   return {};
 }
