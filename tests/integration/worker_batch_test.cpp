@@ -10,6 +10,7 @@
 #include "daemon_process.h"
 #include "metrics_text.h"
 #include "orch/client/specs.h"
+#include "raw_worker.h"
 #include "task_calls.h"
 #include "text_assertions.h"
 
@@ -20,49 +21,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 
 constexpr const char* kAlpha = "alpha-secret";
-
-class BatchWorker {
- public:
-  BatchWorker(oc::Client& client, const std::string& queue, std::uint32_t slots)
-      : ctx_(client.context(kCallDeadline)), stream_(client.workers().Connect(ctx_.get())) {
-    v1::WorkerMessage hello;
-    hello.mutable_hello()->add_queues(queue);
-    hello.mutable_hello()->set_slots(slots);
-    EXPECT_TRUE(stream_->Write(hello));
-    EXPECT_TRUE(read().has_welcome());
-  }
-  ~BatchWorker() {
-    ctx_->TryCancel();
-    v1::ServerMessage ignored;
-    while (stream_->Read(&ignored)) {
-    }
-    stream_->Finish();
-  }
-  v1::ServerMessage read() {
-    v1::ServerMessage message;
-    EXPECT_TRUE(stream_->Read(&message)) << "the stream ended";
-    return message;
-  }
-  // Reads Assignments messages until `count` assignments came; how many messages it took.
-  int read_assignments(std::size_t count, std::vector<v1::Assignment>& out) {
-    int messages = 0;
-    while (out.size() < count) {
-      const auto message = read();
-      if (!message.has_assignments()) {
-        ADD_FAILURE() << message.DebugString();
-        return messages;
-      }
-      ++messages;
-      for (const auto& a : message.assignments().assignments()) out.push_back(a);
-    }
-    return messages;
-  }
-  bool write(const v1::WorkerMessage& message) { return stream_->Write(message); }
-
- private:
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>> stream_;
-};
 
 void add_result(v1::WorkerMessage& message, const v1::Assignment& a, const std::string& output) {
   auto* r = message.mutable_completions()->add_results();
@@ -102,7 +60,7 @@ TEST(WorkerBatches, WorkWaitingWhenAWorkerConnectsComesAsOneAssignmentsMessage) 
   ASSERT_EQ(ids.size(), 20u);
   // Every attempt is waiting on the queue before the worker comes.
   ASSERT_TRUE(wait_for_sample(daemon.admin_port(), "orch_worker_queue_backlog{tenant=\"alpha\"}", 20));
-  BatchWorker worker(alpha, "batch", 64);
+  RawWorker worker(alpha, "batch", 64);
   std::vector<v1::Assignment> assignments;
   EXPECT_EQ(worker.read_assignments(20, assignments), 1);
   ASSERT_EQ(assignments.size(), 20u);
@@ -125,7 +83,7 @@ TEST(WorkerBatches, WorkWaitingWhenAWorkerConnectsComesAsOneAssignmentsMessage) 
 TEST(WorkerBatches, OneCompletionsMessageCarriesResultsAndErrorsAndASingleResultStillWorks) {
   DaemonProcess daemon(two_tenants());
   auto alpha = daemon.client(kAlpha);
-  BatchWorker worker(alpha, "mixed", 8);
+  RawWorker worker(alpha, "mixed", 8);
   const auto ids = spawn_batch(alpha, {oc::worker("mixed", "a"), oc::worker("mixed", "b"),
                                        oc::worker("mixed", "c"), oc::worker("mixed", "d")});
   std::vector<v1::Assignment> assignments;
@@ -157,7 +115,7 @@ TEST(WorkerBatches, OneCompletionsMessageCarriesResultsAndErrorsAndASingleResult
 TEST(WorkerBatches, UnknownAndRepeatedReportsInABatchAreRefusedOneByOne) {
   DaemonProcess daemon(two_tenants());
   auto alpha = daemon.client(kAlpha);
-  BatchWorker worker(alpha, "strict", 4);
+  RawWorker worker(alpha, "strict", 4);
   const auto ids = spawn_batch(alpha, {oc::worker("strict", "x"), oc::worker("strict", "y")});
   std::vector<v1::Assignment> assignments;
   worker.read_assignments(2, assignments);

@@ -13,6 +13,7 @@
 #include "http_get.h"
 #include "metrics_text.h"
 #include "orch/client/specs.h"
+#include "raw_worker.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -51,64 +52,6 @@ struct OrchctlWorker {
   Subprocess process;
   bool connected = false;
   std::vector<std::string> lines;
-};
-
-// A worker written in the test: every message is sent and read explicitly.
-class RawWorker {
- public:
-  RawWorker(orch::client::Client& client, const std::string& queue, std::uint32_t slots = 1)
-      : ctx_(client.context(kCallDeadline)), stream_(client.workers().Connect(ctx_.get())) {
-    v1::WorkerMessage hello;
-    hello.mutable_hello()->set_worker_name("raw");
-    hello.mutable_hello()->add_queues(queue);
-    hello.mutable_hello()->set_slots(slots);
-    EXPECT_TRUE(stream_->Write(hello));
-    v1::ServerMessage welcome = read();
-    EXPECT_TRUE(welcome.has_welcome()) << welcome.DebugString();
-    worker_id = welcome.welcome().worker_id();
-  }
-  ~RawWorker() {
-    if (!finished_) {
-      ctx_->TryCancel();
-      stream_->Finish();
-    }
-  }
-  v1::ServerMessage read() {
-    v1::ServerMessage message;
-    EXPECT_TRUE(stream_->Read(&message)) << "the stream ended";
-    return message;
-  }
-  v1::Assignment read_assignment() {
-    auto message = read();
-    EXPECT_TRUE(message.has_assignments()) << message.DebugString();
-    if (!message.has_assignments() || message.assignments().assignments().empty()) return {};
-    return message.assignments().assignments(0);
-  }
-  void send_result(const v1::Assignment& a, const std::string& output) {
-    v1::WorkerMessage message;
-    auto* r = message.mutable_completions()->add_results();
-    r->set_assignment_id(a.assignment_id());
-    r->set_task_id(a.task_id());
-    r->set_attempt(a.attempt());
-    r->set_fencing_token(a.fencing_token());
-    r->set_output(output);
-    EXPECT_TRUE(stream_->Write(message));
-  }
-  // Reads to the stream's end; its status.
-  grpc::Status finish() {
-    v1::ServerMessage ignored;
-    while (stream_->Read(&ignored)) {
-    }
-    finished_ = true;
-    return stream_->Finish();
-  }
-
-  std::string worker_id;
-
- private:
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>> stream_;
-  bool finished_ = false;
 };
 
 std::string temp_dir(const DaemonProcess& daemon, const std::string& name) {
