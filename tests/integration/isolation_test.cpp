@@ -17,6 +17,7 @@
 
 #include "daemon_process.h"
 #include "orch/client/specs.h"
+#include "raw_worker.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -37,46 +38,6 @@ struct AlphaWorld {
   std::string delivery_id;    // an unacknowledged delivery of channel "alpha-only-ch"
   std::string mutex_guard;    // alpha's guard of mutex "alpha-only-mx"
   v1::Assignment assignment;  // a worker assignment of queue "alpha-q"
-};
-
-// Alpha's worker on queue "alpha-q", one slot.
-class Worker {
- public:
-  Worker(oc::Client& client, const std::string& queue)
-      : ctx_(client.context(kCallDeadline)), stream_(client.workers().Connect(ctx_.get())) {
-    v1::WorkerMessage hello;
-    hello.mutable_hello()->set_worker_name("isolation");
-    hello.mutable_hello()->add_queues(queue);
-    hello.mutable_hello()->set_slots(1);
-    EXPECT_TRUE(stream_->Write(hello));
-    EXPECT_TRUE(read().has_welcome());
-  }
-  ~Worker() {
-    ctx_->TryCancel();
-    v1::ServerMessage ignored;
-    while (stream_->Read(&ignored)) {
-    }
-    stream_->Finish();
-  }
-  v1::ServerMessage read() {
-    v1::ServerMessage message;
-    EXPECT_TRUE(stream_->Read(&message)) << "the worker stream ended";
-    return message;
-  }
-  void report(const v1::Assignment& a, const std::string& output) {
-    v1::WorkerMessage message;
-    auto* r = message.mutable_completions()->add_results();
-    r->set_assignment_id(a.assignment_id());
-    r->set_task_id(a.task_id());
-    r->set_attempt(a.attempt());
-    r->set_fencing_token(a.fencing_token());
-    r->set_output(output);
-    EXPECT_TRUE(stream_->Write(message));
-  }
-
- private:
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>> stream_;
 };
 
 class Isolation : public ::testing::Test {
@@ -144,12 +105,8 @@ class Isolation : public ::testing::Test {
     }
 
     worker_.emplace(alpha_, "alpha-q");
-    world_.assignment = [&] {
-      spawn_task(alpha_, oc::worker("alpha-q", "alpha-work"), "alpha-worker-task");
-      const auto message = worker_->read();
-      EXPECT_TRUE(message.has_assignments()) << message.DebugString();
-      return message.has_assignments() ? message.assignments().assignments(0) : v1::Assignment{};
-    }();
+    spawn_task(alpha_, oc::worker("alpha-q", "alpha-work"), "alpha-worker-task");
+    world_.assignment = worker_->read_assignment();
   }
 
   // Alpha's objects after beta's attempts: all still there and unchanged.
@@ -183,7 +140,7 @@ class Isolation : public ::testing::Test {
   oc::Client alpha_;
   oc::Client beta_;
   AlphaWorld world_;
-  std::optional<Worker> worker_;
+  std::optional<RawWorker> worker_;
 };
 
 void expect_not_found(const grpc::Status& status, const std::string& what) {
@@ -531,15 +488,15 @@ std::map<std::string, Case> cases() {
   // --- WorkerService ---
   c["WorkerService/Connect"] = [](Isolation& t, oc::Client& beta, const AlphaWorld& alpha) {
     // Beta's worker on alpha's queue, with a free slot, while alpha has a task waiting there.
-    Worker intruder(beta, "alpha-q");
+    RawWorker intruder(beta, "alpha-q");
     spawn_task(t.alpha_, oc::worker("alpha-q", "alpha-waiting"), "alpha-waiting");
     // Reporting alpha's assignment is refused as unknown; no assignment of alpha's comes first.
-    intruder.report(alpha.assignment, "forged");
+    intruder.send_result(alpha.assignment, "forged");
     const auto message = intruder.read();
     ASSERT_TRUE(message.has_result_refused()) << message.DebugString();
     EXPECT_EQ(message.result_refused().reason(), v1::REFUSAL_REASON_UNKNOWN_ASSIGNMENT);
     // Alpha's own worker still completes the assignment with its own result.
-    t.worker_->report(alpha.assignment, "alpha-result");
+    t.worker_->send_result(alpha.assignment, "alpha-result");
     const auto task = join_task(t.alpha_, alpha.assignment.task_id());
     EXPECT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED);
     EXPECT_EQ(task.result().worker().result(), "alpha-result");
