@@ -42,6 +42,7 @@
 #include "orch/client/specs.h"
 #include "orch/tenants/tenant_registry.h"
 #include "peers.h"
+#include "relay.h"
 #include "roles.h"
 #include "support.h"
 
@@ -288,15 +289,16 @@ Server start_server(const Env& env, const std::string& system, const OrchConfig&
             "--pid-file", sub + "/gearmand.pid"};
   } else if (system == "nats") {
     argv = {"nats-server", "-a", "127.0.0.1", "-p", port};
-  } else if (system == "grpc-floor") {
-    // ORCH_BENCH_WRAPPER profiles the floor too, so that both sides of scenario 2 compare.
+  } else if (system == "grpc-floor" || system == "grpc-relay") {
+    // ORCH_BENCH_WRAPPER profiles the floors too, so that both sides of scenarios 1 and 2
+    // compare.
     if (const char* wrapper = std::getenv("ORCH_BENCH_WRAPPER")) {
       std::istringstream words(wrapper);
       std::string word;
       while (words >> word) argv.push_back(word);
     }
-    argv.insert(argv.end(), {env.self, "role", "floor", "--port", port, "--max-seconds",
-                             std::to_string(env.role_seconds)});
+    argv.insert(argv.end(), {env.self, "role", system == "grpc-floor" ? "floor" : "relay",
+                             "--port", port, "--max-seconds", std::to_string(env.role_seconds)});
   } else {
     throw Error("unknown system " + system);
   }
@@ -557,7 +559,9 @@ void report_load(Results& r, int scenario, const std::string& system, const std:
 }
 
 void scenario_worker_round_trip(const Options& o, const Env& env, Results& r) {
-  const std::vector<std::string> systems{"orchestrd", "nats", "redis", "beanstalkd", "gearmand"};
+  // grpc-relay is not a peer but a floor: four gRPC stream hops and nothing else.
+  const std::vector<std::string> systems{"orchestrd", "nats",     "redis",
+                                         "beanstalkd", "gearmand", "grpc-relay"};
   for (int round = 0; round < o.rounds; ++round) {
     for (const unsigned c : {1u, o.high_c}) {
       for (const auto& system : systems) {
@@ -582,6 +586,9 @@ void scenario_worker_round_trip(const Options& o, const Env& env, Results& r) {
                   [client](orch::client::TaskRunner* r) { delete r; });
               factory = [runner, spec](unsigned) { return orch_run(runner, spec); };
             }
+          } else if (system == "grpc-relay") {
+            auto clients = relay_clients(s.address(), kPayload);
+            factory = [clients](unsigned) { return clients(); };
           } else {
             factory = peer_round_trip(s);
           }
@@ -1029,7 +1036,10 @@ struct Target {
 const Figure* best_peer(const Results& r, int scenario, const std::string& metric) {
   const Figure* best = nullptr;
   for (const auto& f : r.figures()) {
-    if (f.scenario != scenario || f.metric != metric || f.system == "orchestrd" || f.rounds.empty()) continue;
+    if (f.scenario != scenario || f.metric != metric || f.system == "orchestrd" ||
+        f.system.rfind("grpc-", 0) == 0 || f.rounds.empty()) {
+      continue;  // the gRPC floors are not peers
+    }
     if (best == nullptr || (f.higher_better ? f.median() > best->median() : f.median() < best->median())) best = &f;
   }
   return best;

@@ -1,7 +1,7 @@
 // The processes the benchmark driver starts besides the servers: one worker per system (takes
 // each job and completes it at once with the job's payload), the channel producers, and the
-// floor gRPC server. Each is `orch_bench role KIND --flag value ...`, bounds its own lifetime
-// (--max-seconds) and is stopped by the driver by its pid.
+// gRPC floor servers (the relay's are in relay.cpp). Each is `orch_bench role KIND --flag value
+// ...`, bounds its own lifetime (--max-seconds) and is stopped by the driver by its pid.
 
 #include "roles.h"
 
@@ -24,6 +24,7 @@
 #include "orch/bench/floor.grpc.pb.h"
 #include "orch/client/client.h"
 #include "peers.h"
+#include "relay.h"
 #include "support.h"
 
 namespace bench {
@@ -398,11 +399,14 @@ int run_role(const std::vector<std::string>& args) {
     else if (system == "beanstalkd") worker_beanstalkd(flags);
     else if (system == "gearmand") worker_gearmand(flags);
     else if (system == "nats") worker_nats(flags);
+    else if (system == "grpc-relay") relay_worker(port_of(flags), need(flags, "ready"));
     else throw Error("worker: unknown system " + system);
   } else if (kind == "producer") {
     producer(system, flags);
   } else if (kind == "floor") {
     floor_server(flags);
+  } else if (kind == "relay") {
+    relay_server(port_of(flags));
   } else {
     throw Error("role: unknown kind " + kind);
   }
