@@ -3,9 +3,9 @@
 //
 // gRPC's default holder keeps the two messages inside the call, but every sub-message, string and
 // repeated field of theirs on the heap: a Run's request (the task's spec) and answer (a TaskInfo
-// with its result, spec and timestamps) cost about twenty allocations and as many frees. On an
-// arena whose first block lives inside the holder they cost one allocation, and freeing them is
-// dropping the block. Set it with the generated SetMessageAllocatorFor_<Method>; the allocator
+// with its result, spec and timestamps) cost a dozen or more allocations and as many frees. On an
+// arena whose first block lives inside the holder they usually cost one allocation, and freeing
+// them is dropping the block. Set it with the generated SetMessageAllocatorFor_<Method>; the allocator
 // must outlive the server.
 
 #include <google/protobuf/arena.h>

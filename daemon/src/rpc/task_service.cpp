@@ -249,7 +249,7 @@ class RunCall final : public grpc::ServerUnaryReactor {
     }
     std::unique_lock lock(mutex_);
     if (answered_) {
-      // Answered already (the task was terminal): no timer; nothing is left to wait for.
+      // Answered already (terminal at once, or ended on another thread): no timer is needed.
       lock.unlock();
       if (service_.engine.cancel_on_terminal(*registered)) release();
       return;
