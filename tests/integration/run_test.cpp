@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "daemon_process.h"
+#include "http_get.h"
 #include "metrics_text.h"
 #include "orch/client/specs.h"
 #include "task_calls.h"
@@ -94,6 +97,102 @@ TEST(Run, SpawnsAndAnswersWithTheTerminalTask) {
   EXPECT_EQ(get_task(client, task.id()).state(), v1::TASK_STATE_SUCCEEDED);
   EXPECT_TRUE(wait_for_sample(daemon.admin_port(),
                               R"(orch_grpc_requests_total{code="OK",method="TaskService/Run"})", 1));
+}
+
+// A sleep of 0 ends inside the spawn and its Run is answered at once, on the thread that read
+// the request; the task is an ordinary task all the same.
+TEST(Run, ASleepOfZeroIsAnsweredSucceededReadableAfterwardsAndCountedOnce) {
+  TestConfig config = two_tenants();
+  config.limits = {{"max_waiting_rpcs_per_tenant", "1"}};
+  DaemonProcess daemon(config);
+  auto client = daemon.client(kAlpha);
+  constexpr int kRuns = 5;
+  std::set<std::string> ids;
+  for (int i = 0; i < kRuns; ++i) {
+    auto request = run_request(oc::sleep(0ms));
+    (*request.mutable_task()->mutable_labels())["run"] = "zero";
+    *request.mutable_timeout() = oc::to_proto(10s);
+    v1::RunResponse response;
+    // One waiting-call slot: each answer has freed it before the next call takes it.
+    const auto status = client.run(request, response, kCallDeadline);
+    ASSERT_TRUE(status.ok()) << describe(status);
+    const auto& task = response.task();
+    EXPECT_FALSE(response.existing());
+    EXPECT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED);
+    EXPECT_EQ(task.result().state(), v1::TASK_STATE_SUCCEEDED);
+    EXPECT_TRUE(task.has_started_at());
+    EXPECT_TRUE(task.has_finished_at());
+    EXPECT_TRUE(task.spec().has_sleep());
+    EXPECT_EQ(task.labels().at("run"), "zero");
+    const auto read = get_task(client, task.id());
+    EXPECT_EQ(read.state(), v1::TASK_STATE_SUCCEEDED);
+    EXPECT_EQ(seconds_between(read.finished_at(), task.finished_at()), 0.0);
+    ids.insert(task.id());
+  }
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kRuns));
+  EXPECT_EQ(tagged(client, "zero").size(), static_cast<std::size_t>(kRuns));
+  // Counted when they ended, before their answers left: exact now.
+  const auto metrics = http_get(daemon.admin_port(), "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.error;
+  EXPECT_EQ(metric_sample(metrics.body, R"(orch_tasks_spawned_total{kind="sleep",tenant="alpha"})"), kRuns);
+  EXPECT_EQ(metric_sample(metrics.body,
+                          R"(orch_tasks_finished_total{kind="sleep",outcome="succeeded",tenant="alpha"})"),
+            kRuns);
+  EXPECT_EQ(metric_sample(metrics.body, R"(orch_task_duration_seconds_count{kind="sleep"})"), kRuns);
+  EXPECT_EQ(metric_sample(metrics.body, R"(orch_grpc_requests_total{code="OK",method="TaskService/Run"})"),
+            kRuns);
+}
+
+TEST(Run, ManyCallersRunSleepsOfZeroAtOnceAndEachGetsItsOwnTask) {
+  DaemonProcess daemon(two_tenants());
+  auto client = daemon.client(kAlpha);
+  constexpr int kThreads = 4;
+  constexpr int kRunsEach = 25;
+  std::mutex mutex;
+  std::set<std::string> ids;
+  int failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRunsEach; ++i) {
+        v1::RunResponse response;
+        const auto status = client.run(run_request(oc::sleep(0ms)), response, kCallDeadline);
+        std::lock_guard lock(mutex);
+        if (!status.ok() || response.task().state() != v1::TASK_STATE_SUCCEEDED) {
+          ++failures;
+        } else {
+          ids.insert(response.task().id());
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kRunsEach));
+  const auto metrics = http_get(daemon.admin_port(), "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.error;
+  EXPECT_EQ(metric_sample(metrics.body,
+                          R"(orch_tasks_finished_total{kind="sleep",outcome="succeeded",tenant="alpha"})"),
+            kThreads * kRunsEach);
+}
+
+TEST(Run, AKeyNamingAFinishedTaskIsAnsweredAtOnceWithThatTask) {
+  DaemonProcess daemon(two_tenants());
+  auto client = daemon.client(kAlpha);
+  auto request = run_request(oc::sleep(1ms));
+  request.mutable_task()->set_idempotency_key("done-once");
+  v1::RunResponse first;
+  ASSERT_TRUE(client.run(request, first, kCallDeadline).ok());
+  EXPECT_FALSE(first.existing());
+  // Terminal already: answered with that task, whatever the call's timeout.
+  *request.mutable_timeout() = oc::to_proto(1h);
+  v1::RunResponse again;
+  const auto status = client.run(request, again, kCallDeadline);
+  ASSERT_TRUE(status.ok()) << describe(status);
+  EXPECT_TRUE(again.existing());
+  EXPECT_EQ(again.task().id(), first.task().id());
+  EXPECT_EQ(again.task().state(), v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(seconds_between(again.task().finished_at(), first.task().finished_at()), 0.0);
 }
 
 TEST(Run, ATaskThatDoesNotSucceedIsAnOkCallCarryingItsOutcome) {

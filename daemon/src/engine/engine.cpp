@@ -394,25 +394,30 @@ struct Engine::Impl {
       std::lock_guard lock(mutex);
       const TimePoint now = Clock::now();
       for (TaskPtr& record : granted) {
-        if (!record->run) record->run = std::make_unique<RunState>();
-        RunState& run = *record->run;
-        run.root_permit.emplace(record->tenant.semaphore);
-        if (!run.cancel_reason.empty()) {
+        if (record->run && !record->run->cancel_reason.empty()) {
           // Aborted while its grant was on its way: it ends before its first step.
           NodeResult r;
           r.kind = record->kind;
           r.state = State::kCancelled;
           r.finished = now;
           finish_locked(*record, std::move(r), wake);
-          release.push_back(take_root_permit_locked(*record));
+          release.emplace_back(std::in_place, record->tenant.semaphore);
           record->run.reset();
           continue;
         }
         observe_permit_wait(record->tenant, now - record->created);
         transition_locked(*record, State::kRunning, wake);
         if (record->bare_sleep() && record->sleep_for <= Duration::zero()) {
-          asio::post(executor, [this, r = record] { sleep_done(*r, {}); });
-        } else if (record->bare_sleep()) {
+          // Due as it starts: it ends here, on the calling thread, with no timer, no RunState
+          // and no post; states, events, metrics and waiters as for any sleep.
+          release.emplace_back(std::in_place, record->tenant.semaphore);
+          end_sleep_locked(*record, false, wake);
+          continue;
+        }
+        if (!record->run) record->run = std::make_unique<RunState>();
+        RunState& run = *record->run;
+        run.root_permit.emplace(record->tenant.semaphore);
+        if (record->bare_sleep()) {
           run.timer.emplace(executor);
           run.timer->expires_after(record->sleep_for);
           run.timer->async_wait([this, r = record](boost::system::error_code ec) {
@@ -436,17 +441,24 @@ struct Engine::Impl {
     std::optional<Permit> permit;
     {
       std::lock_guard lock(mutex);
-      NodeResult r;
-      r.kind = NodeKind::kSleep;
-      r.started = record.started;
-      r.state = ec ? State::kCancelled : State::kSucceeded;
-      r.finished = Clock::now();
-      finish_locked(record, std::move(r), wake);
       if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
-      record.run.reset();  // the timer, inside its own completion: nothing else refers to it
+      end_sleep_locked(record, static_cast<bool>(ec), wake);
     }
     permit.reset();
     for (auto& w : wake) WaitQueue::complete(std::move(w), {});
+  }
+
+  // A running root sleep ends (its root permit already taken by the caller, to return after
+  // unlocking). Drops its RunState: for a timer, called inside the timer's own completion,
+  // where nothing else refers to it.
+  void end_sleep_locked(TaskRecord& record, bool cancelled, std::vector<WaitQueue::Waiter>& wake) {
+    NodeResult r;
+    r.kind = NodeKind::kSleep;
+    r.started = record.started;
+    r.state = cancelled ? State::kCancelled : State::kSucceeded;
+    r.finished = Clock::now();
+    finish_locked(record, std::move(r), wake);
+    record.run.reset();
   }
 
   void start(TaskPtr record) {
@@ -868,18 +880,27 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
 
 Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::string_view id,
                                          TerminalCallback done,
-                                         std::optional<asio::any_io_executor> executor) {
-  auto run_on = executor ? std::move(*executor) : impl_->executor;
+                                         std::optional<asio::any_io_executor> executor,
+                                         TerminalDelivery delivery) {
   std::unique_lock lock(impl_->mutex);
   auto tenant = impl_->tenant_locked(tenant_name);
   if (!tenant) return tenant.error();
   impl_->sweep_locked(Clock::now());
   auto record = impl_->find_task_locked(**tenant, id);
   if (!record) return not_found(id);
+  const bool terminal = is_terminal(record->state);
+  if (terminal && delivery == TerminalDelivery::kInline) {
+    TaskSnapshot snapshot = impl_->snapshot_locked(*record);
+    lock.unlock();
+    done(std::move(snapshot));
+    return TerminalWait{};
+  }
+  auto run_on = executor ? std::move(*executor) : impl_->executor;
   // A one-task group whose only waiter is the callback. The callback owns the group until it
   // runs or is cancelled (so a caller may drop the TerminalWait), and takes the snapshot when it
   // runs, after the task's terminal state is set.
-  auto group = std::make_shared<GroupWait>(impl_->mutex, GroupWait::Mode::kFirst, 1);
+  std::shared_ptr<GroupWait> group;
+  if (!terminal) group = std::make_shared<GroupWait>(impl_->mutex, GroupWait::Mode::kFirst, 1);
   WaitQueue::Handler handler(
       [impl = impl_.get(), record, group, done = std::move(done)](boost::system::error_code) {
         TaskSnapshot snapshot;
@@ -889,7 +910,7 @@ Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::stri
         }
         done(std::move(snapshot));
       });
-  if (is_terminal(record->state)) {
+  if (terminal) {
     lock.unlock();
     WaitQueue::complete(WaitQueue::Waiter{0, std::move(handler), std::move(run_on)}, {});
     return TerminalWait{};

@@ -9,6 +9,7 @@
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/convert.h"
 #include "orch/rpc/status.h"
+#include "arena_messages.h"
 #include "services.h"
 
 namespace orch::rpc {
@@ -170,6 +171,8 @@ asio::awaitable<grpc::Status> watch(CallContext call, const v1::WatchRequest& re
 // Run: spawns a task and answers once it is terminal, without a coroutine or a strand. The
 // request is checked and the task spawned on gRPC's thread; the answer is sent from the engine's
 // on_terminal callback, the timeout's timer, or OnCancel, whichever comes first (`answered_`).
+// A task already terminal once spawned (a `sleep` of 0, a key naming a finished task) is
+// answered at once on gRPC's thread: no hand-off to another thread and no timer.
 // The reactor is deleted when gRPC is done with it and neither callback can still run (`refs_`).
 class RunCall final : public grpc::ServerUnaryReactor {
  public:
@@ -226,19 +229,29 @@ class RunCall final : public grpc::ServerUnaryReactor {
         slot_(std::move(slot)), id_(std::move(id)), timeout_(timeout), abort_(abort),
         response_(response) {}
 
-  // Registers the callbacks. Under `mutex_`: they may run on other threads before this returns.
+  // Registers the callbacks. The terminal callback may run before on_terminal returns (a task
+  // terminal already: inline, on this thread) or on another thread; `wait_` and the timer are
+  // set under `mutex_`, and only while the call is still unanswered.
   void wait() {
-    std::lock_guard lock(mutex_);
     refs_.fetch_add(1, std::memory_order_relaxed);
-    auto registered = service_.engine.on_terminal(tenant_->name, id_, [this](engine::TaskSnapshot task) {
-      on_terminal(std::move(task));
-      release();
-    });
+    auto registered = service_.engine.on_terminal(
+        tenant_->name, id_,
+        [this](engine::TaskSnapshot task) {
+          on_terminal(std::move(task));
+          release();
+        },
+        {}, engine::TerminalDelivery::kInline);
     if (!registered) {
       // Swept already (retention shorter than this call took): answer with the error.
       refs_.fetch_sub(1, std::memory_order_relaxed);
-      answered_ = true;
-      answer(to_status(registered.error()));
+      if (claim()) answer(to_status(registered.error()));
+      return;
+    }
+    std::unique_lock lock(mutex_);
+    if (answered_) {
+      // Answered already (terminal at once, or ended on another thread): no timer is needed.
+      lock.unlock();
+      if (service_.engine.cancel_on_terminal(*registered)) release();
       return;
     }
     wait_ = std::move(*registered);
@@ -307,7 +320,14 @@ class RunCall final : public grpc::ServerUnaryReactor {
   engine::TerminalWait wait_;
 };
 
+// Run's request and answer live on one arena per call (see arena_messages.h).
+ArenaMessages<v1::RunRequest, v1::RunResponse> run_messages;
+
 }  // namespace
+
+TaskServiceImpl::TaskServiceImpl(ServiceBase base) : base_(std::move(base)) {
+  SetMessageAllocatorFor_Run(&run_messages);
+}
 
 grpc::ServerUnaryReactor* TaskServiceImpl::Spawn(grpc::CallbackServerContext* ctx, const v1::SpawnRequest* request,
                                                  v1::SpawnResponse* response) {

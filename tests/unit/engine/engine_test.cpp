@@ -10,6 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <optional>
 
+#include "orch/metrics/metrics.h"
+
 using namespace std::chrono_literals;
 
 namespace orch::engine {
@@ -402,6 +404,148 @@ TEST_F(EngineTest, OnTerminalOfAnotherTenantsOrUnknownTaskIsNotFound) {
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
   advance(1s);
+}
+
+TEST_F(EngineTest, ARootSleepOfZeroEndsInsideSpawnOnTheCallingThread) {
+  auto outcome = engine_->spawn("alpha", SpawnArgs{sleep_node(0ms), "", {}, ""});
+  ASSERT_TRUE(outcome.has_value());
+  // Nothing was posted: the task is terminal before the io_context runs anything.
+  const auto task = get(outcome->id);
+  EXPECT_EQ(task.state, State::kSucceeded);
+  ASSERT_TRUE(task.result.has_value());
+  EXPECT_EQ(task.result->state, State::kSucceeded);
+  ASSERT_TRUE(task.started.has_value());
+  ASSERT_TRUE(task.finished.has_value());
+  EXPECT_EQ(*task.finished, *task.started);
+  ASSERT_TRUE(task.spec);
+  EXPECT_EQ(task.spec->kind, NodeKind::kSleep);
+  EXPECT_EQ(task.spec->duration, Duration::zero());
+  const auto usage = engine_->usage("alpha");
+  EXPECT_EQ(usage->permits_in_use, 0u);
+  EXPECT_EQ(usage->live_tasks, 0u);
+  io_.restart();
+  EXPECT_EQ(io_.poll(), 0u);
+}
+
+TEST_F(EngineTest, ARootSleepOfZeroBehindAFullSemaphoreEndsWhenItGetsItsPermit) {
+  for (int i = 0; i < 3; ++i) spawn(sleep_node(1s));
+  const auto id = spawn(sleep_node(0ms));
+  EXPECT_EQ(state(id), State::kPending);
+  advance(1s);
+  const auto task = get(id);
+  EXPECT_EQ(task.state, State::kSucceeded);
+  EXPECT_EQ(*task.finished - task.created, 1s);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+TEST_F(EngineTest, ARootSleepOfZeroAbortedWhileQueuedIsCancelledNotRun) {
+  for (int i = 0; i < 3; ++i) spawn(sleep_node(1s));
+  const auto id = spawn(sleep_node(0ms));
+  ASSERT_TRUE(engine_->abort("alpha", {id}).has_value());
+  settle();
+  EXPECT_EQ(state(id), State::kCancelled);
+  advance(1s);
+  EXPECT_EQ(state(id), State::kCancelled);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+TEST_F(EngineTest, ARootSleepOfZeroIsWatchedThroughEveryState) {
+  auto watch = engine_->watch("alpha", {});
+  ASSERT_TRUE(watch.has_value());
+  const auto id = spawn(sleep_node(0ms));
+  std::vector<std::pair<std::string, State>> seen;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+          auto event = co_await (*watch)->next();
+          if (!event || !*event) break;
+          seen.emplace_back((*event)->id, (*event)->state);
+        }
+      },
+      [](std::exception_ptr e) { ASSERT_FALSE(e); });
+  settle();
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, State>>{
+                      {id, State::kPending}, {id, State::kRunning}, {id, State::kSucceeded}}));
+}
+
+TEST_F(EngineTest, ASpawnBatchOfZeroSleepsEndsThoseWithAPermitAtOnceAndTheRestInTurn) {
+  std::vector<SpawnArgs> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(SpawnArgs{sleep_node(0ms), "", {}, ""});
+  auto outcomes = engine_->spawn_batch("alpha", std::move(batch));
+  ASSERT_TRUE(outcomes.has_value());
+  ASSERT_EQ(outcomes->size(), 10u);
+  // Three permits: the first three ended inside the call; the rest get theirs as those return.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(state((*outcomes)[i].id), State::kSucceeded) << i;
+  settle();
+  for (const auto& outcome : *outcomes) EXPECT_EQ(state(outcome.id), State::kSucceeded);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+  EXPECT_EQ(engine_->usage("alpha")->live_tasks, 0u);
+}
+
+TEST_F(EngineTest, OnTerminalInlineOfAFinishedTaskRunsBeforeItReturns) {
+  const auto id = spawn(sleep_node(0ms));
+  int calls = 0;
+  auto wait = engine_->on_terminal(
+      "alpha", id,
+      [&](TaskSnapshot task) {
+        ++calls;
+        EXPECT_EQ(task.id, id);
+        EXPECT_EQ(task.state, State::kSucceeded);
+        ASSERT_TRUE(task.result.has_value());
+      },
+      {}, TerminalDelivery::kInline);
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(engine_->cancel_on_terminal(*wait));
+  settle();
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(EngineTest, OnTerminalInlineOfARunningTaskStillCallsBackOnTheExecutor) {
+  const auto id = spawn(sleep_node(100ms));
+  int calls = 0;
+  auto wait = engine_->on_terminal("alpha", id, [&](TaskSnapshot) { ++calls; }, {}, TerminalDelivery::kInline);
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_EQ(calls, 0);
+  advance(100ms);
+  EXPECT_EQ(calls, 1);
+  // A wait still registered can be cancelled as any other.
+  const auto other = spawn(sleep_node(100ms));
+  auto cancelled = engine_->on_terminal("alpha", other, [&](TaskSnapshot) { ++calls; }, {},
+                                        TerminalDelivery::kInline);
+  ASSERT_TRUE(cancelled.has_value());
+  EXPECT_TRUE(engine_->cancel_on_terminal(*cancelled));
+  advance(100ms);
+  EXPECT_EQ(calls, 1);
+}
+
+// A sleep of 0 that ends inside spawn counts as any task: spawned once, finished once with its
+// outcome, one run time and one permit wait observed.
+TEST(EngineMetrics, ARootSleepOfZeroIsCountedOnceSpawnedAndOnceFinished) {
+  Clock::use_manual();
+  asio::io_context io;
+  metrics::Metrics metrics;
+  {
+    Engine engine(io.get_executor(), EngineOptions{}, &metrics);
+    engine.add_tenant({"alpha", 3, 20});
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_TRUE(engine.spawn("alpha", SpawnArgs{sleep_node(0ms), "", {}, ""}).has_value());
+    }
+    io.restart();
+    io.poll();
+    auto& tenant = metrics.add_tenant("alpha");
+    EXPECT_EQ(tenant.spawned(metrics::KindLabel::kSleep).Value(), 5);
+    EXPECT_EQ(tenant.finished(metrics::KindLabel::kSleep, metrics::OutcomeLabel::kSucceeded).Value(), 5);
+    for (auto outcome : {metrics::OutcomeLabel::kFailed, metrics::OutcomeLabel::kCancelled,
+                         metrics::OutcomeLabel::kTimedOut}) {
+      EXPECT_EQ(tenant.finished(metrics::KindLabel::kSleep, outcome).Value(), 0);
+    }
+    EXPECT_EQ(metrics.task_duration(metrics::KindLabel::kSleep).Collect().histogram.sample_count, 5u);
+    EXPECT_EQ(tenant.permit_wait.Collect().histogram.sample_count, 5u);
+    EXPECT_EQ(engine.usage("alpha")->permits_in_use, 0u);
+  }
+  Clock::use_real();
 }
 
 TEST_F(EngineTest, AbortWithAReasonExplainsTheCancellation) {

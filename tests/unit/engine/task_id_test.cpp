@@ -41,6 +41,9 @@ TEST(TaskId, TextNeverProducedDoesNotDecode) {
   EXPECT_FALSE(TaskIdGenerator::decode("000000000000A"));   // upper case
   EXPECT_FALSE(TaskIdGenerator::decode("000000000000i"));   // not in the alphabet
   EXPECT_FALSE(TaskIdGenerator::decode("000000000000u"));
+  EXPECT_FALSE(TaskIdGenerator::decode("000000000000\xff"));                // a byte above 127
+  EXPECT_FALSE(TaskIdGenerator::decode(std::string_view("000000000000\0", 13)));  // a NUL
+  EXPECT_FALSE(TaskIdGenerator::decode("00000000000 0"));
   EXPECT_FALSE(TaskIdGenerator::decode("g000000000000"));  // above 64 bits
   EXPECT_TRUE(TaskIdGenerator::decode("f000000000000"));
 }

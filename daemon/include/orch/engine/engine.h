@@ -116,6 +116,13 @@ struct SelectOutcome {
 /// Called once with the task as it was when it turned terminal (see Engine::on_terminal).
 using TerminalCallback = std::function<void(TaskSnapshot)>;
 
+/// Where Engine::on_terminal calls back for a task that is already terminal when the callback is
+/// registered (a task still running is always called back on the executor).
+enum class TerminalDelivery {
+  kPost,    // on the executor, never inside on_terminal
+  kInline,  // at once, on the calling thread, before on_terminal returns (no hand-off)
+};
+
 /// A callback registered with Engine::on_terminal; give it to cancel_on_terminal.
 struct TerminalWait {
   std::shared_ptr<void> group = {};  // opaque: the engine's wait for the task
@@ -158,6 +165,8 @@ class Engine {
 
   /// Admits and starts a task. RESOURCE_EXHAUSTED when the tenant's queue is full;
   /// UNAVAILABLE once stop_accepting() was called. The spec must already be validated.
+  /// A root `sleep` of duration 0 that gets its permit at once runs and ends inside this call,
+  /// on the calling thread: it is terminal (SUCCEEDED) when spawn returns.
   Result<SpawnOutcome> spawn(std::string_view tenant, SpawnArgs args);
   /// All or nothing: either every task is admitted or none.
   Result<std::vector<SpawnOutcome>> spawn_batch(std::string_view tenant,
@@ -184,12 +193,15 @@ class Engine {
                                                        bool abort_losers,
                                                        std::optional<Duration> timeout);
   /// Calls `done` once the task is terminal, with its snapshot then (at once when it already
-  /// is). `done` runs on `executor` (the engine's when none is given), never inline. NOT_FOUND
+  /// is). `done` runs on `executor` (the engine's when none is given), never inline, except for
+  /// a task already terminal with TerminalDelivery::kInline: then `done` runs on the calling
+  /// thread before this returns (the caller must hold no lock that `done` takes). NOT_FOUND
   /// (naming the id) for an unknown task. The callback way to wait for one task: no coroutine,
   /// no timer. The caller may drop the TerminalWait; only cancel_on_terminal stops the call.
   Result<TerminalWait> on_terminal(std::string_view tenant, std::string_view id,
                                    TerminalCallback done,
-                                   std::optional<boost::asio::any_io_executor> executor = {});
+                                   std::optional<boost::asio::any_io_executor> executor = {},
+                                   TerminalDelivery delivery = TerminalDelivery::kPost);
   /// Unregisters a callback of on_terminal. True: it will never run; false: it has run, or is
   /// on its way and will run.
   bool cancel_on_terminal(const TerminalWait& wait);
