@@ -184,12 +184,15 @@ class Engine {
                                                        bool abort_losers,
                                                        std::optional<Duration> timeout);
   /// Calls `done` once the task is terminal, with its snapshot then (at once when it already
-  /// is). `done` runs on `executor` (the engine's when none is given), never inline. NOT_FOUND
+  /// is). `done` runs on `executor` (the engine's when none is given), never within this call. NOT_FOUND
   /// (naming the id) for an unknown task. The callback way to wait for one task: no coroutine,
   /// no timer. The caller may drop the TerminalWait; only cancel_on_terminal stops the call.
+  /// `run_inline`: `done` may instead run on the thread that ends the task, once the engine's
+  /// locks are released (a root worker's report, a coroutine task's end); it must not block.
   Result<TerminalWait> on_terminal(std::string_view tenant, std::string_view id,
                                    TerminalCallback done,
-                                   std::optional<boost::asio::any_io_executor> executor = {});
+                                   std::optional<boost::asio::any_io_executor> executor = {},
+                                   bool run_inline = false);
   /// Unregisters a callback of on_terminal. True: it will never run; false: it has run, or is
   /// on its way and will run.
   bool cancel_on_terminal(const TerminalWait& wait);
