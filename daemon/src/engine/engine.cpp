@@ -12,8 +12,10 @@
 #include <deque>
 #include <set>
 
+#include "bare_worker.h"
 #include "engine_metrics.h"
 #include "orch/engine/task_id.h"
+#include "orch/workers/worker_hub.h"
 #include "run_node.h"
 #include "task_record.h"
 
@@ -390,6 +392,7 @@ struct Engine::Impl {
     std::vector<WaitQueue::Waiter> wake;
     std::vector<std::optional<Permit>> release;
     std::vector<TaskPtr> coroutines;
+    std::vector<TaskPtr> bare_workers;
     {
       std::lock_guard lock(mutex);
       const TimePoint now = Clock::now();
@@ -423,6 +426,9 @@ struct Engine::Impl {
           run.timer->async_wait([this, r = record](boost::system::error_code ec) {
             sleep_done(*r, ec);
           });
+        } else if (auto* hub = bare_worker_hub(*record, options.workers)) {
+          run.hub = hub;
+          bare_workers.push_back(std::move(record));
         } else {
           run.strand.emplace(asio::make_strand(executor));
           run.granted = true;
@@ -431,8 +437,9 @@ struct Engine::Impl {
       }
     }
     release.clear();
+    for (auto& record : bare_workers) start_bare_worker(record);
     for (auto& record : coroutines) start(std::move(record));
-    for (auto& w : wake) WaitQueue::complete(std::move(w), {});
+    for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
 
   // A root sleep's timer fired (or was cancelled by an abort or shutdown).
@@ -445,7 +452,7 @@ struct Engine::Impl {
       end_sleep_locked(record, static_cast<bool>(ec), wake);
     }
     permit.reset();
-    for (auto& w : wake) WaitQueue::complete(std::move(w), {});
+    for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
 
   // A running root sleep ends (its root permit already taken by the caller, to return after
@@ -459,6 +466,45 @@ struct Engine::Impl {
     r.finished = Clock::now();
     finish_locked(record, std::move(r), wake);
     record.run.reset();
+  }
+
+  // A root worker without a coroutine (bare_worker.h): its attempt goes to the hub, whose
+  // callback ends the task on the thread that applied the worker's report.
+  void start_bare_worker(const TaskPtr& record) {
+    workers::WorkerHub* hub = record->run->hub;
+    const auto id = hub->submit(bare_worker_attempt(*record),
+                                [this, r = record.get()](workers::AttemptResult result) {
+                                  // The task table holds the record until it is terminal.
+                                  bare_worker_done(*r, bare_worker_result(*r, std::move(result)));
+                                });
+    std::string aborted;
+    {
+      std::lock_guard lock(mutex);
+      if (is_terminal(record->state)) return;  // the worker was quicker than this thread
+      record->run->attempt = id;
+      aborted = record->run->cancel_reason;  // an abort that came before the id
+    }
+    if (!aborted.empty()) withdraw_bare_worker(*record, hub, id, aborted);
+  }
+
+  void withdraw_bare_worker(TaskRecord& record, workers::WorkerHub* hub, std::uint64_t attempt,
+                            const std::string& reason) {
+    if (hub->withdraw(attempt, reason)) bare_worker_done(record, bare_worker_cancelled(record));
+  }
+
+  // Ends a bare worker task, once: the hub gives its attempt either to the callback or to
+  // withdraw(). Waiters that allow it run here, on this thread.
+  void bare_worker_done(TaskRecord& record, NodeResult result) {
+    std::vector<WaitQueue::Waiter> wake;
+    std::optional<Permit> permit;
+    {
+      std::lock_guard lock(mutex);
+      finish_locked(record, std::move(result), wake);
+      if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
+      record.run.reset();
+    }
+    permit.reset();
+    for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
 
   void start(TaskPtr record) {
@@ -523,12 +569,15 @@ struct Engine::Impl {
       if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
     }
     permit.reset();
-    for (auto& w : wake) WaitQueue::complete(std::move(w), {});
+    for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
 
   void request_cancel(const TaskPtr& record, const std::string& reason) {
     std::vector<WaitQueue::Waiter> wake;
     std::optional<asio::strand<asio::any_io_executor>> strand;
+    workers::WorkerHub* hub = nullptr;
+    std::uint64_t attempt = 0;
+    std::string hub_reason;
     {
       std::lock_guard lock(mutex);
       if (is_terminal(record->state)) return;
@@ -551,6 +600,15 @@ struct Engine::Impl {
         record->run->timer->cancel();
       } else if (record->run->strand) {
         strand = *record->run->strand;
+      } else if (record->run->hub) {
+        // A bare worker: withdrawn from its hub below; before it has an attempt id, its
+        // starter withdraws it.
+        if (record->run->cancel_reason.empty()) record->run->cancel_reason = reason;
+        if (record->run->attempt != 0) {
+          hub = record->run->hub;
+          attempt = record->run->attempt;
+          hub_reason = record->run->cancel_reason;
+        }
       } else if (record->run->cancel_reason.empty()) {
         record->run->cancel_reason = reason;
       }
@@ -561,6 +619,7 @@ struct Engine::Impl {
         record->run->cancel.emit(asio::cancellation_type::terminal);
       });
     }
+    if (hub) withdraw_bare_worker(*record, hub, attempt, hub_reason);
     for (auto& w : wake) WaitQueue::complete(std::move(w), {});
   }
 
@@ -916,7 +975,8 @@ Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::stri
     return TerminalWait{};
   }
   group->link_locked(0, *record);
-  const std::uint64_t waiter = group->waiter.push(std::move(handler), std::move(run_on));
+  const std::uint64_t waiter = group->waiter.push(std::move(handler), std::move(run_on),
+                                                     delivery == TerminalDelivery::kInline);
   return TerminalWait{std::move(group), waiter};
 }
 

@@ -4,7 +4,8 @@
 // A task costs little until it runs: a queued task is one TaskRecord (an intrusive entry of its
 // tenant's semaphore queue) and one slot of the tenant's task table. Its strand, cancellation
 // signal and coroutine (RunState) are made when it gets its permit; a root `sleep` runs as a
-// bare timer, with no coroutine at all. Rarely used fields (name, labels, idempotency key) and
+// bare timer, and a root `worker` without retries or deadlines as a bare attempt of its hub
+// (bare_worker.h), with no coroutine at all. Rarely used fields (name, labels, idempotency key) and
 // the result live out of line.
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -28,6 +29,9 @@
 namespace orch::metrics {
 struct TenantMetrics;
 }
+namespace orch::workers {
+class WorkerHub;
+}
 
 namespace orch::engine {
 
@@ -44,6 +48,11 @@ struct RunState {
   std::optional<Permit> root_permit;  // a one-leaf task's permit, returned after it is terminal
   std::optional<Timer> timer;         // a root sleep's timer; guarded by the engine's mutex
   bool granted = false;               // the first permit is already held (lazily started task)
+  // A root worker run without a coroutine (bare_worker.h): its hub, its attempt there once
+  // submitted (0 before; guarded by the engine's mutex) and the attempt's fencing token.
+  workers::WorkerHub* hub = nullptr;
+  std::uint64_t attempt = 0;
+  std::uint64_t fencing_token = 0;
 };
 
 /// What a terminal task keeps: when it ended and its result tree.

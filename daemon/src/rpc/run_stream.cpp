@@ -160,6 +160,8 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
       }
       const std::uint64_t ref = item.ref();
       // The wait is never cancelled: a stream gone before the answer finds link->stream null.
+      // The answer may be queued on the thread that ended the task (a worker's report): it
+      // only takes this stream's locks and starts a write.
       const bool waiting = engine
                                .on_terminal(
                                    tenant, spawned->id,
@@ -167,7 +169,7 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
                                      std::lock_guard lock(link->mutex);
                                      if (link->stream) link->stream->answered(ref, task);
                                    },
-                                   service_.executor)
+                                   service_.executor, engine::TerminalDelivery::kInline)
                                .has_value();
       if (!waiting) {
         // Gone already: only a task found by key whose retention just ended.

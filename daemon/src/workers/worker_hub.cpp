@@ -37,6 +37,8 @@ std::optional<WorkerHub::AttemptId> parse_assignment(std::string_view name) {
 }  // namespace
 
 void WorkerHub::wake_all(Wakes& wakes) {
+  // Results first: their callbacks answer the callers waiting for the tasks.
+  for (auto& [done, result] : wakes.done) done(std::move(result));
   // A sink may appear more than once (never twice in a row); waking twice is harmless.
   for (const auto& sink : wakes.sinks) sink->wake();
   for (auto& w : wakes.waiters) WaitQueue::complete(std::move(w), {});
@@ -57,6 +59,7 @@ struct WorkerHub::Attempt {
   std::string worker_id;
   std::optional<AttemptResult> result;
   WaitQueue waiters;
+  AttemptDone done;  // set: the result goes here, not to take_result()
 };
 
 struct WorkerHub::Worker {
@@ -118,7 +121,7 @@ std::optional<std::string> WorkerHub::connect(std::string name, std::vector<std:
 }
 
 void WorkerHub::disconnect(const std::string& worker_id) {
-  std::deque<WaitQueue::Waiter> wake;
+  Wakes wakes;
   {
     std::lock_guard lock(mutex_);
     auto it = workers_.find(worker_id);
@@ -129,17 +132,17 @@ void WorkerHub::disconnect(const std::string& worker_id) {
       auto a = attempts_.find(id);
       if (a == attempts_.end()) continue;
       --running_;
-      finish_locked(*a->second,
+      finish_locked(id, *a->second,
                     AttemptResult{false, "worker " + who + " disconnected while running the attempt",
                                   FailureReason::kWorkerLost, true, worker_id},
-                    wake);
+                    wakes);
     }
     spdlog::info("tenant {}: worker {} disconnected ({} assignments lost)", tenant_, who,
                  w.in_flight.size());
     workers_.erase(it);
     update_gauges_locked();
   }
-  for (auto& w : wake) WaitQueue::complete(std::move(w), {});
+  wake_all(wakes);
 }
 
 void WorkerHub::set_slots(const std::string& worker_id, std::uint32_t slots) {
@@ -243,7 +246,7 @@ void WorkerHub::report_locked(Worker& w, Report report, Wakes& wakes) {
                                  report.retryable, worker_id};
         }
         remember_locked(w, report.assignment_id, RefusalReason::kAlreadyReported);
-        finish_locked(a, std::move(result), wakes.waiters);
+        finish_locked(*id, a, std::move(result), wakes);
         fill_locked(w, wakes);
       }
     }
@@ -278,7 +281,9 @@ void WorkerHub::close_silent(TimePoint before, const std::string& why) {
 // Attempts
 // ---------------------------------------------------------------------------------------------
 
-WorkerHub::AttemptId WorkerHub::submit(AttemptRequest request) {
+WorkerHub::AttemptId WorkerHub::submit(AttemptRequest request) { return submit(std::move(request), {}); }
+
+WorkerHub::AttemptId WorkerHub::submit(AttemptRequest request, AttemptDone done) {
   Wakes wakes;
   AttemptId id = 0;
   {
@@ -288,11 +293,16 @@ WorkerHub::AttemptId WorkerHub::submit(AttemptRequest request) {
     attempt->request = std::move(request);
     attempt->assignment_id = assignment_name(id);
     attempt->submitted = Clock::now();
+    attempt->done = std::move(done);
     Attempt& a = *attempt;
     attempts_.emplace(id, std::move(attempt));
-    queues_[a.request.queue].push_back(id);
-    ++backlog_;
-    place_locked(id, a, wakes);
+    // Straight to a worker with a free slot when nothing of its queue waits (a worker with a
+    // free slot takes waiting work at once, so none would be passed over); else it waits.
+    if (!queues_.contains(a.request.queue)) place_locked(id, a, wakes);
+    if (a.phase == Attempt::Phase::kQueued) {
+      queues_[a.request.queue].push_back(id);
+      ++backlog_;
+    }
     update_gauges_locked();
   }
   wake_all(wakes);
@@ -374,12 +384,19 @@ std::optional<AttemptResult> WorkerHub::expire(AttemptId id, TimePoint now) {
   return failure;
 }
 
-void WorkerHub::abandon(AttemptId id, const std::string& message) {
+void WorkerHub::abandon(AttemptId id, const std::string& message) { withdraw(id, message); }
+
+bool WorkerHub::withdraw(AttemptId id, const std::string& message) {
   Wakes wakes;
   {
     std::lock_guard lock(mutex_);
     auto it = attempts_.find(id);
-    if (it == attempts_.end()) return;
+    if (it == attempts_.end()) return false;
+    if (it->second->result) {
+      // Ended, its result not taken: nothing to cancel.
+      attempts_.erase(it);
+      return false;
+    }
     Attempt& a = *it->second;
     if (a.phase == Attempt::Phase::kQueued) {
       unqueue_locked(id, a);
@@ -390,6 +407,7 @@ void WorkerHub::abandon(AttemptId id, const std::string& message) {
     update_gauges_locked();
   }
   wake_all(wakes);
+  return true;
 }
 
 WaitQueue* WorkerHub::waiters_of(AttemptId id) {
@@ -514,11 +532,16 @@ void WorkerHub::cancel_running_locked(AttemptId id, Attempt& attempt, CancelReas
   fill_locked(w, wakes);
 }
 
-void WorkerHub::finish_locked(Attempt& attempt, AttemptResult result,
-                              std::deque<WaitQueue::Waiter>& wake) {
+void WorkerHub::finish_locked(AttemptId id, Attempt& attempt, AttemptResult result, Wakes& wakes) {
   attempt.phase = Attempt::Phase::kDone;
+  if (attempt.done) {
+    // Nobody takes this result: it goes to the callback, and the attempt is forgotten now.
+    wakes.done.emplace_back(std::move(attempt.done), std::move(result));
+    attempts_.erase(id);
+    return;
+  }
   attempt.result = std::move(result);
-  while (auto w = attempt.waiters.pop_front()) wake.push_back(std::move(*w));
+  while (auto w = attempt.waiters.pop_front()) wakes.waiters.push_back(std::move(*w));
 }
 
 void WorkerHub::remember_locked(Worker& worker, const std::string& assignment_id,

@@ -502,7 +502,7 @@ TEST_F(EngineTest, OnTerminalInlineOfAFinishedTaskRunsBeforeItReturns) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST_F(EngineTest, OnTerminalInlineOfARunningTaskStillCallsBackOnTheExecutor) {
+TEST_F(EngineTest, OnTerminalInlineOfARunningTaskCallsBackWhenItEnds) {
   const auto id = spawn(sleep_node(100ms));
   int calls = 0;
   auto wait = engine_->on_terminal("alpha", id, [&](TaskSnapshot) { ++calls; }, {}, TerminalDelivery::kInline);

@@ -241,6 +241,93 @@ TEST_F(WorkerHubTest, CloseAllClosesEveryStreamAndCloseSilentOnlyTheSilent) {
   (void)talker;
 }
 
+// --- attempts with a result callback (the engine's root worker tasks) ---------------------------
+
+struct Results {
+  std::vector<AttemptResult> got;
+  WorkerHub::AttemptDone callback() {
+    return [this](AttemptResult r) { got.push_back(std::move(r)); };
+  }
+};
+
+TEST_F(WorkerHubTest, ACallbackAttemptsResultGoesToItsCallbackOnceAndTheAttemptIsForgotten) {
+  const auto worker = connect({"q"}, 1);
+  Results results;
+  const auto id = hub_.submit(request("t1"), results.callback());
+  const auto a = drain(hub_, worker).assignments.at(0);
+  EXPECT_EQ(hub_.running(), 1u);
+  hub_.report(worker, result_for(a, "out"));
+  ASSERT_EQ(results.got.size(), 1u);
+  EXPECT_TRUE(results.got[0].succeeded);
+  EXPECT_EQ(results.got[0].output, "out");
+  EXPECT_EQ(results.got[0].worker_id, worker);
+  EXPECT_FALSE(hub_.take_result(id));
+  EXPECT_FALSE(hub_.withdraw(id, "too late"));  // ended: nothing to withdraw
+  hub_.report(worker, result_for(a, "again"));
+  EXPECT_EQ(results.got.size(), 1u);
+  EXPECT_EQ(drain(hub_, worker).refusals.at(0).reason, RefusalReason::kAlreadyReported);
+  EXPECT_EQ(hub_.running(), 0u);
+}
+
+TEST_F(WorkerHubTest, WithdrawingARunningCallbackAttemptCancelsItOnItsWorkerWithoutACallback) {
+  const auto worker = connect({"q"}, 1);
+  Results results;
+  const auto id = hub_.submit(request("t1"), results.callback());
+  const auto a = drain(hub_, worker).assignments.at(0);
+  EXPECT_TRUE(hub_.withdraw(id, "cancelled: aborted by request"));
+  EXPECT_FALSE(hub_.withdraw(id, "twice"));
+  auto sent = drain(hub_, worker);
+  ASSERT_EQ(sent.cancels.size(), 1u);
+  EXPECT_EQ(sent.cancels[0].assignment_id, a.assignment_id);
+  EXPECT_EQ(sent.cancels[0].message, "cancelled: aborted by request");
+  hub_.report(worker, result_for(a, "late"));
+  EXPECT_TRUE(results.got.empty());
+  EXPECT_EQ(drain(hub_, worker).refusals.at(0).reason, RefusalReason::kCancelled);
+  EXPECT_EQ(hub_.running(), 0u);
+}
+
+TEST_F(WorkerHubTest, WithdrawingAWaitingCallbackAttemptLeavesNothingQueued) {
+  Results results;
+  const auto id = hub_.submit(request("t1"), results.callback());
+  EXPECT_EQ(hub_.backlog(), 1u);
+  EXPECT_TRUE(hub_.withdraw(id, "cancelled"));
+  EXPECT_EQ(hub_.backlog(), 0u);
+  const auto worker = connect({"q"}, 1);
+  EXPECT_TRUE(drain(hub_, worker).assignments.empty());
+  EXPECT_TRUE(results.got.empty());
+}
+
+TEST_F(WorkerHubTest, AWaitingCallbackAttemptIsAssignedWhenAWorkerConnectsInQueueOrder) {
+  Results results;
+  hub_.submit(request("t1"), results.callback());
+  hub_.submit(request("t2"));
+  hub_.submit(request("t3"), results.callback());
+  EXPECT_EQ(hub_.backlog(), 3u);
+  const auto worker = connect({"q"}, 2);
+  auto got = drain(hub_, worker).assignments;
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].task_id, "t1");
+  EXPECT_EQ(got[1].task_id, "t2");
+  hub_.report(worker, result_for(got[0]));
+  got = drain(hub_, worker).assignments;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].task_id, "t3");
+  EXPECT_EQ(results.got.size(), 1u);
+}
+
+TEST_F(WorkerHubTest, ADisconnectEndsACallbackAttemptAsWorkerLost) {
+  const auto worker = connect({"q"}, 1);
+  Results results;
+  hub_.submit(request("t1"), results.callback());
+  drain(hub_, worker);
+  hub_.disconnect(worker);
+  ASSERT_EQ(results.got.size(), 1u);
+  EXPECT_FALSE(results.got[0].succeeded);
+  EXPECT_EQ(results.got[0].reason, FailureReason::kWorkerLost);
+  EXPECT_NE(results.got[0].output.find("disconnected"), std::string::npos);
+  EXPECT_EQ(hub_.running(), 0u);
+}
+
 // --- through the engine -------------------------------------------------------------------------
 
 engine::Node worker_node(std::string queue, std::string payload = "in") {
@@ -487,6 +574,157 @@ TEST_F(WorkerEngineTest, ATimeoutAroundAWorkerTimesOutAndCancelsTheAssignment) {
   const auto sent = drain(*hub_, worker);
   ASSERT_EQ(sent.cancels.size(), 1u);
   EXPECT_EQ(sent.cancels[0].assignment_id, a.assignment_id);
+}
+
+// --- root worker tasks run without a coroutine (engine/bare_worker.h) ---------------------------
+
+TEST_F(WorkerEngineTest, ARootWorkerTaskEndsWhenTheReportIsAppliedWithNothingPosted) {
+  const auto worker = connect();
+  const auto id = spawn(worker_node("q", "hello"));
+  const auto a = drain(*hub_, worker).assignments.at(0);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 1u);
+  const auto before = Clock::now();
+  hub_->report(worker, result_for(a, "HELLO"));  // no settle(): the io_context does not run
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kSucceeded);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+  const auto& out = std::get<engine::WorkerOutput>(task.result->output);
+  EXPECT_EQ(out.result, "HELLO");
+  EXPECT_EQ(out.worker_id, worker);
+  EXPECT_EQ(task.result->kind, engine::NodeKind::kWorker);
+  EXPECT_EQ(task.result->attempts, 1u);
+  EXPECT_EQ(task.result->fencing_token, a.fencing_token);
+  EXPECT_EQ(a.attempt, 1u);
+  EXPECT_TRUE(task.result->started);
+  EXPECT_EQ(task.result->finished, std::optional<Clock::time_point>(before));
+  EXPECT_EQ(task.result->error, "");
+}
+
+TEST_F(WorkerEngineTest, AnInlineTerminalCallbackRunsWhenTheReportIsAppliedAndAPostedOneLater) {
+  const auto worker = connect();
+  const auto id = spawn(worker_node("q"));
+  const auto a = drain(*hub_, worker).assignments.at(0);
+  std::vector<std::string> calls;
+  ASSERT_TRUE(engine_->on_terminal("alpha", id, [&](engine::TaskSnapshot t) {
+    calls.push_back("inline:" + std::string(engine::state_name(t.state)));
+  }, std::nullopt, engine::TerminalDelivery::kInline));
+  ASSERT_TRUE(engine_->on_terminal("alpha", id, [&](engine::TaskSnapshot t) {
+    calls.push_back("posted:" + std::string(engine::state_name(t.state)));
+  }));
+  hub_->report(worker, result_for(a, "ok"));
+  EXPECT_EQ(calls, std::vector<std::string>{"inline:succeeded"});
+  settle();
+  EXPECT_EQ(calls, (std::vector<std::string>{"inline:succeeded", "posted:succeeded"}));
+}
+
+TEST_F(WorkerEngineTest, AWorkersErrorFailsARootWorkerTaskWithItsMessage) {
+  const auto worker = connect();
+  const auto id = spawn(worker_node("q"));
+  const auto a = drain(*hub_, worker).assignments.at(0);
+  hub_->report(worker, Report{a.assignment_id, a.task_id, a.attempt, a.fencing_token, false,
+                              "cannot parse input", true, "bad_input"});
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kFailed);
+  EXPECT_NE(task.result->error.find("(bad_input): cannot parse input"), std::string::npos)
+      << task.result->error;
+  EXPECT_EQ(task.result->last_attempt_error, task.result->error);
+  EXPECT_EQ(std::get<engine::WorkerOutput>(task.result->output).worker_id, worker);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+TEST_F(WorkerEngineTest, AbortOfAnAssignedRootWorkerCancelsItOnTheWorkerAndRefusesItsReport) {
+  const auto worker = connect();
+  const auto id = spawn(worker_node("q"));
+  const auto a = drain(*hub_, worker).assignments.at(0);
+  ASSERT_TRUE(engine_->abort("alpha", {id}, "cancelled: by the test"));
+  auto task = get(id);  // ended by the abort itself
+  ASSERT_EQ(task.state, State::kCancelled);
+  EXPECT_EQ(task.result->error, "cancelled: by the test");
+  EXPECT_EQ(task.result->fencing_token, a.fencing_token);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+  auto sent = drain(*hub_, worker);
+  ASSERT_EQ(sent.cancels.size(), 1u);
+  EXPECT_EQ(sent.cancels[0].assignment_id, a.assignment_id);
+  EXPECT_EQ(sent.cancels[0].reason, CancelReason::kAborted);
+  EXPECT_EQ(sent.cancels[0].message, "cancelled: by the test");
+  report(worker, a, "late");
+  EXPECT_EQ(drain(*hub_, worker).refusals.at(0).reason, RefusalReason::kCancelled);
+  EXPECT_EQ(get(id).state, State::kCancelled);
+  EXPECT_EQ(hub_->running(), 0u);
+}
+
+TEST_F(WorkerEngineTest, AbortOfARootWorkerWaitingForAWorkerTakesItOutOfTheQueue) {
+  const auto id = spawn(worker_node("q"));
+  EXPECT_EQ(hub_->backlog(), 1u);
+  ASSERT_TRUE(engine_->abort("alpha", {id}));
+  EXPECT_EQ(get(id).state, State::kCancelled);
+  EXPECT_EQ(hub_->backlog(), 0u);
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+  const auto worker = connect();
+  EXPECT_TRUE(drain(*hub_, worker).assignments.empty());
+}
+
+TEST_F(WorkerEngineTest, RootWorkersQueuedForAPermitStartAsPermitsReturnAndAnAbortedOneNever) {
+  const auto worker = connect(10);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(spawn(worker_node("q", "p" + std::to_string(i))));
+  auto got = drain(*hub_, worker).assignments;
+  ASSERT_EQ(got.size(), 4u);  // max_concurrency 4
+  EXPECT_EQ(get(ids[4]).state, State::kPending);
+  // Queued for a permit: the abort ends it at once, holding nothing.
+  ASSERT_TRUE(engine_->abort("alpha", {ids[4]}));
+  EXPECT_EQ(get(ids[4]).state, State::kCancelled);
+  // The permit of a finished task goes to the next one; its grant travels through the
+  // io_context, and an abort that comes first means it never reaches the worker.
+  hub_->report(worker, result_for(got[0], "ok"));
+  ASSERT_TRUE(engine_->abort("alpha", {ids[5]}));
+  settle();
+  EXPECT_EQ(get(ids[5]).state, State::kCancelled);
+  EXPECT_TRUE(drain(*hub_, worker).assignments.empty());
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 3u);
+  for (std::size_t i = 1; i < 4; ++i) hub_->report(worker, result_for(got[i], "ok"));
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(get(ids[i]).state, State::kSucceeded);
+}
+
+TEST_F(WorkerEngineTest, AQueuedRootWorkerReachesAWorkerOnceAPermitFrees) {
+  const auto worker = connect(10);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(spawn(worker_node("q")));
+  auto got = drain(*hub_, worker).assignments;
+  ASSERT_EQ(got.size(), 4u);
+  report(worker, got[0], "ok");
+  got = drain(*hub_, worker).assignments;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].task_id, ids[4]);
+  EXPECT_EQ(get(ids[4]).state, State::kRunning);
+  report(worker, got[0], "ok");
+  EXPECT_EQ(get(ids[4]).state, State::kSucceeded);
+}
+
+TEST_F(WorkerEngineTest, ALostWorkerFailsARootWorkerTaskAsWorkerLost) {
+  const auto worker = connect();
+  const auto id = spawn(worker_node("q"));
+  drain(*hub_, worker);
+  hub_->disconnect(worker);
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kFailed);
+  EXPECT_NE(task.result->error.find("disconnected while running the attempt"), std::string::npos)
+      << task.result->error;
+  EXPECT_EQ(engine_->usage("alpha")->permits_in_use, 0u);
+}
+
+TEST_F(WorkerEngineTest, ShutdownCancelsAnAssignedRootWorkerOnItsWorker) {
+  const auto worker = connect();
+  const auto id = spawn(worker_node("q"));
+  const auto a = drain(*hub_, worker).assignments.at(0);
+  engine_->stop_accepting();
+  asio::co_spawn(io_, engine_->drain(orch::Duration::zero()), asio::detached);
+  settle();
+  const auto task = get(id);
+  ASSERT_EQ(task.state, State::kCancelled);
+  EXPECT_NE(task.result->error.find("shutting down"), std::string::npos) << task.result->error;
+  EXPECT_EQ(drain(*hub_, worker).cancels.at(0).assignment_id, a.assignment_id);
 }
 
 }  // namespace

@@ -116,11 +116,13 @@ struct SelectOutcome {
 /// Called once with the task as it was when it turned terminal (see Engine::on_terminal).
 using TerminalCallback = std::function<void(TaskSnapshot)>;
 
-/// Where Engine::on_terminal calls back for a task that is already terminal when the callback is
-/// registered (a task still running is always called back on the executor).
+/// Where Engine::on_terminal calls back.
 enum class TerminalDelivery {
-  kPost,    // on the executor, never inside on_terminal
-  kInline,  // at once, on the calling thread, before on_terminal returns (no hand-off)
+  kPost,    // on the executor, never inside on_terminal nor on the thread that ends the task
+  kInline,  // with no hand-off: for a task already terminal, at once on the calling thread
+            // before on_terminal returns; otherwise on the thread that ends the task, once the
+            // engine's locks are released (a root worker's report, a coroutine task's end;
+            // aborts from inside the engine still post). The callback must not block.
 };
 
 /// A callback registered with Engine::on_terminal; give it to cancel_on_terminal.
@@ -193,9 +195,9 @@ class Engine {
                                                        bool abort_losers,
                                                        std::optional<Duration> timeout);
   /// Calls `done` once the task is terminal, with its snapshot then (at once when it already
-  /// is). `done` runs on `executor` (the engine's when none is given), never inline, except for
-  /// a task already terminal with TerminalDelivery::kInline: then `done` runs on the calling
-  /// thread before this returns (the caller must hold no lock that `done` takes). NOT_FOUND
+  /// is). `done` runs on `executor` (the engine's when none is given), except with
+  /// TerminalDelivery::kInline (see there; the caller must then hold no lock that `done` takes
+  /// while it calls this). NOT_FOUND
   /// (naming the id) for an unknown task. The callback way to wait for one task: no coroutine,
   /// no timer. The caller may drop the TerminalWait; only cancel_on_terminal stops the call.
   Result<TerminalWait> on_terminal(std::string_view tenant, std::string_view id,

@@ -35,6 +35,7 @@ class WaitQueue {
     std::uint64_t id = 0;
     Handler handler;
     boost::asio::any_io_executor executor;
+    bool run_inline = false;  // deliver() may run it on the completing thread (see there)
   };
 
   bool empty() const { return waiters_.empty(); }
@@ -44,9 +45,10 @@ class WaitQueue {
   /// The id of the longest waiter; call only when not empty().
   std::uint64_t front_id() const { return waiters_.front().id; }
 
-  std::uint64_t push(Handler handler, boost::asio::any_io_executor executor) {
+  std::uint64_t push(Handler handler, boost::asio::any_io_executor executor,
+                     bool run_inline = false) {
     const std::uint64_t id = ++last_id_;
-    waiters_.push_back(Waiter{id, std::move(handler), std::move(executor)});
+    waiters_.push_back(Waiter{id, std::move(handler), std::move(executor), run_inline});
     return id;
   }
 
@@ -75,6 +77,13 @@ class WaitQueue {
   /// or with it: nothing runs inline.
   static void complete(Waiter w, boost::system::error_code ec) {
     boost::asio::post(w.executor, [h = std::move(w.handler), ec]() mutable { std::move(h)(ec); });
+  }
+
+  /// Like complete(), but a waiter pushed with `run_inline` (a plain callback, not a parked
+  /// coroutine) runs here, on the calling thread: call without any lock held.
+  static void deliver(Waiter w, boost::system::error_code ec) {
+    if (!w.run_inline) return complete(std::move(w), ec);
+    std::move(w.handler)(ec);
   }
 
  private:

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <deque>
+#include <functional>
 #include <variant>
 #include <vector>
 
@@ -193,6 +194,17 @@ class WorkerHub {
 
   /// Queues an attempt on its queue and hands it to a worker if one has a free slot.
   AttemptId submit(AttemptRequest request);
+  /// Called once with the result of an attempt submitted with it (a report, `worker_lost`, an
+  /// oversized output), on the thread that ended the attempt, right after the hub's mutex is
+  /// released; never when the attempt is withdrawn.
+  using AttemptDone = std::function<void(AttemptResult)>;
+  /// Like submit(), but the result goes to `done` instead of take_result() (the attempt is
+  /// forgotten as it ends). For attempts with no deadline: schedule_to_start, start_to_close
+  /// and heartbeat must be unset, since nothing calls expire() for it.
+  AttemptId submit(AttemptRequest request, AttemptDone done);
+  /// Gives an attempt up (cancelled from above) as abandon() does. True when it was still
+  /// outstanding, so its `done` will never be called; false when it had ended already.
+  bool withdraw(AttemptId id, const std::string& message);
   /// When the attempt must be looked at again (a deadline); nullopt when it has none left to
   /// wait for (or it already ended).
   std::optional<engine::TimePoint> next_deadline(AttemptId id) const;
@@ -237,6 +249,7 @@ class WorkerHub {
   struct Wakes {
     std::vector<std::shared_ptr<WorkerSink>> sinks;  // streams with messages waiting
     std::deque<engine::WaitQueue::Waiter> waiters;   // attempts to look at again
+    std::vector<std::pair<AttemptDone, AttemptResult>> done;  // attempts with a callback
     void add(const std::shared_ptr<WorkerSink>& sink) {
       if (sinks.empty() || sinks.back() != sink) sinks.push_back(sink);
     }
@@ -248,7 +261,7 @@ class WorkerHub {
   void unqueue_locked(AttemptId id, const Attempt& attempt);
   void cancel_running_locked(AttemptId id, Attempt& attempt, CancelReason reason,
                              const std::string& message, Wakes& wakes);
-  void finish_locked(Attempt& attempt, AttemptResult result, std::deque<engine::WaitQueue::Waiter>& wake);
+  void finish_locked(AttemptId id, Attempt& attempt, AttemptResult result, Wakes& wakes);
   void report_locked(Worker& worker, Report report, Wakes& wakes);
   void remember_locked(Worker& worker, const std::string& assignment_id, RefusalReason why);
   void refuse_locked(Worker& worker, const std::string& assignment_id, RefusalReason reason,

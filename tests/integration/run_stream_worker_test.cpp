@@ -1,0 +1,155 @@
+// Root `worker` tasks spawned on a RunStream, on the real daemon: such a task runs as a bare
+// attempt of the tenant's worker hub (no coroutine), so the worker's report, its disconnect, an
+// Abort and the stream's own end must each still end the task once, reach the worker, and be
+// answered on the stream.
+#include <gtest/gtest.h>
+
+#include "daemon_process.h"
+#include "orch/client/specs.h"
+#include "raw_worker.h"
+#include "task_calls.h"
+#include "text_assertions.h"
+
+namespace orch::test {
+namespace {
+
+namespace v1 = orch::v1;
+namespace oc = orch::client;
+
+constexpr const char* kAlpha = "alpha-secret";
+
+using Outcome = v1::RunStreamResponse::Outcome;
+
+// A RunStream driven message by message from the test's thread.
+class Stream {
+ public:
+  explicit Stream(oc::Client& client)
+      : ctx_(client.context(kCallDeadline)), stream_(client.tasks().RunStream(ctx_.get())) {}
+  ~Stream() {
+    if (!finished_) {
+      ctx_->TryCancel();
+      finish();
+    }
+  }
+  bool send(std::uint64_t ref, const v1::TaskSpec& spec) {
+    v1::RunStreamRequest message;
+    auto* item = message.add_items();
+    item->set_ref(ref);
+    *item->mutable_spawn()->mutable_spec() = spec;
+    return stream_->Write(message);
+  }
+  // The next answer; an empty Outcome when the stream ended first.
+  Outcome next() {
+    while (pending_.empty()) {
+      v1::RunStreamResponse message;
+      if (!stream_->Read(&message)) return {};
+      for (const auto& o : message.outcomes()) pending_.push_back(o);
+    }
+    Outcome o = pending_.front();
+    pending_.erase(pending_.begin());
+    return o;
+  }
+  void cancel() { ctx_->TryCancel(); }
+  grpc::Status finish() {
+    v1::RunStreamResponse ignored;
+    while (stream_->Read(&ignored)) {
+    }
+    finished_ = true;
+    return stream_->Finish();
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::RunStreamRequest, v1::RunStreamResponse>> stream_;
+  std::vector<Outcome> pending_;
+  bool finished_ = false;
+};
+
+TEST(RunStreamWorkers, AWorkersReportIsTheStreamsAnswer) {
+  DaemonProcess daemon(two_tenants());
+  auto alpha = daemon.client(kAlpha);
+  RawWorker worker(alpha, "q");
+  Stream stream(alpha);
+  ASSERT_TRUE(stream.send(7, oc::worker("q", "in")));
+  const auto a = worker.read_assignment();
+  EXPECT_EQ(a.payload(), "in");
+  EXPECT_EQ(a.attempt(), 1u);
+  worker.send_result(a, "out");
+  const auto o = stream.next();
+  EXPECT_EQ(o.ref(), 7u);
+  EXPECT_EQ(o.id(), a.task_id());
+  ASSERT_EQ(o.state(), v1::TASK_STATE_SUCCEEDED) << o.DebugString();
+  EXPECT_EQ(o.result().worker().result(), "out");
+  EXPECT_EQ(o.result().worker().worker_id(), worker.worker_id);
+  EXPECT_EQ(o.result().fencing_token(), a.fencing_token());
+  EXPECT_EQ(usage(alpha).permits_in_use(), 0u);
+}
+
+TEST(RunStreamWorkers, AnAbortReachesTheWorkerAndIsTheStreamsAnswer) {
+  DaemonProcess daemon(two_tenants());
+  auto alpha = daemon.client(kAlpha);
+  RawWorker worker(alpha, "q");
+  Stream stream(alpha);
+  ASSERT_TRUE(stream.send(1, oc::worker("q", "in")));
+  const auto a = worker.read_assignment();
+  v1::AbortRequest abort;
+  abort.add_ids(a.task_id());
+  v1::AbortResponse aborted;
+  ASSERT_TRUE(alpha.abort(abort, aborted).ok());
+  const auto cancel = worker.read();
+  ASSERT_TRUE(cancel.has_cancel()) << cancel.DebugString();
+  EXPECT_EQ(cancel.cancel().assignment_id(), a.assignment_id());
+  EXPECT_EQ(cancel.cancel().reason(), v1::CANCEL_REASON_ABORTED);
+  const auto o = stream.next();
+  EXPECT_EQ(o.ref(), 1u);
+  EXPECT_EQ(o.state(), v1::TASK_STATE_CANCELLED) << o.DebugString();
+  // A report after the cancel is refused and changes nothing.
+  worker.send_result(a, "late");
+  const auto refused = worker.read();
+  ASSERT_TRUE(refused.has_result_refused()) << refused.DebugString();
+  EXPECT_EQ(refused.result_refused().reason(), v1::REFUSAL_REASON_CANCELLED);
+  EXPECT_EQ(get_task(alpha, a.task_id()).state(), v1::TASK_STATE_CANCELLED);
+}
+
+TEST(RunStreamWorkers, AWorkerThatGoesAwayFailsTheStreamsTaskAsWorkerLost) {
+  DaemonProcess daemon(two_tenants());
+  auto alpha = daemon.client(kAlpha);
+  Stream stream(alpha);
+  std::string task_id;
+  {
+    RawWorker worker(alpha, "q");
+    ASSERT_TRUE(stream.send(3, oc::worker("q", "in")));
+    task_id = worker.read_assignment().task_id();
+  }  // the worker's stream is cancelled
+  const auto o = stream.next();
+  EXPECT_EQ(o.ref(), 3u);
+  ASSERT_EQ(o.state(), v1::TASK_STATE_FAILED) << o.DebugString();
+  EXPECT_TRUE(contains(o.result().error(), "disconnected while running the attempt"))
+      << o.result().error();
+  EXPECT_EQ(usage(alpha).permits_in_use(), 0u);
+}
+
+TEST(RunStreamWorkers, ACancelledStreamCancelsItsTaskOnTheWorker) {
+  DaemonProcess daemon(two_tenants());
+  auto alpha = daemon.client(kAlpha);
+  RawWorker worker(alpha, "q");
+  std::string task_id;
+  {
+    Stream stream(alpha);
+    ASSERT_TRUE(stream.send(1, oc::worker("q", "in")));
+    const auto a = worker.read_assignment();
+    task_id = a.task_id();
+    stream.cancel();
+    EXPECT_EQ(stream.finish().error_code(), grpc::StatusCode::CANCELLED);
+    const auto cancel = worker.read();
+    ASSERT_TRUE(cancel.has_cancel()) << cancel.DebugString();
+    EXPECT_EQ(cancel.cancel().assignment_id(), a.assignment_id());
+  }
+  const auto task = join_task(alpha, task_id);
+  EXPECT_EQ(task.state(), v1::TASK_STATE_CANCELLED);
+  EXPECT_TRUE(contains(task.result().error(), "the RunStream that spawned it ended")) << task.result().error();
+  EXPECT_EQ(usage(alpha).permits_in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace orch::test
