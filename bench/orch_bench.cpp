@@ -663,6 +663,8 @@ void scenario_batch(const Options& o, const Env& env, Results& r) {
         orch::v1::JoinRequest join;
         *join.mutable_ids() = resp.ids();
         join.mutable_timeout()->set_seconds(30);
+        // Only the states are read: the basic view spares the spec and result of every task.
+        join.set_view(orch::v1::TASK_VIEW_BASIC);
         orch::v1::JoinResponse joined;
         status = client.join(join, joined, Ms(40000));
         const auto t2 = Clock::now();

@@ -1,5 +1,6 @@
 #include "orch/engine/task_id.h"
 
+#include <array>
 #include <chrono>
 
 namespace orch::engine {
@@ -24,20 +25,21 @@ std::uint64_t TaskIdGenerator::next_value() {
 
 namespace {
 constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+// Each byte's digit value, 32 for a byte outside the alphabet (a join reads one id per task).
+constexpr std::array<std::uint8_t, 256> kDigits = [] {
+  std::array<std::uint8_t, 256> digits{};
+  digits.fill(32);
+  for (std::uint8_t d = 0; d < 32; ++d) digits[static_cast<unsigned char>(kAlphabet[d])] = d;
+  return digits;
+}();
 }  // namespace
 
 std::optional<std::uint64_t> TaskIdGenerator::decode(std::string_view text) {
   if (text.size() != 13) return std::nullopt;
   std::uint64_t value = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    std::uint64_t digit = 32;
-    for (std::uint64_t d = 0; d < 32; ++d) {
-      if (kAlphabet[d] == c) {
-        digit = d;
-        break;
-      }
-    }
+    const std::uint64_t digit = kDigits[static_cast<unsigned char>(text[i])];
     if (digit == 32) return std::nullopt;
     // 13 digits carry 65 bits: the first holds only the value's top 4.
     if (i == 0 && digit > 15) return std::nullopt;

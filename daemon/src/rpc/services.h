@@ -9,7 +9,7 @@ namespace orch::rpc {
 
 class TaskServiceImpl final : public v1::TaskService::CallbackService {
  public:
-  explicit TaskServiceImpl(ServiceBase base) : base_(std::move(base)) {}
+  explicit TaskServiceImpl(ServiceBase base);  // task_service.cpp
 
   grpc::ServerUnaryReactor* Spawn(grpc::CallbackServerContext* ctx, const v1::SpawnRequest* request,
                                   v1::SpawnResponse* response) override;
