@@ -426,11 +426,20 @@ int Commands::join(const JoinArgs& args) {
   if (!args.timeout.empty()) {
     *request.mutable_timeout() = orch::client::to_proto(duration_arg(args.timeout, "--timeout"));
   }
+  const bool basic = args.view == "basic";
+  request.set_view(basic ? v1::TASK_VIEW_BASIC : v1::TASK_VIEW_FULL);
   v1::JoinResponse response;
   const auto join = [&] { return client().join(request, response); };
   check(live_view() ? wait_with_live_line(request.ids(), join) : join());
   if (json()) {
     out_ << to_json(response) << '\n';
+  } else if (basic) {
+    // One line per task: id, state and, when it did not succeed, the error.
+    for (const auto& task : response.tasks()) {
+      out_ << task.id() << ' ' << orch::client::state_word(task.state(), style());
+      if (!task.result().error().empty()) out_ << " error=" << orch::client::quote(task.result().error());
+      out_ << '\n';
+    }
   } else {
     for (int i = 0; i < response.tasks_size(); ++i) {
       if (i > 0) out_ << '\n';

@@ -106,6 +106,7 @@ struct JoinArgs {
   bool fail_fast = false;
   bool abort_remaining = false;
   std::string timeout;
+  std::string view = "full";  // "full" or "basic" (JoinRequest.view)
   std::vector<std::string> ids;
 };
 

@@ -152,8 +152,9 @@ Examples:
   orchctl watch 01J0Z4ABCD 01J0Z4EFGH)";
 
 constexpr const char* kJoinFooter = R"(
-Prints every task in request order (text: task blocks separated by a blank line; json: one
-JoinResponse). Exit 1 unless every returned task is SUCCEEDED (a task still running when
+Prints every task in request order (text: task blocks separated by a blank line, or with
+--view basic one line per task: id, state and the error of a task that did not succeed; json:
+one JoinResponse). Exit 1 unless every returned task is SUCCEEDED (a task still running when
 --fail-fast or --timeout ends the wait counts as not succeeded); a --timeout that expires
 is DEADLINE_EXCEEDED (exit 3).
 )";
@@ -461,6 +462,10 @@ int main(int argc, char** argv) {
                  "when returning early, abort the tasks still running");
   join->add_option("--timeout", join_args.timeout, "longest wait (server side)")
       ->check(orchctl::duration_check());
+  join->add_option("--view", join_args.view,
+                   "full: every task as a block (default); basic: one line per task, id, state "
+                   "and the error of a task that did not succeed (cheaper for many tasks)")
+      ->check(CLI::IsMember({"full", "basic"}));
   join->add_option("ID", join_args.ids, "task ids")->required();
   join->callback([&] { action = [&](Commands& c) { return c.join(join_args); }; });
 

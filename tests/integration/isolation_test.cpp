@@ -206,10 +206,13 @@ std::map<std::string, Case> cases() {
     }
   };
   c["TaskService/Join"] = [](Isolation&, oc::Client& beta, const AlphaWorld& alpha) {
-    v1::JoinRequest request;
-    request.add_ids(alpha.finished_task);
-    v1::JoinResponse response;
-    expect_not_found(beta.join(request, response, kCallDeadline), "Join");
+    for (const auto view : {v1::TASK_VIEW_UNSPECIFIED, v1::TASK_VIEW_BASIC, v1::TASK_VIEW_FULL}) {
+      v1::JoinRequest request;
+      request.add_ids(alpha.finished_task);
+      request.set_view(view);
+      v1::JoinResponse response;
+      expect_not_found(beta.join(request, response, kCallDeadline), "Join " + v1::TaskView_Name(view));
+    }
   };
   c["TaskService/Select"] = [](Isolation&, oc::Client& beta, const AlphaWorld& alpha) {
     v1::SelectRequest request;

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "daemon_process.h"
+#include "orch/client/specs.h"
 #include "proto_json.h"
+#include "task_calls.h"
 #include "text_assertions.h"
 
 namespace orch::test {
@@ -82,6 +84,31 @@ TEST(Orchctl, AnUnreachableDaemonIsUnavailableWithExitCode3) {
   const auto run = run_orchctl({"--addr", address, "--token", kAlpha, "whoami"});
   EXPECT_EQ(run.exit_code, 3) << describe(run);
   EXPECT_TRUE(starts_with(run.err, "UNAVAILABLE"));
+}
+
+TEST(Orchctl, JoinViewBasicPrintsALinePerTaskWithTheErrorOfWhatFailed) {
+  using namespace std::chrono_literals;
+  DaemonProcess daemon(two_tenants());
+  auto client = daemon.client(kAlpha);
+  const std::string ok = spawn_task(client, orch::client::sleep(1ms));
+  const std::string late = spawn_task(client, orch::client::timeout(1ms, orch::client::sleep(60s)));
+  const auto orchctl = daemon.orchctl(kAlpha);
+  const auto run = orchctl({"join", "--view", "basic", ok, late});
+  EXPECT_EQ(run.exit_code, 1) << describe(run);  // one task did not succeed
+  const auto lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 2u) << run.out;
+  EXPECT_EQ(lines[0], ok + " SUCCEEDED");
+  EXPECT_TRUE(starts_with(lines[1], late + " TIMED_OUT error=\"")) << lines[1];
+
+  const auto json = orchctl({"-o", "json", "join", "--view", "basic", ok});
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  const auto response = parse_json<v1::JoinResponse>(json.out);
+  ASSERT_EQ(response.tasks_size(), 1);
+  EXPECT_EQ(response.tasks(0).id(), ok);
+  EXPECT_FALSE(response.tasks(0).has_spec());
+
+  const auto bad = orchctl({"join", "--view", "brief", ok});
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
 }
 
 }  // namespace

@@ -248,17 +248,31 @@ struct Engine::Impl {
     return value ? TaskPtr(tenant.tasks.find(*value)) : nullptr;
   }
 
-  TaskSnapshot snapshot_locked(const TaskRecord& r) const {
+  TaskSnapshot snapshot_locked(const TaskRecord& r,
+                               SnapshotDetail detail = SnapshotDetail::kFull) const {
     TaskSnapshot s;
     s.id = r.id_text();
-    s.name = r.name();
-    s.labels = r.labels();
     s.state = r.state;
-    if (r.end) s.result = r.end->result;
-    s.idempotency_key = r.idempotency_key();
     s.created = r.created;
     if (r.started != TimePoint{}) s.started = r.started;
     if (r.end) s.finished = r.end->finished;
+    if (detail == SnapshotDetail::kState) {
+      // No copy of the result tree, and no Node made for a bare sleep's spec.
+      if (r.end && r.state != State::kSucceeded) {
+        const NodeResult& full = r.end->result;
+        NodeResult& brief = s.result.emplace();
+        brief.kind = full.kind;
+        brief.state = full.state;
+        brief.error = full.error;
+        brief.started = full.started;
+        brief.finished = full.finished;
+      }
+      return s;
+    }
+    s.name = r.name();
+    s.labels = r.labels();
+    if (r.end) s.result = r.end->result;
+    s.idempotency_key = r.idempotency_key();
     s.spec = r.spec_node();
     return s;
   }
@@ -698,11 +712,12 @@ struct Engine::Impl {
     return records;
   }
 
-  std::vector<TaskSnapshot> snapshots(const std::vector<TaskPtr>& records) {
+  std::vector<TaskSnapshot> snapshots(const std::vector<TaskPtr>& records,
+                                      SnapshotDetail detail = SnapshotDetail::kFull) {
     std::lock_guard lock(mutex);
     std::vector<TaskSnapshot> out;
     out.reserve(records.size());
-    for (const auto& r : records) out.push_back(snapshot_locked(*r));
+    for (const auto& r : records) out.push_back(snapshot_locked(*r, detail));
     return out;
   }
 
@@ -883,7 +898,7 @@ asio::awaitable<Result<std::vector<TaskSnapshot>>> Engine::join(std::string tena
     impl_->abort_unfinished(*records, timed_out ? "cancelled: a join's timeout passed (abort_remaining)"
                                                 : "cancelled: another task of a fail_fast join did not succeed (abort_remaining)");
   }
-  auto snapshots = impl_->snapshots(*records);
+  auto snapshots = impl_->snapshots(*records, options.detail);
   if (timed_out) {
     const auto unfinished = std::count_if(snapshots.begin(), snapshots.end(),
                                           [](const auto& s) { return !is_terminal(s.state); });

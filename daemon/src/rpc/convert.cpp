@@ -23,20 +23,10 @@ Error invalid(std::string_view path, std::string_view reason) {
   return engine::make_error(ErrorCode::kInvalidArgument, std::string(path) + ": " + std::string(reason));
 }
 
-std::string join_path(std::string_view path, std::string_view field) {
-  if (path.empty()) return std::string(field);
-  std::string out(path);
-  out += '.';
-  out += field;
-  return out;
-}
-
-std::string index_path(std::string_view path, std::size_t i) {
-  return std::string(path) + "[" + std::to_string(i) + "]";
-}
+Error invalid(const FieldPath& path, std::string_view reason) { return invalid(path.str(), reason); }
 
 // A proto Duration as a non-negative engine duration, at most `max`.
-Result<Duration> duration_from_proto(const google::protobuf::Duration& d, std::string_view path,
+Result<Duration> duration_from_proto(const google::protobuf::Duration& d, const FieldPath& path,
                                      Duration max) {
   if (d.nanos() <= -1'000'000'000 || d.nanos() >= 1'000'000'000 ||
       (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0)) {
@@ -100,10 +90,10 @@ std::optional<std::string> reserved_header(std::string_view name) {
 
 struct Walk {
   const SpecPolicy& policy;
-  std::string root;  // "spec", or "tasks[3].spec" in a batch
+  const FieldPath& root;  // "spec", or "tasks[3].spec" in a batch
   std::size_t nodes = 0;
 
-  Result<Node> node(const v1::TaskSpec& spec, const std::string& path, std::uint32_t depth) {
+  Result<Node> node(const v1::TaskSpec& spec, const FieldPath& path, std::uint32_t depth) {
     if (depth > policy.limits.max_spec_depth) {
       return invalid(path, "nesting deeper than " + std::to_string(policy.limits.max_spec_depth) +
                                " levels (limits.max_spec_depth)");
@@ -114,18 +104,18 @@ struct Walk {
     }
     switch (spec.node_case()) {
       case v1::TaskSpec::kSleep:
-        return sleep(spec.sleep(), join_path(path, "sleep"));
+        return sleep(spec.sleep(), FieldPath(path, "sleep"));
       case v1::TaskSpec::kJoin:
-        return composite(NodeKind::kJoin, spec.join().children(), join_path(path, "join"), depth,
+        return composite(NodeKind::kJoin, spec.join().children(), FieldPath(path, "join"), depth,
                          spec.join().fail_fast());
       case v1::TaskSpec::kSelect:
-        return composite(NodeKind::kSelect, spec.select().children(), join_path(path, "select"),
+        return composite(NodeKind::kSelect, spec.select().children(), FieldPath(path, "select"),
                          depth);
       case v1::TaskSpec::kSequence:
         return composite(NodeKind::kSequence, spec.sequence().children(),
-                         join_path(path, "sequence"), depth);
+                         FieldPath(path, "sequence"), depth);
       case v1::TaskSpec::kTimeout:
-        return timeout(spec.timeout(), join_path(path, "timeout"), depth);
+        return timeout(spec.timeout(), FieldPath(path, "timeout"), depth);
       case v1::TaskSpec::kHttp:
         return http(spec, path);
       case v1::TaskSpec::kExec:
@@ -133,9 +123,9 @@ struct Walk {
       case v1::TaskSpec::kWorker:
         return worker(spec, path);
       case v1::TaskSpec::kSend:
-        return send(spec.send(), join_path(path, "send"));
+        return send(spec.send(), FieldPath(path, "send"));
       case v1::TaskSpec::kRecv:
-        return recv(spec.recv(), join_path(path, "recv"));
+        return recv(spec.recv(), FieldPath(path, "recv"));
       case v1::TaskSpec::NODE_NOT_SET:
         break;
     }
@@ -144,33 +134,33 @@ struct Walk {
                    "select, timeout, sequence");
   }
 
-  Result<void> allowed(NodeKind kind, const std::string& path) {
+  Result<void> allowed(NodeKind kind, const FieldPath& path) {
     const auto& kinds = policy.tenant.allowed_kinds;
     if (std::find(kinds.begin(), kinds.end(), engine::kind_name(kind)) != kinds.end()) return {};
     std::string list;
     for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
     return engine::make_error(ErrorCode::kPermissionDenied,
-                              path + ": tenant " + policy.tenant.name + " may not use node kind '" +
+                              path.str() + ": tenant " + policy.tenant.name + " may not use node kind '" +
                                   std::string(engine::kind_name(kind)) + "' (allowed_kinds: " +
                                   list + ")");
   }
 
-  Result<Node> sleep(const v1::SleepNode& sleep, const std::string& path) {
+  Result<Node> sleep(const v1::SleepNode& sleep, const FieldPath& path) {
     if (auto ok = allowed(NodeKind::kSleep, path); !ok) return ok.error();
-    if (!sleep.has_duration()) return invalid(join_path(path, "duration"), "required");
-    auto d = duration_from_proto(sleep.duration(), join_path(path, "duration"),
+    if (!sleep.has_duration()) return invalid(FieldPath(path, "duration"), "required");
+    auto d = duration_from_proto(sleep.duration(), FieldPath(path, "duration"),
                                  policy.limits.max_duration);
     if (!d) return d.error();
     return engine::make_node(NodeKind::kSleep, *d);
   }
 
-  Result<Node> timeout(const v1::TimeoutNode& timeout, const std::string& path, std::uint32_t depth) {
-    if (!timeout.has_duration()) return invalid(join_path(path, "duration"), "required");
-    auto d = duration_from_proto(timeout.duration(), join_path(path, "duration"),
+  Result<Node> timeout(const v1::TimeoutNode& timeout, const FieldPath& path, std::uint32_t depth) {
+    if (!timeout.has_duration()) return invalid(FieldPath(path, "duration"), "required");
+    auto d = duration_from_proto(timeout.duration(), FieldPath(path, "duration"),
                                  policy.limits.max_duration);
     if (!d) return d.error();
-    if (!timeout.has_child()) return invalid(join_path(path, "child"), "required");
-    auto child = node(timeout.child(), join_path(path, "child"), depth + 1);
+    if (!timeout.has_child()) return invalid(FieldPath(path, "child"), "required");
+    auto child = node(timeout.child(), FieldPath(path, "child"), depth + 1);
     if (!child) return child.error();
     Node out = engine::make_node(NodeKind::kTimeout, *d);
     out.children.push_back(std::move(*child));
@@ -178,14 +168,14 @@ struct Walk {
   }
 
   Result<Node> composite(NodeKind kind, const google::protobuf::RepeatedPtrField<v1::TaskSpec>& children,
-                         const std::string& path, std::uint32_t depth, bool fail_fast = false) {
-    const std::string children_path = join_path(path, "children");
+                         const FieldPath& path, std::uint32_t depth, bool fail_fast = false) {
+    const FieldPath children_path(path, "children");
     if (children.empty()) return invalid(children_path, "must not be empty");
     Node out = engine::make_node(kind);
     out.fail_fast = fail_fast;
     out.children.reserve(static_cast<std::size_t>(children.size()));
     for (int i = 0; i < children.size(); ++i) {
-      auto child = node(children[i], index_path(children_path, static_cast<std::size_t>(i)), depth + 1);
+      auto child = node(children[i], FieldPath(children_path, static_cast<std::size_t>(i)), depth + 1);
       if (!child) return child.error();
       out.children.push_back(std::move(*child));
     }
@@ -193,43 +183,46 @@ struct Walk {
   }
 
   // exec: the tenant must allow the kind and list argv[0] in its exec_allowlist.
-  Result<Node> exec(const v1::TaskSpec& spec, const std::string& spec_path) {
-    const std::string path = join_path(spec_path, "exec");
+  Result<Node> exec(const v1::TaskSpec& spec, const FieldPath& spec_path) {
+    const FieldPath path(spec_path, "exec");
     if (auto ok = allowed(NodeKind::kExec, path); !ok) return ok.error();
     const v1::ExecNode& exec = spec.exec();
     engine::ExecSpec out;
 
-    const std::string argv_path = join_path(path, "argv");
+    const FieldPath argv_path(path, "argv");
     if (exec.argv().empty()) {
       return invalid(argv_path, "must not be empty; argv[0] is the absolute path of the program");
     }
     for (int i = 0; i < exec.argv_size(); ++i) {
       if (exec.argv(i).find('\0') != std::string::npos) {
-        return invalid(index_path(argv_path, static_cast<std::size_t>(i)), "must not contain a NUL byte");
+        return invalid(FieldPath(argv_path, static_cast<std::size_t>(i)), "must not contain a NUL byte");
       }
     }
-    if (auto ok = allowed_program(exec.argv(0), index_path(argv_path, 0)); !ok) return ok.error();
+    if (auto ok = allowed_program(exec.argv(0), FieldPath(argv_path, std::size_t{0})); !ok) return ok.error();
     out.argv.assign(exec.argv().begin(), exec.argv().end());
 
-    const std::string env_path = join_path(path, "env");
+    const FieldPath env_path(path, "env");
     for (const auto& [name, value] : exec.env()) {
-      const std::string var_path = join_path(path, "env[\"" + name.substr(0, 64) + "\"]");
+      // exec.env["NAME"], spelled out only for an error.
+      const auto invalid_var = [&](std::string_view reason) {
+        return invalid(path.str() + ".env[\"" + name.substr(0, 64) + "\"]", reason);
+      };
       if (name.empty()) return invalid(env_path, "a variable name must not be empty");
       if (name.find_first_of(std::string_view("=\0", 2)) != std::string::npos) {
-        return invalid(var_path, "a variable name must not contain '=' or a NUL byte");
+        return invalid_var("a variable name must not contain '=' or a NUL byte");
       }
       if (name == "ORCH_TASK_ID" || name == "ORCH_ATTEMPT" || name == "ORCH_FENCING_TOKEN") {
-        return invalid(var_path, "reserved: orchestrd sets ORCH_TASK_ID, ORCH_ATTEMPT and "
+        return invalid_var("reserved: orchestrd sets ORCH_TASK_ID, ORCH_ATTEMPT and "
                                  "ORCH_FENCING_TOKEN for every attempt");
       }
-      if (value.find('\0') != std::string::npos) return invalid(var_path, "must not contain a NUL byte");
+      if (value.find('\0') != std::string::npos) return invalid_var("must not contain a NUL byte");
       out.env.emplace_back(name, value);
     }
     // Map order is unspecified on the wire: keep a stable one.
     std::sort(out.env.begin(), out.env.end());
 
     if (!exec.cwd().empty()) {
-      const std::string cwd_path = join_path(path, "cwd");
+      const FieldPath cwd_path(path, "cwd");
       if (!exec.cwd().starts_with('/')) return invalid(cwd_path, "must be an absolute path");
       if (exec.cwd().find('\0') != std::string::npos) return invalid(cwd_path, "must not contain a NUL byte");
       out.cwd = exec.cwd();
@@ -238,13 +231,13 @@ struct Walk {
 
     const std::uint64_t max_output = policy.limits.max_exec_output_bytes;
     if (exec.max_output_bytes() > max_output) {
-      return invalid(join_path(path, "max_output_bytes"),
+      return invalid(FieldPath(path, "max_output_bytes"),
                      "must be at most " + std::to_string(max_output) + " (limits.max_exec_output_bytes)");
     }
     out.max_output_bytes = exec.max_output_bytes() == 0 ? max_output : exec.max_output_bytes();
     out.kill_grace = policy.limits.exec_kill_grace;
     if (exec.has_kill_grace()) {
-      auto grace = duration_from_proto(exec.kill_grace(), join_path(path, "kill_grace"),
+      auto grace = duration_from_proto(exec.kill_grace(), FieldPath(path, "kill_grace"),
                                        policy.limits.max_duration);
       if (!grace) return grace.error();
       out.kill_grace = *grace;
@@ -260,21 +253,21 @@ struct Walk {
 
   // An http node at `node_path` (the TaskSpec's path): every field checked, the URL's host
   // against the tenant's guards.
-  Result<Node> http(const v1::TaskSpec& spec, const std::string& node_path) {
-    const std::string path = join_path(node_path, "http");
+  Result<Node> http(const v1::TaskSpec& spec, const FieldPath& node_path) {
+    const FieldPath path(node_path, "http");
     if (auto ok = allowed(NodeKind::kHttp, path); !ok) return ok.error();
     const auto& in = spec.http();
     engine::HttpSpec out;
 
     out.method = in.method().empty() ? "GET" : in.method();
     if (out.method.size() > kMaxMethodBytes || !is_token(out.method)) {
-      return invalid(join_path(path, "method"),
+      return invalid(FieldPath(path, "method"),
                      "must be an HTTP method such as GET or POST (a token of at most " +
                          std::to_string(kMaxMethodBytes) +
                          " characters), got " + quote_text(in.method()));
     }
 
-    const std::string url_path = join_path(path, "url");
+    const FieldPath url_path(path, "url");
     if (in.url().empty()) return invalid(url_path, "required (an http:// or https:// URL)");
     const auto parsed = work::parse_http_url(in.url());
     if (!parsed.url) return invalid(url_path, parsed.error);
@@ -285,48 +278,48 @@ struct Walk {
       return engine::make_error(ErrorCode::kInternal, "tenant " + policy.tenant.name + ": " + why);
     }
     if (auto denied = guard->check_host(parsed.url->host)) {
-      return engine::make_error(ErrorCode::kPermissionDenied, url_path + ": " + *denied);
+      return engine::make_error(ErrorCode::kPermissionDenied, url_path.str() + ": " + *denied);
     }
     out.url = in.url();
 
-    const std::string headers_path = join_path(path, "headers");
+    const FieldPath headers_path(path, "headers");
     if (in.headers_size() > static_cast<int>(kMaxHeaders)) {
       return invalid(headers_path, "more than " + std::to_string(kMaxHeaders) + " headers");
     }
     for (const auto& [name, value] : in.headers()) {
-      const std::string header_path = headers_path + "[" + quote_text(name) + "]";
+      const auto header_path = [&] { return headers_path.str() + "[" + quote_text(name) + "]"; };
       if (name.empty() || name.size() > kMaxHeaderNameBytes || !is_token(name)) {
-        return invalid(header_path,
+        return invalid(header_path(),
                        "a header name must be a token (letters, digits and !#$%&'*+-.^_`|~) of 1 "
                        "to " + std::to_string(kMaxHeaderNameBytes) + " characters");
       }
       if (value.size() > kMaxHeaderValueBytes) {
-        return invalid(header_path,
+        return invalid(header_path(),
                        "value longer than " + std::to_string(kMaxHeaderValueBytes) + " bytes");
       }
       if (std::any_of(value.begin(), value.end(), [](char c) {
             return c == '\r' || c == '\n' || c == '\0';
           })) {
-        return invalid(header_path, "value must not contain CR, LF or NUL");
+        return invalid(header_path(), "value must not contain CR, LF or NUL");
       }
-      if (auto reserved = reserved_header(name)) return invalid(header_path, *reserved);
+      if (auto reserved = reserved_header(name)) return invalid(header_path(), *reserved);
       out.headers.emplace_back(name, value);
     }
     std::sort(out.headers.begin(), out.headers.end());
     out.body = in.body();
 
     if (in.has_connect_timeout()) {
-      auto d = positive_duration(in.connect_timeout(), join_path(path, "connect_timeout"));
+      auto d = positive_duration(in.connect_timeout(), FieldPath(path, "connect_timeout"));
       if (!d) return d.error();
       out.connect_timeout = *d;
     }
     if (in.has_timeout()) {
-      auto d = positive_duration(in.timeout(), join_path(path, "timeout"));
+      auto d = positive_duration(in.timeout(), FieldPath(path, "timeout"));
       if (!d) return d.error();
       out.timeout = *d;
     }
     if (in.max_response_bytes() > policy.limits.max_http_response_bytes) {
-      return invalid(join_path(path, "max_response_bytes"),
+      return invalid(FieldPath(path, "max_response_bytes"),
                      "must be at most " + std::to_string(policy.limits.max_http_response_bytes) +
                          " (limits.max_http_response_bytes)");
     }
@@ -335,7 +328,7 @@ struct Walk {
     for (int i = 0; i < in.accept_status_size(); ++i) {
       const std::uint32_t status = in.accept_status(i);
       if (status < 100 || status > 599) {
-        return invalid(index_path(join_path(path, "accept_status"), static_cast<std::size_t>(i)),
+        return invalid(FieldPath(FieldPath(path, "accept_status"), static_cast<std::size_t>(i)),
                        "must be a status code from 100 to 599, got " + std::to_string(status));
       }
       out.accept_status.push_back(status);
@@ -349,10 +342,10 @@ struct Walk {
     return node;
   }
 
-  Result<void> allowed_program(const std::string& program, const std::string& path) {
+  Result<void> allowed_program(const std::string& program, const FieldPath& path) {
     const auto& allowlist = policy.tenant.exec_allowlist;
     if (std::find(allowlist.begin(), allowlist.end(), program) != allowlist.end()) return {};
-    std::string message = path + ": ";
+    std::string message = path.str() + ": ";
     if (allowlist.empty()) {
       message += "tenant " + policy.tenant.name + "'s exec_allowlist is empty, so it may run no program";
     } else {
@@ -364,7 +357,7 @@ struct Walk {
   }
 
   // A duration that must be greater than zero (and at most limits.max_duration).
-  Result<Duration> positive_duration(const google::protobuf::Duration& d, const std::string& path) {
+  Result<Duration> positive_duration(const google::protobuf::Duration& d, const FieldPath& path) {
     auto value = duration_from_proto(d, path, policy.limits.max_duration);
     if (!value) return value.error();
     if (*value <= Duration::zero()) return invalid(path, "must be greater than 0");
@@ -372,34 +365,34 @@ struct Walk {
   }
 
   // The retry policy of a work leaf (http, exec, worker); absent = one attempt.
-  Result<engine::RetryPolicy> retry(const v1::TaskSpec& spec, const std::string& node_path) {
+  Result<engine::RetryPolicy> retry(const v1::TaskSpec& spec, const FieldPath& node_path) {
     engine::RetryPolicy policy;
     if (!spec.has_retry()) return policy;
     const auto& retry = spec.retry();
-    const std::string path = join_path(node_path, "retry");
+    const FieldPath path(node_path, "retry");
     if (retry.max_attempts() > kMaxAttempts) {
-      return invalid(join_path(path, "max_attempts"), "must be at most " + std::to_string(kMaxAttempts));
+      return invalid(FieldPath(path, "max_attempts"), "must be at most " + std::to_string(kMaxAttempts));
     }
     policy.max_attempts = std::max<std::uint32_t>(retry.max_attempts(), 1);
     if (retry.has_initial_backoff()) {
-      auto d = duration_from_proto(retry.initial_backoff(), join_path(path, "initial_backoff"),
+      auto d = duration_from_proto(retry.initial_backoff(), FieldPath(path, "initial_backoff"),
                                    policy_limits().max_duration);
       if (!d) return d.error();
       policy.initial_backoff = *d;
     }
     if (retry.has_max_backoff()) {
-      auto d = duration_from_proto(retry.max_backoff(), join_path(path, "max_backoff"),
+      auto d = duration_from_proto(retry.max_backoff(), FieldPath(path, "max_backoff"),
                                    policy_limits().max_duration);
       if (!d) return d.error();
       policy.max_backoff = *d;
     }
     if (policy.max_backoff < policy.initial_backoff) {
-      return invalid(join_path(path, "max_backoff"), "must not be less than initial_backoff (" +
+      return invalid(FieldPath(path, "max_backoff"), "must not be less than initial_backoff (" +
                                                           format_duration(policy.initial_backoff) + ")");
     }
     if (retry.multiplier() != 0.0) {
       if (!(retry.multiplier() >= 1.0 && retry.multiplier() <= 100.0)) {
-        return invalid(join_path(path, "multiplier"), "must be between 1 and 100");
+        return invalid(FieldPath(path, "multiplier"), "must be between 1 and 100");
       }
       policy.multiplier = retry.multiplier();
     }
@@ -407,7 +400,7 @@ struct Walk {
       const auto& name = retry.non_retryable_errors(i);
       auto reason = engine::failure_reason_from_name(name);
       if (!reason) {
-        return invalid(index_path(join_path(path, "non_retryable_errors"), static_cast<std::size_t>(i)),
+        return invalid(FieldPath(FieldPath(path, "non_retryable_errors"), static_cast<std::size_t>(i)),
                        "unknown failure reason '" + name.substr(0, 64) + "' (one of " +
                            failure_reason_list() + ")");
       }
@@ -420,7 +413,7 @@ struct Walk {
 
   // An optional duration of a work leaf: absent or zero = no limit.
   Result<std::optional<Duration>> optional_duration(bool present, const google::protobuf::Duration& d,
-                                                    const std::string& path) {
+                                                    const FieldPath& path) {
     if (!present) return std::optional<Duration>();
     auto value = duration_from_proto(d, path, policy.limits.max_duration);
     if (!value) return value.error();
@@ -428,26 +421,26 @@ struct Walk {
     return std::optional<Duration>(*value);
   }
 
-  Result<Node> worker(const v1::TaskSpec& spec, const std::string& spec_path) {
-    const std::string path = join_path(spec_path, "worker");
+  Result<Node> worker(const v1::TaskSpec& spec, const FieldPath& spec_path) {
+    const FieldPath path(spec_path, "worker");
     if (auto ok = allowed(NodeKind::kWorker, path); !ok) return ok.error();
     const auto& w = spec.worker();
     if (auto why = workers::check_queue_name(w.queue()); !why.empty()) {
-      return invalid(join_path(path, "queue"), why);
+      return invalid(FieldPath(path, "queue"), why);
     }
     if (w.payload().size() > policy.tenant.max_message_bytes) {
-      return invalid(join_path(path, "payload"),
+      return invalid(FieldPath(path, "payload"),
                      std::to_string(w.payload().size()) + " bytes is more than " +
                          std::to_string(policy.tenant.max_message_bytes) + " (max_message_bytes)");
     }
     engine::WorkerSpec out{w.queue(), w.payload(), {}, {}, {}};
     auto schedule = optional_duration(w.has_schedule_to_start(), w.schedule_to_start(),
-                                      join_path(path, "schedule_to_start"));
+                                      FieldPath(path, "schedule_to_start"));
     if (!schedule) return schedule.error();
     auto start = optional_duration(w.has_start_to_close(), w.start_to_close(),
-                                   join_path(path, "start_to_close"));
+                                   FieldPath(path, "start_to_close"));
     if (!start) return start.error();
-    auto heartbeat = optional_duration(w.has_heartbeat(), w.heartbeat(), join_path(path, "heartbeat"));
+    auto heartbeat = optional_duration(w.has_heartbeat(), w.heartbeat(), FieldPath(path, "heartbeat"));
     if (!heartbeat) return heartbeat.error();
     out.schedule_to_start = *schedule;
     out.start_to_close = *start;
@@ -471,7 +464,7 @@ struct Walk {
 
   // A channel name as the channel service accepts it; whether the channel exists is checked
   // when the node runs.
-  static Result<void> channel_name(const std::string& name, const std::string& path) {
+  static Result<void> channel_name(const std::string& name, const FieldPath& path) {
     if (name.empty()) return invalid(path, "must not be empty");
     const bool ok = name.size() <= kMaxChannelNameBytes &&
                     std::all_of(name.begin(), name.end(), [](char c) {
@@ -486,11 +479,11 @@ struct Walk {
     return {};
   }
 
-  Result<Node> send(const v1::SendNode& send, const std::string& path) {
+  Result<Node> send(const v1::SendNode& send, const FieldPath& path) {
     if (auto ok = allowed(NodeKind::kSend, path); !ok) return ok.error();
-    if (auto ok = channel_name(send.channel(), join_path(path, "channel")); !ok) return ok.error();
+    if (auto ok = channel_name(send.channel(), FieldPath(path, "channel")); !ok) return ok.error();
     if (send.payload().size() > policy.tenant.max_message_bytes) {
-      return invalid(join_path(path, "payload"),
+      return invalid(FieldPath(path, "payload"),
                      std::to_string(send.payload().size()) + " bytes, more than " +
                          std::to_string(policy.tenant.max_message_bytes) +
                          " (tenant max_message_bytes)");
@@ -500,9 +493,9 @@ struct Walk {
     return out;
   }
 
-  Result<Node> recv(const v1::RecvNode& recv, const std::string& path) {
+  Result<Node> recv(const v1::RecvNode& recv, const FieldPath& path) {
     if (auto ok = allowed(NodeKind::kRecv, path); !ok) return ok.error();
-    if (auto ok = channel_name(recv.channel(), join_path(path, "channel")); !ok) return ok.error();
+    if (auto ok = channel_name(recv.channel(), FieldPath(path, "channel")); !ok) return ok.error();
     Node out = engine::make_node(NodeKind::kRecv);
     out.work = engine::ChannelOpSpec{recv.channel(), {}};
     return out;
@@ -563,38 +556,64 @@ void output_to_proto(const engine::RecvOutput& recv, v1::NodeResult& out) {
 
 }  // namespace
 
+std::string FieldPath::str() const {
+  std::string out = parent_ ? parent_->str() : std::string();
+  switch (kind_) {
+    case Kind::kField:
+      if (!out.empty() && !text_.empty()) out += '.';
+      out += text_;
+      break;
+    case Kind::kIndex:
+      out += '[';
+      out += std::to_string(index_);
+      out += ']';
+      break;
+  }
+  return out;
+}
+
 Result<Node> node_from_proto(const v1::TaskSpec& spec, const SpecPolicy& policy, std::string_view path) {
-  Walk walk{policy, std::string(path)};
-  return walk.node(spec, walk.root, 1);
+  return node_from_proto(spec, policy, FieldPath(path));
+}
+
+Result<Node> node_from_proto(const v1::TaskSpec& spec, const SpecPolicy& policy, const FieldPath& path) {
+  Walk walk{policy, path};
+  return walk.node(spec, path, 1);
 }
 
 Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& request,
                                                 const SpecPolicy& policy, std::string_view path) {
+  return spawn_args_from_proto(request, policy, FieldPath(path));
+}
+
+Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& request,
+                                                const SpecPolicy& policy, const FieldPath& path) {
   const auto& limits = policy.limits;
   if (request.name().size() > limits.max_label_bytes) {
-    return invalid(join_path(path, "name"),
+    return invalid(FieldPath(path, "name"),
                    "longer than " + std::to_string(limits.max_label_bytes) + " bytes (limits.max_label_bytes)");
   }
   if (request.idempotency_key().size() > limits.max_label_bytes) {
-    return invalid(join_path(path, "idempotency_key"),
+    return invalid(FieldPath(path, "idempotency_key"),
                    "longer than " + std::to_string(limits.max_label_bytes) + " bytes (limits.max_label_bytes)");
   }
   if (request.labels_size() > static_cast<int>(limits.max_labels)) {
-    return invalid(join_path(path, "labels"),
+    return invalid(FieldPath(path, "labels"),
                    "more than " + std::to_string(limits.max_labels) + " labels (limits.max_labels)");
   }
   engine::Labels labels;
   for (const auto& [key, value] : request.labels()) {
-    const std::string label_path = join_path(path, "labels[\"" + key.substr(0, 64) + "\"]");
-    if (key.empty()) return invalid(join_path(path, "labels"), "a label key must not be empty");
+    // labels["KEY"], spelled out only for an error.
+    const auto label_path = [&] { return FieldPath(path, "labels").str() + "[\"" + key.substr(0, 64) + "\"]"; };
+    if (key.empty()) return invalid(FieldPath(path, "labels"), "a label key must not be empty");
     if (key.size() > limits.max_label_bytes || value.size() > limits.max_label_bytes) {
-      return invalid(label_path, "key or value longer than " + std::to_string(limits.max_label_bytes) +
+      return invalid(label_path(), "key or value longer than " + std::to_string(limits.max_label_bytes) +
                                      " bytes (limits.max_label_bytes)");
     }
     labels.emplace(key, value);
   }
-  if (!request.has_spec()) return invalid(join_path(path, "spec"), "required");
-  auto node = node_from_proto(request.spec(), policy, join_path(path, "spec"));
+  if (!request.has_spec()) return invalid(FieldPath(path, "spec"), "required");
+  auto node = node_from_proto(request.spec(), policy, FieldPath(path, "spec"));
   if (!node) return node.error();
   return engine::SpawnArgs{std::move(*node), request.name(), std::move(labels), request.idempotency_key()};
 }
@@ -602,7 +621,7 @@ Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& request,
 Result<std::optional<Duration>> timeout_from_proto(const google::protobuf::Duration& d, bool present,
                                                    std::string_view path, Duration max) {
   if (!present) return std::optional<Duration>();
-  auto value = duration_from_proto(d, path, max);
+  auto value = duration_from_proto(d, FieldPath(path), max);
   if (!value) return value.error();
   if (*value == Duration::zero()) return std::optional<Duration>();
   return std::optional<Duration>(*value);
@@ -783,6 +802,33 @@ void task_to_proto(const engine::TaskSnapshot& task, v1::TaskInfo& out) {
   if (task.started) set_time(task.started, out.mutable_started_at());
   if (task.finished) set_time(task.finished, out.mutable_finished_at());
   if (task.spec) node_to_proto(*task.spec, *out.mutable_spec());
+}
+
+void task_to_proto(const engine::TaskSnapshot& task, engine::SnapshotDetail detail, v1::TaskInfo& out) {
+  if (detail == engine::SnapshotDetail::kFull) {
+    task_to_proto(task, out);
+    return;
+  }
+  out.set_id(task.id);
+  out.set_state(state_to_proto(task.state));
+  if (task.result && task.state != engine::State::kSucceeded) {
+    auto* result = out.mutable_result();
+    result->set_state(state_to_proto(task.result->state));
+    result->set_error(task.result->error);
+  }
+}
+
+Result<engine::SnapshotDetail> view_from_proto(int view, std::string_view path) {
+  switch (view) {
+    case v1::TASK_VIEW_UNSPECIFIED:
+    case v1::TASK_VIEW_FULL:
+      return engine::SnapshotDetail::kFull;
+    case v1::TASK_VIEW_BASIC:
+      return engine::SnapshotDetail::kState;
+    default:
+      return invalid(path, "unknown value " + std::to_string(view) +
+                               " (use TASK_VIEW_BASIC or TASK_VIEW_FULL)");
+  }
 }
 
 }  // namespace orch::rpc

@@ -62,13 +62,15 @@ grpc::Status spawn_batch(CallContext call, const v1::SpawnBatchRequest& request,
   }
   std::vector<engine::SpawnArgs> batch;
   batch.reserve(static_cast<std::size_t>(request.tasks_size()));
+  const FieldPath tasks("tasks");  // an error's path starts with the item's: tasks[3].spec...
   for (int i = 0; i < request.tasks_size(); ++i) {
-    auto args = spawn_args_from_proto(request.tasks(i), policy(call), "tasks[" + std::to_string(i) + "]");
+    auto args = spawn_args_from_proto(request.tasks(i), policy(call), FieldPath(tasks, static_cast<std::size_t>(i)));
     if (!args) return refuse_spawn(call, args.error());
     batch.push_back(std::move(*args));
   }
   auto outcomes = call.engine.spawn_batch(call.tenant.name, std::move(batch));
   if (!outcomes) return to_status(outcomes.error());
+  response.mutable_ids()->Reserve(static_cast<int>(outcomes->size()));
   for (const auto& outcome : *outcomes) response.add_ids(outcome.id);
   return grpc::Status::OK;
 }
@@ -99,10 +101,13 @@ asio::awaitable<grpc::Status> join(CallContext call, const v1::JoinRequest& requ
   if (!ids) co_return to_status(ids.error());
   auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout", call.limits.max_duration);
   if (!timeout) co_return to_status(timeout.error());
+  auto view = view_from_proto(request.view(), "view");
+  if (!view) co_return to_status(view.error());
   auto tasks = co_await call.engine.join(call.tenant.name, std::move(*ids),
-                                         engine::JoinOptions{request.fail_fast(), request.abort_remaining(), *timeout});
+                                         engine::JoinOptions{request.fail_fast(), request.abort_remaining(), *timeout, *view});
   if (!tasks) co_return to_status(tasks.error());
-  for (const auto& task : *tasks) task_to_proto(task, *response.add_tasks());
+  response.mutable_tasks()->Reserve(static_cast<int>(tasks->size()));
+  for (const auto& task : *tasks) task_to_proto(task, *view, *response.add_tasks());
   co_return grpc::Status::OK;
 }
 
@@ -320,13 +325,18 @@ class RunCall final : public grpc::ServerUnaryReactor {
   engine::TerminalWait wait_;
 };
 
-// Run's request and answer live on one arena per call (see arena_messages.h).
+// Run's request and answer, and SpawnBatch's and Join's (up to limits.max_batch tasks per
+// message), live on one arena per call (see arena_messages.h).
 ArenaMessages<v1::RunRequest, v1::RunResponse> run_messages;
+ArenaMessages<v1::SpawnBatchRequest, v1::SpawnBatchResponse> spawn_batch_messages;
+ArenaMessages<v1::JoinRequest, v1::JoinResponse> join_messages;
 
 }  // namespace
 
 TaskServiceImpl::TaskServiceImpl(ServiceBase base) : base_(std::move(base)) {
   SetMessageAllocatorFor_Run(&run_messages);
+  SetMessageAllocatorFor_SpawnBatch(&spawn_batch_messages);
+  SetMessageAllocatorFor_Join(&join_messages);
 }
 
 grpc::ServerUnaryReactor* TaskServiceImpl::Spawn(grpc::CallbackServerContext* ctx, const v1::SpawnRequest* request,

@@ -749,6 +749,44 @@ TEST_F(EngineTest, JoinOfManyTasksSomeAlreadyEnded) {
   }
 }
 
+TEST_F(EngineTest, JoinInTheStateDetailCopiesNoTreesAndOnlyTheFailuresError) {
+  const auto ok = engine_->spawn("alpha", SpawnArgs{sleep_node(10ms), "named", {{"k", "v"}}, "key"});
+  ASSERT_TRUE(ok.has_value());
+  const auto late = spawn(timeout_node(10ms, join_node({sleep_node(1s), sleep_node(1s)})));
+  std::optional<Result<std::vector<TaskSnapshot>>> brief;
+  JoinOptions options;
+  options.detail = SnapshotDetail::kState;
+  start(engine_->join("alpha", {ok->id, late}, options), brief);
+  advance(10ms);
+  ASSERT_TRUE(brief.has_value() && brief->has_value());
+  const TaskSnapshot& succeeded = (**brief)[0];
+  EXPECT_EQ(succeeded.id, ok->id);
+  EXPECT_EQ(succeeded.state, State::kSucceeded);
+  EXPECT_FALSE(succeeded.result.has_value());
+  EXPECT_EQ(succeeded.spec, nullptr);
+  EXPECT_TRUE(succeeded.name.empty() && succeeded.labels.empty() && succeeded.idempotency_key.empty());
+  EXPECT_TRUE(succeeded.finished.has_value());
+
+  const TaskSnapshot& timed_out = (**brief)[1];
+  const TaskSnapshot full = get(late);
+  EXPECT_EQ(timed_out.state, State::kTimedOut);
+  ASSERT_TRUE(timed_out.result.has_value() && full.result.has_value());
+  EXPECT_EQ(timed_out.result->state, State::kTimedOut);
+  EXPECT_EQ(timed_out.result->error, full.result->error);
+  EXPECT_FALSE(full.result->children.empty());
+  EXPECT_TRUE(timed_out.result->children.empty());  // the tree is not copied
+  EXPECT_EQ(timed_out.spec, nullptr);
+
+  // The default detail is the full snapshot, as Get reads it.
+  std::optional<Result<std::vector<TaskSnapshot>>> whole;
+  start(engine_->join("alpha", {ok->id}, {}), whole);
+  ASSERT_TRUE(whole.has_value() && whole->has_value());
+  EXPECT_EQ((**whole)[0].name, "named");
+  ASSERT_NE((**whole)[0].spec, nullptr);
+  EXPECT_EQ((**whole)[0].spec->kind, NodeKind::kSleep);
+  EXPECT_TRUE((**whole)[0].result.has_value());
+}
+
 TEST_F(EngineTest, UnknownAndMalformedIdsAreNotFound) {
   spawn(sleep_node(1s));
   for (const std::string id : {"", "nope", "ZZZZZZZZZZZZZ", "0000000000000", "zzzzzzzzzzzzz"}) {

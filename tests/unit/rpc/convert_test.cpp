@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "orch/engine/clock.h"
 #include "orch/rpc/status.h"
 
 namespace orch::rpc {
@@ -140,6 +141,101 @@ TEST_F(SpecValidation, RefusesOversizedLabels) {
   EXPECT_EQ(args.error().message, "labels: more than 1 labels (limits.max_labels)");
   v1::SpawnRequest no_spec;
   EXPECT_EQ(spawn_args_from_proto(no_spec, SpecPolicy{limits_, tenant_}).error().message, "spec: required");
+}
+
+TEST(FieldPathText, SpellsFieldsAndIndexes) {
+  const FieldPath none("");
+  EXPECT_EQ(none.str(), "");
+  EXPECT_EQ(FieldPath(none, "spec").str(), "spec");
+  const FieldPath tasks("tasks");
+  const FieldPath third(tasks, std::size_t{3});
+  const FieldPath spec(third, "spec");
+  EXPECT_EQ(FieldPath(FieldPath(spec, "children"), std::size_t{0}).str(), "tasks[3].spec.children[0]");
+}
+
+// A batch item's errors start with its index, down to the deepest node and to its labels.
+TEST_F(SpecValidation, PathsUnderABatchItemNameTheItem) {
+  const FieldPath tasks("tasks");
+  const FieldPath item(tasks, std::size_t{3});
+  v1::SpawnRequest request;
+  auto* sequence = request.mutable_spec()->mutable_timeout();
+  sequence->mutable_duration()->set_seconds(1);
+  auto* join = sequence->mutable_child()->mutable_join();
+  *join->add_children() = sleep_spec(1);
+  *join->add_children() = sleep_spec(-1);
+  auto args = spawn_args_from_proto(request, SpecPolicy{limits_, tenant_}, item);
+  ASSERT_FALSE(args.has_value());
+  EXPECT_EQ(args.error().message, "tasks[3].spec.timeout.child.join.children[1].sleep.duration: must not be negative");
+
+  limits_.max_label_bytes = 4;
+  v1::SpawnRequest labelled;
+  *labelled.mutable_spec() = sleep_spec(1);
+  (*labelled.mutable_labels())["team"] = "far-too-long";
+  args = spawn_args_from_proto(labelled, SpecPolicy{limits_, tenant_}, item);
+  ASSERT_FALSE(args.has_value());
+  EXPECT_EQ(args.error().message,
+            "tasks[3].labels[\"team\"]: key or value longer than 4 bytes (limits.max_label_bytes)");
+  (*labelled.mutable_labels()).clear();
+  labelled.set_name("too long");
+  EXPECT_EQ(spawn_args_from_proto(labelled, SpecPolicy{limits_, tenant_}, item).error().message,
+            "tasks[3].name: longer than 4 bytes (limits.max_label_bytes)");
+  // The same request without a root path: the paths start at the request's own fields.
+  EXPECT_EQ(spawn_args_from_proto(labelled, SpecPolicy{limits_, tenant_}).error().message,
+            "name: longer than 4 bytes (limits.max_label_bytes)");
+}
+
+TEST(TaskView, ReadsTheViewsAndRefusesOthersNamingTheField) {
+  EXPECT_EQ(*view_from_proto(v1::TASK_VIEW_UNSPECIFIED, "view"), engine::SnapshotDetail::kFull);
+  EXPECT_EQ(*view_from_proto(v1::TASK_VIEW_FULL, "view"), engine::SnapshotDetail::kFull);
+  EXPECT_EQ(*view_from_proto(v1::TASK_VIEW_BASIC, "view"), engine::SnapshotDetail::kState);
+  auto bad = view_from_proto(42, "view");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad.error().message, "view: unknown value 42 (use TASK_VIEW_BASIC or TASK_VIEW_FULL)");
+}
+
+TEST(TaskView, BasicWritesIdStateAndTheFailureOnly) {
+  engine::TaskSnapshot task;
+  task.id = "1m8a7qj450000";
+  task.name = "named";
+  task.state = engine::State::kFailed;
+  task.created = engine::Clock::now();
+  task.finished = task.created;
+  engine::NodeResult result;
+  result.kind = engine::NodeKind::kJoin;
+  result.state = engine::State::kFailed;
+  result.error = "child 1 failed";
+  result.finished = task.created;
+  result.children.resize(2);
+  task.result = result;
+  task.spec = std::make_shared<const engine::Node>(engine::make_node(engine::NodeKind::kJoin));
+
+  v1::TaskInfo basic;
+  task_to_proto(task, engine::SnapshotDetail::kState, basic);
+  v1::TaskInfo expected;
+  expected.set_id("1m8a7qj450000");
+  expected.set_state(v1::TASK_STATE_FAILED);
+  expected.mutable_result()->set_state(v1::TASK_STATE_FAILED);
+  expected.mutable_result()->set_error("child 1 failed");
+  EXPECT_EQ(basic.SerializeAsString(), expected.SerializeAsString()) << basic.DebugString();
+
+  // A task that succeeded (or has not ended) carries no result in the basic view.
+  task.state = engine::State::kSucceeded;
+  task.result->state = engine::State::kSucceeded;
+  task.result->error.clear();
+  v1::TaskInfo succeeded;
+  task_to_proto(task, engine::SnapshotDetail::kState, succeeded);
+  EXPECT_FALSE(succeeded.has_result());
+  EXPECT_EQ(succeeded.state(), v1::TASK_STATE_SUCCEEDED);
+
+  // The full view is task_to_proto's.
+  v1::TaskInfo full;
+  v1::TaskInfo plain;
+  task_to_proto(task, engine::SnapshotDetail::kFull, full);
+  task_to_proto(task, plain);
+  EXPECT_EQ(full.SerializeAsString(), plain.SerializeAsString());
+  EXPECT_TRUE(full.has_spec());
+  EXPECT_EQ(full.result().join().children_size(), 2);
 }
 
 }  // namespace

@@ -102,10 +102,21 @@ struct ListPage {
   std::string next_page_token;      // empty on the last page
 };
 
+/// How much of a task a snapshot copies.
+enum class SnapshotDetail {
+  /// Everything: name, labels, idempotency key, times, the spec and the whole result tree.
+  kFull,
+  /// The id, state and times; `result` only for a terminal task that did not succeed, and
+  /// then only its kind, state, error and times (no children, outputs or attempts). No spec,
+  /// name, labels or idempotency key.
+  kState,
+};
+
 struct JoinOptions {
   bool fail_fast = false;
   bool abort_remaining = false;
   std::optional<Duration> timeout;
+  SnapshotDetail detail = SnapshotDetail::kFull;  // of the tasks the join answers with
 };
 
 struct SelectOutcome {
