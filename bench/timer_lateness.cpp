@@ -1,9 +1,14 @@
 // Timer lateness with many active interval timers: how long after its due instant each tick is
-// delivered, as percentiles, for orchestrd's interval machinery (IntervalTimeline driven by
-// run_ticks, the code behind Ticks streams and schedules) and, as the baseline measured in the
-// same run, a bare Asio steady_timer loop with the same timers, threads and strands.
+// delivered, as percentiles, for orchestrd's interval machinery and, as the baseline measured in
+// the same run, a bare Asio steady_timer loop with the same timers, threads and strands.
+//
+// Rows: `orchestrd` is what schedules run on: IntervalTimelines woken by one TickHub (one timer
+// for all; every tick due at one instant fires from one wake-up). `ticks-stream` is what a
+// Ticks stream runs on: run_ticks, one coroutine and one timer per interval, each on its own
+// strand. `asio` is the bare loop.
 //
 //   orch_bench_timer_lateness [--timers 1000,100000] [--period 1s] [--periods 5] [--threads 2]
+//                             [--only asio|orchestrd|ticks-stream]   (one row: for profiling)
 //
 // Each timer's first tick is due after a setup margin plus a random phase within one period, so
 // the due instants spread evenly; each timer then ticks `periods` times.
@@ -21,14 +26,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "orch/common/duration.h"
 #include "orch/schedules/interval_timeline.h"
+#include "orch/schedules/tick_hub.h"
 #include "orch/schedules/tick_loop.h"
 
 namespace {
@@ -43,13 +51,14 @@ struct Options {
   Duration period = std::chrono::seconds(1);
   std::uint64_t periods = 5;
   unsigned threads = 2;
+  std::string only;  // empty: every implementation
 };
 
 [[noreturn]] void usage(const std::string& error) {
   std::fprintf(stderr,
                "orch_bench_timer_lateness: %s\n"
                "usage: orch_bench_timer_lateness [--timers N[,N...]] [--period D] [--periods N] "
-               "[--threads N]\n",
+               "[--threads N] [--only asio|orchestrd|ticks-stream]\n",
                error.c_str());
   std::exit(2);
 }
@@ -82,6 +91,11 @@ Options parse(int argc, char** argv) {
       options.period = *period;
     } else if (flag == "--periods") {
       options.periods = parse_count(value, "--periods");
+    } else if (flag == "--only") {
+      if (value != "asio" && value != "orchestrd" && value != "ticks-stream") {
+        usage("--only: \"" + value + "\" is not asio, orchestrd or ticks-stream");
+      }
+      options.only = value;
     } else if (flag == "--threads") {
       options.threads = static_cast<unsigned>(parse_count(value, "--threads"));
     } else {
@@ -138,7 +152,50 @@ Duration setup_margin(std::size_t timers) {
   return std::chrono::milliseconds(500) + std::chrono::microseconds(20) * static_cast<long>(timers);
 }
 
-// --- orchestrd: IntervalTimeline + run_ticks ---------------------------------------------------
+// --- orchestrd: IntervalTimelines woken by one TickHub (the schedules' path) -------------------
+
+// Like a schedule: fires what is due (BURST may have several), records each tick's lateness
+// when it is handled, and tells the hub its next deadline.
+class HubTimer final : public orch::schedules::TickHub::Entry {
+ public:
+  HubTimer(const orch::schedules::IntervalOptions& options, std::vector<std::int64_t>& out)
+      : timeline_(options), out_(out) {}
+  std::optional<TimePoint> on_due(TimePoint now) override {
+    while (auto tick = timeline_.fire(now)) {
+      out_.push_back((orch::engine::Clock::now() - tick->scheduled).count());
+      const auto next = timeline_.next_deadline();
+      if (!next || *next > now) break;
+    }
+    return timeline_.next_deadline();
+  }
+
+ private:
+  orch::schedules::IntervalTimeline timeline_;
+  std::vector<std::int64_t>& out_;
+};
+
+Summary measure_hub(const Options& o, std::size_t timers) {
+  asio::io_context io(static_cast<int>(o.threads));
+  Samples samples(timers);
+  const auto phase = phases(timers, o.period);
+  const TimePoint start = orch::engine::Clock::now() + setup_margin(timers);
+  {
+    orch::schedules::TickHub hub(io.get_executor());
+    for (std::size_t i = 0; i < timers; ++i) {
+      samples[i].reserve(o.periods);
+      orch::schedules::IntervalOptions options;
+      options.start = start + phase[i];
+      options.period = o.period;
+      options.max_ticks = o.periods;
+      hub.arm(std::make_shared<HubTimer>(options, samples[i]), options.start);
+    }
+    // The hub is idle once every timeline has finished: then the io_context runs out of work.
+    run(io, o.threads);
+  }
+  return summarize(samples);
+}
+
+// --- ticks-stream: IntervalTimeline + run_ticks (a Ticks stream's path) ---------------------------------------------------
 
 class RecordingSink final : public orch::schedules::TickSink {
  public:
@@ -161,7 +218,7 @@ asio::awaitable<void> drive(std::shared_ptr<OrchTimer> timer) {
   co_await orch::schedules::run_ticks(timer->timeline, timer->sink);
 }
 
-Summary measure_orchestrd(const Options& o, std::size_t timers) {
+Summary measure_ticks_stream(const Options& o, std::size_t timers) {
   asio::io_context io(static_cast<int>(o.threads));
   Samples samples(timers);
   const auto phase = phases(timers, o.period);
@@ -214,16 +271,24 @@ int main(int argc, char** argv) {
   std::printf("timer lateness: period %s, %llu ticks per timer, %u threads, %u cores online\n",
               orch::format_duration(o.period).c_str(), static_cast<unsigned long long>(o.periods),
               o.threads, std::thread::hardware_concurrency());
-  std::printf("%-10s %-10s %10s %10s %10s %10s %12s\n", "timers", "impl", "ticks", "p50_us",
+  std::printf("%-10s %-12s %10s %10s %10s %10s %12s\n", "timers", "impl", "ticks", "p50_us",
               "p99_us", "max_us", "p99/baseline");
   for (std::size_t timers : o.timers) {
-    const Summary base = measure_baseline(o, timers);
-    const Summary orch = measure_orchestrd(o, timers);
-    std::printf("%-10zu %-10s %10zu %10.1f %10.1f %10.1f %12s\n", timers, "asio", base.ticks,
-                base.p50_us, base.p99_us, base.max_us, "1.00");
-    std::printf("%-10zu %-10s %10zu %10.1f %10.1f %10.1f %12.2f\n", timers, "orchestrd", orch.ticks,
-                orch.p50_us, orch.p99_us, orch.max_us,
-                base.p99_us > 0 ? orch.p99_us / base.p99_us : 0.0);
+    const auto wanted = [&](const char* impl) { return o.only.empty() || o.only == impl; };
+    Summary base;
+    if (wanted("asio")) {
+      base = measure_baseline(o, timers);
+      std::printf("%-10zu %-12s %10zu %10.1f %10.1f %10.1f %12s\n", timers, "asio", base.ticks,
+                  base.p50_us, base.p99_us, base.max_us, "1.00");
+    }
+    const std::pair<const char*, Summary (*)(const Options&, std::size_t)> impls[] = {
+        {"orchestrd", measure_hub}, {"ticks-stream", measure_ticks_stream}};
+    for (const auto& [impl, measure] : impls) {
+      if (!wanted(impl)) continue;
+      const Summary s = measure(o, timers);
+      std::printf("%-10zu %-12s %10zu %10.1f %10.1f %10.1f %12.2f\n", timers, impl, s.ticks,
+                  s.p50_us, s.p99_us, s.max_us, base.p99_us > 0 ? s.p99_us / base.p99_us : 0.0);
+    }
     std::fflush(stdout);
   }
   return 0;

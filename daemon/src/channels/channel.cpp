@@ -185,6 +185,7 @@ void Channel::take_locked(RecvOp& op) {
   const std::size_t n =
       std::min<std::size_t>(std::max<std::uint32_t>(op.max_messages, 1), queue_.size());
   const auto now = Clock::now();
+  op.messages.reserve(op.messages.size() + n);
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) {
     bytes += queue_.front().payload.size();
@@ -348,6 +349,15 @@ engine::Result<void> Channel::ack(const std::vector<std::string>& delivery_ids,
                                : std::string()));
   }
   return {};
+}
+
+bool Channel::send_now(SendOp& op) {
+  std::lock_guard lock(mutex);
+  // As try_complete_locked for kSend, but nothing is accepted unless everything fits (or the
+  // caller takes a prefix): a send that must wait goes in whole, later, in its turn.
+  if (deleted_ || closed_ || op.no_wait) return try_complete_locked(WaitKind::kSend, &op);
+  if (!senders_.empty() || room_locked() < op.payloads->size() - op.accepted) return false;
+  return try_complete_locked(WaitKind::kSend, &op);
 }
 
 SendOp Channel::send_result(const SendOp& op) const {

@@ -149,6 +149,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   engine::Result<SendOutcome> send_fanout(std::vector<std::string>& payloads);
   /// Reads an MPSC send's outcome once its wait is over (the op is no longer parked).
   SendOp send_result(const SendOp& op) const;
+  /// An MPSC send that never parks: under the mutex, completes `op` as a wait would complete at
+  /// once (true: everything accepted, or `no_wait` and what fits, or closed or deleted), or
+  /// leaves the channel and `op` untouched (false: it would have to wait for room).
+  bool send_now(SendOp& op);
   /// The messages of a finished RecvOp, held for the receiver until commit().
   Received hand_over(RecvOp& op);
   /// WATCH: the current value, and whether the channel is closed.

@@ -164,24 +164,60 @@ Result<ChannelInfo> ChannelRegistry::create(const std::string& tenant, const Cha
   return channel->info();
 }
 
+namespace {
+
+// All or nothing on size: a message too large refuses the whole call before anything goes in.
+std::optional<engine::Error> check_payloads(const Channel& channel,
+                                            const std::vector<std::string>& payloads) {
+  if (payloads.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "payloads: must not be empty");
+  }
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    if (payloads[i].size() > channel.max_message_bytes) {
+      return make_error(ErrorCode::kResourceExhausted,
+                        too_large("payloads[" + std::to_string(i) + "]", payloads[i].size(),
+                                  channel.max_message_bytes) +
+                            "; nothing was sent");
+    }
+  }
+  return std::nullopt;
+}
+
+// The outcome of an MPSC send whose wait (if any) is over with `ec`.
+Result<SendOutcome> send_outcome(const Channel& channel, const SendOp& done,
+                                 boost::system::error_code ec, const SendOptions& options) {
+  const std::string& name = channel.name;
+  if (done.deleted) return make_error(ErrorCode::kNotFound, "channel " + name + " was deleted");
+  if (done.accepted == 0) {
+    if (done.closed) {
+      return make_error(ErrorCode::kFailedPrecondition, "channel " + name + " is closed");
+    }
+    if (ec == asio::error::timed_out) {
+      return make_error(ErrorCode::kDeadlineExceeded,
+                        "channel " + name + " stayed full (capacity " +
+                            std::to_string(channel.capacity) + ") for " +
+                            format_duration(*options.timeout) + "; nothing was sent");
+    }
+    if (ec) return make_error(ErrorCode::kCancelled, "send cancelled; nothing was sent");
+    return make_error(ErrorCode::kResourceExhausted, "channel " + name + " is full (capacity " +
+                                                         std::to_string(channel.capacity) +
+                                                         "); nothing was sent");
+  }
+  SendOutcome outcome;
+  outcome.accepted = static_cast<std::uint32_t>(done.accepted);
+  outcome.first_sequence = done.first_sequence;
+  return outcome;
+}
+
+}  // namespace
+
 asio::awaitable<Result<SendOutcome>> ChannelRegistry::send(std::string tenant, std::string name,
                                                            std::vector<std::string> payloads,
                                                            SendOptions options) {
   auto found = find(tenant, name);
   if (!found) co_return found.error();
   std::shared_ptr<Channel> channel = std::move(*found);
-  if (payloads.empty()) {
-    co_return make_error(ErrorCode::kInvalidArgument, "payloads: must not be empty");
-  }
-  // All or nothing on size: a message too large refuses the whole call before anything goes in.
-  for (std::size_t i = 0; i < payloads.size(); ++i) {
-    if (payloads[i].size() > channel->max_message_bytes) {
-      co_return make_error(ErrorCode::kResourceExhausted,
-                           too_large("payloads[" + std::to_string(i) + "]", payloads[i].size(),
-                                     channel->max_message_bytes) +
-                               "; nothing was sent");
-    }
-  }
+  if (auto refused = check_payloads(*channel, payloads)) co_return *refused;
   if (channel->kind != ChannelKind::kMpsc) co_return channel->send_fanout(payloads);
   if (is_cancelled(co_await asio::this_coro::cancellation_state)) {
     co_return make_error(ErrorCode::kCancelled, "send cancelled; nothing was sent");
@@ -198,26 +234,24 @@ asio::awaitable<Result<SendOutcome>> ChannelRegistry::send(std::string tenant, s
   timer.cancel();
   const SendOp done = channel->send_result(op);
   channel->observe_send_wait(Clock::now() - started);
-  if (done.deleted) co_return make_error(ErrorCode::kNotFound, "channel " + name + " was deleted");
-  if (done.accepted == 0) {
-    if (done.closed) {
-      co_return make_error(ErrorCode::kFailedPrecondition, "channel " + name + " is closed");
-    }
-    if (ec == asio::error::timed_out) {
-      co_return make_error(ErrorCode::kDeadlineExceeded,
-                           "channel " + name + " stayed full (capacity " +
-                               std::to_string(channel->capacity) + ") for " +
-                               format_duration(*options.timeout) + "; nothing was sent");
-    }
-    if (ec) co_return make_error(ErrorCode::kCancelled, "send cancelled; nothing was sent");
-    co_return make_error(ErrorCode::kResourceExhausted, "channel " + name + " is full (capacity " +
-                                                            std::to_string(channel->capacity) +
-                                                            "); nothing was sent");
-  }
-  SendOutcome outcome;
-  outcome.accepted = static_cast<std::uint32_t>(done.accepted);
-  outcome.first_sequence = done.first_sequence;
-  co_return outcome;
+  co_return send_outcome(*channel, done, ec, options);
+}
+
+std::optional<Result<SendOutcome>> ChannelRegistry::try_send(const std::string& tenant,
+                                                             const std::string& name,
+                                                             std::vector<std::string>& payloads,
+                                                             const SendOptions& options) {
+  auto found = find(tenant, name);
+  if (!found) return found.error();
+  Channel& channel = **found;
+  if (auto refused = check_payloads(channel, payloads)) return *refused;
+  if (channel.kind != ChannelKind::kMpsc) return channel.send_fanout(payloads);
+  SendOp op;
+  op.payloads = &payloads;
+  op.no_wait = options.no_wait;
+  if (!channel.send_now(op)) return std::nullopt;
+  channel.observe_send_wait(Duration::zero());
+  return send_outcome(channel, op, {}, options);
 }
 
 asio::awaitable<Result<Received>> ChannelRegistry::recv(std::string tenant, std::string name,

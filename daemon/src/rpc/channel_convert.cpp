@@ -16,11 +16,21 @@ engine::Error invalid(std::string_view path, const std::string& why) {
   return make_error(ErrorCode::kInvalidArgument, std::string(path) + ": " + why);
 }
 
+// Sets both fields in place (no Timestamp built and copied): a reused message keeps its
+// Timestamp instead of allocating another.
 void set_time(engine::TimePoint t, google::protobuf::Timestamp* out) {
+  constexpr std::int64_t kNanos = 1'000'000'000;
   const auto wall = engine::Clock::to_system(t);
-  const auto ns =
+  const std::int64_t ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
-  *out = TimeUtil::NanosecondsToTimestamp(ns);
+  std::int64_t seconds = ns / kNanos;
+  std::int64_t nanos = ns % kNanos;
+  if (nanos < 0) {  // before 1970: nanos stay in [0, 1e9), as TimeUtil normalises them
+    nanos += kNanos;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<std::int32_t>(nanos));
 }
 
 Result<channels::DeliveryMode> mode_from_proto(v1::DeliveryMode mode) {
@@ -166,6 +176,19 @@ void message_to_proto(const channels::Message& message, v1::ChannelMessage& out)
   out.set_delivery_id(message.delivery_id);
   out.set_delivery_count(message.delivery_count);
   set_time(message.sent_at, out.mutable_sent_at());
+}
+
+void batch_to_proto(const std::vector<channels::Message>& messages, v1::ChannelEvent& out) {
+  if (!out.has_batch()) out.Clear();  // another kind of event: nothing to reuse
+  auto* list = out.mutable_batch()->mutable_messages();
+  const int n = static_cast<int>(messages.size());
+  // RemoveLast keeps the removed messages for a later Add (protobuf's cleared elements).
+  while (list->size() > n) list->RemoveLast();
+  for (int i = 0; i < n; ++i) {
+    // message_to_proto sets every field, so a reused message keeps nothing of its old one.
+    message_to_proto(messages[static_cast<std::size_t>(i)],
+                     i < list->size() ? *list->Mutable(i) : *list->Add());
+  }
 }
 
 void value_to_proto(const channels::WatchValue& value, v1::WatchValue& out) {

@@ -24,6 +24,13 @@ grpc::Status unavailable() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "channels are not served by this daemon");
 }
 
+void outcome_to_proto(const channels::SendOutcome& outcome, v1::SendResponse& response) {
+  response.set_accepted(outcome.accepted);
+  response.set_first_sequence(outcome.first_sequence);
+  response.set_subscribers(outcome.subscribers);
+  response.set_version(outcome.version);
+}
+
 // Leaves the messages of a Recv answer with the call: committed once the answer reached the
 // client, given back to the channel (front of the queue, or out of flight) when it did not.
 class CommitWhenDelivered final : public DoneHook {
@@ -65,11 +72,49 @@ asio::awaitable<grpc::Status> send(CallContext call, const v1::SendRequest& requ
       call.channels->send(call.tenant.name, request.name(), std::move(payloads), *options);
   auto outcome = co_await std::move(sending);
   if (!outcome) co_return to_status(outcome.error());
-  response.set_accepted(outcome->accepted);
-  response.set_first_sequence(outcome->first_sequence);
-  response.set_subscribers(outcome->subscribers);
-  response.set_version(outcome->version);
+  outcome_to_proto(*outcome, response);
   co_return grpc::Status::OK;
+}
+
+// Send without a wait, answered on gRPC's thread: the reactor, or null when the call must go to
+// the coroutine path (it would wait for room; the request is then as gRPC delivered it).
+grpc::ServerUnaryReactor* send_inline(const ServiceBase& service, grpc::CallbackServerContext* ctx,
+                                      const v1::SendRequest& request, v1::SendResponse& response) {
+  const auto started = std::chrono::steady_clock::now();
+  auto tenant = service.authenticate(ctx);
+  if (!tenant || !service.channels) return nullptr;  // answered by the usual path
+  const auto limits = service.limits.get();
+  auto options = send_options_from_proto(request, *limits);
+  grpc::Status status;
+  if (!options) {
+    status = to_status(options.error());
+  } else {
+    // Moved out as in send(); moved back if the send has to wait after all.
+    auto& mutable_request = const_cast<v1::SendRequest&>(request);
+    auto& fields = *mutable_request.mutable_payloads();
+    std::vector<std::string> payloads;
+    payloads.reserve(static_cast<std::size_t>(fields.size()));
+    for (auto& payload : fields) payloads.push_back(std::move(payload));
+    std::optional<engine::Result<channels::SendOutcome>> outcome;
+    try {
+      outcome = service.channels->try_send((*tenant)->name, request.name(), payloads, *options);
+    } catch (...) {
+      outcome = engine::make_error(engine::ErrorCode::kInternal, "internal error");
+    }
+    if (!outcome) {
+      for (int i = 0; i < fields.size(); ++i) fields[i] = std::move(payloads[static_cast<std::size_t>(i)]);
+      return nullptr;
+    }
+    if (*outcome) {
+      outcome_to_proto(**outcome, response);
+    } else {
+      status = to_status(outcome->error());
+    }
+  }
+  service.observe("ChannelService/Send", status, started);
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
 }
 
 asio::awaitable<grpc::Status> recv(CallContext call, const v1::RecvRequest& request,
@@ -116,17 +161,11 @@ grpc::Status ack(CallContext call, const v1::AckRequest& request, v1::AckRespons
   return grpc::Status::OK;
 }
 
-void event_to_proto(const channels::ChannelEvent& event, bool batched, v1::ChannelEvent& out) {
+// Every event but an MPSC batch (see batch_to_proto).
+void event_to_proto(const channels::ChannelEvent& event, v1::ChannelEvent& out) {
   switch (event.type) {
     case channels::ChannelEvent::Type::kMessage:
-      if (batched) {
-        // MPSC with max_batch: the messages are the ones the delivery holds.
-        auto* batch = out.mutable_batch()->mutable_messages();
-        batch->Reserve(static_cast<int>(event.delivery.messages.size()));
-        for (const auto& message : event.delivery.messages) message_to_proto(message, *batch->Add());
-      } else {
-        message_to_proto(event.message, *out.mutable_message());
-      }
+      message_to_proto(event.message, *out.mutable_message());
       break;
     case channels::ChannelEvent::Type::kLagged:
       out.mutable_lagged()->set_skipped(event.skipped);
@@ -167,9 +206,17 @@ asio::awaitable<grpc::Status> subscribe(CallContext call, const v1::SubscribeReq
       }
       co_return to_status(event.error());
     }
-    message.Clear();
     // Only MPSC messages come in a delivery; BROADCAST messages stay one per event.
-    event_to_proto(*event, batched && !event->delivery.messages.empty(), message);
+    if (batched && event->type == channels::ChannelEvent::Type::kMessage &&
+        !event->delivery.messages.empty()) {
+      // Refilled in place: the move into write() below swaps `message` with the stream's own
+      // buffer, so the two alternate and each batch overwrites the one written two events ago
+      // instead of allocating a message, a payload and a timestamp per channel message.
+      batch_to_proto(event->delivery.messages, message);
+    } else {
+      message.Clear();
+      event_to_proto(*event, message);
+    }
     // An MPSC message (or batch) not written goes back to the channel with event->delivery.
     // Moved, not copied: a batch of a thousand messages is not built twice.
     if (!co_await stream.write(std::move(message))) {
@@ -240,6 +287,9 @@ grpc::ServerUnaryReactor* ChannelServiceImpl::Create(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChannelServiceImpl::Send(grpc::CallbackServerContext* ctx,
                                                    const v1::SendRequest* request,
                                                    v1::SendResponse* response) {
+  // A send that finds room is answered here, on gRPC's thread (as an InlineCall); only one that
+  // must wait for room becomes a coroutine (and takes a waiting-call slot).
+  if (auto* reactor = send_inline(base_, ctx, *request, *response)) return reactor;
   return UnaryCall<v1::SendRequest, v1::SendResponse>::start(base_, "ChannelService/Send", ctx,
                                                              request, response, send);
 }

@@ -21,20 +21,26 @@ using engine::make_error;
 using engine::Result;
 using engine::TimePoint;
 
-struct ScheduleRegistry::Schedule {
-  Schedule(asio::any_io_executor executor, std::string tenant_name, ScheduleSpec schedule_spec)
+// A schedule is an entry of the registry's TickHub: the hub wakes it when its next tick is due,
+// together with every other schedule due at that moment.
+struct ScheduleRegistry::Schedule final : TickHub::Entry,
+                                          std::enable_shared_from_this<ScheduleRegistry::Schedule> {
+  Schedule(asio::any_io_executor executor, engine::Engine& engine_ref, std::string tenant_name,
+           ScheduleSpec schedule_spec)
       : tenant(std::move(tenant_name)),
         spec(std::move(schedule_spec)),
+        engine(engine_ref),
         strand(asio::make_strand(executor)),
-        timer(strand),
         timeline(spec.timing),
         gate(spec.overlap),
         created(Clock::now()) {}
 
+  std::optional<TimePoint> on_due(TimePoint now) override;
+
   const std::string tenant;
   const ScheduleSpec spec;
-  asio::strand<asio::any_io_executor> strand;
-  engine::Timer timer;  // only touched on `strand`
+  engine::Engine& engine;
+  asio::strand<asio::any_io_executor> strand;  // the task watchers
 
   std::mutex mutex;  // guards everything below
   IntervalTimeline timeline;
@@ -63,11 +69,6 @@ void export_missed_locked(Schedule& s) {
     s.metrics->missed.Increment(static_cast<double>(missed - s.missed_exported));
   }
   s.missed_exported = missed;
-}
-
-// Wakes the driver so it reads the schedule's state again.
-void poke(const std::shared_ptr<Schedule>& s) {
-  asio::post(s->strand, [s] { s->timer.cancel(); });
 }
 
 ScheduleSnapshot snapshot_locked(const Schedule& s) {
@@ -193,37 +194,6 @@ void on_tick_locked(const std::shared_ptr<Schedule>& s, engine::Engine& engine,
   }
 }
 
-// The schedule's driver: sleeps until the next tick is due (or a poke), fires what is due.
-asio::awaitable<void> drive(std::shared_ptr<Schedule> s, engine::Engine& engine) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  for (;;) {
-    {
-      // Reading the state and starting the wait happen in one strand step, so a poke posted
-      // after a state change either comes before the read or cancels the wait.
-      std::lock_guard lock(s->mutex);
-      if (s->deleted) co_return;
-      const auto deadline = s->timeline.next_deadline();
-      // Paused or finished: sleep until poked.
-      s->timer.expires_at(deadline ? *deadline : Clock::now() + std::chrono::hours(24));
-    }
-    auto [ec] = co_await s->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    (void)ec;  // operation_aborted is a poke: read the state again either way
-    std::lock_guard lock(s->mutex);
-    if (s->deleted) co_return;
-    const TimePoint now = Clock::now();
-    // BURST may have several ticks due at once: fire them all.
-    while (auto tick = s->timeline.fire(now)) {
-      if (s->metrics) {
-        s->metrics->lateness.Observe(std::chrono::duration<double>(now - tick->scheduled).count());
-      }
-      on_tick_locked(s, engine, tick->tick_number);
-      const auto next = s->timeline.next_deadline();
-      if (!next || *next > now) break;
-    }
-    export_missed_locked(*s);
-  }
-}
-
 std::shared_ptr<Schedule> find_locked(
     const std::map<std::string, std::map<std::string, std::shared_ptr<Schedule>>>& all,
     const std::string& tenant, const std::string& name) {
@@ -239,9 +209,27 @@ engine::Error not_found(const std::string& name) {
 
 }  // namespace
 
+// The hub woke the schedule: fire what is due (BURST may have several ticks due at once).
+std::optional<TimePoint> ScheduleRegistry::Schedule::on_due(TimePoint now) {
+  std::lock_guard lock(mutex);
+  if (deleted) return std::nullopt;
+  const auto self = shared_from_this();
+  while (auto tick = timeline.fire(now)) {
+    if (metrics) {
+      metrics->lateness.Observe(std::chrono::duration<double>(now - tick->scheduled).count());
+    }
+    on_tick_locked(self, engine, tick->tick_number);
+    const auto next = timeline.next_deadline();
+    if (!next || *next > now) break;
+  }
+  export_missed_locked(*this);
+  // Paused or finished: nothing until resume() arms it again.
+  return timeline.next_deadline();
+}
+
 ScheduleRegistry::ScheduleRegistry(asio::any_io_executor executor, engine::Engine& engine,
                                    metrics::Metrics* metrics)
-    : executor_(std::move(executor)), engine_(engine), metrics_(metrics) {}
+    : executor_(std::move(executor)), engine_(engine), metrics_(metrics), hub_(executor_) {}
 
 ScheduleRegistry::~ScheduleRegistry() { stop(); }
 
@@ -264,13 +252,12 @@ Result<ScheduleSnapshot> ScheduleRegistry::create(const std::string& tenant, Sch
                         "tenant " + tenant + " has " + std::to_string(names.size()) +
                             " schedules (max_schedules=" + std::to_string(max_schedules) + ")");
     }
-    s = std::make_shared<Schedule>(executor_, tenant, std::move(spec));
+    s = std::make_shared<Schedule>(executor_, engine_, tenant, std::move(spec));
     if (metrics_) s->metrics = metrics_->add_schedule(tenant, s->spec.name);
     names.emplace(s->spec.name, s);
   }
-  asio::co_spawn(s->strand, drive(s, engine_),
-                 [](std::exception_ptr e) { log_failure("driver", e); });
   std::lock_guard lock(s->mutex);
+  if (const auto deadline = s->timeline.next_deadline()) hub_.arm(s, *deadline);
   return snapshot_locked(*s);
 }
 
@@ -317,7 +304,7 @@ Result<ScheduleSnapshot> ScheduleRegistry::pause(const std::string& tenant,
                       "schedule \"" + name + "\" is finished: it cannot be paused");
   }
   s->timeline.pause();
-  poke(s);
+  hub_.disarm(*s);
   return snapshot_locked(*s);
 }
 
@@ -338,7 +325,9 @@ Result<ScheduleSnapshot> ScheduleRegistry::resume(const std::string& tenant,
   s->timeline.resume(now);
   if (reset) s->timeline.reset(now);
   export_missed_locked(*s);
-  poke(s);
+  // Resumed, or reset to one period from now: the hub wakes it then (a wake-up still armed for
+  // an earlier instant finds nothing due and arms the new deadline).
+  if (const auto deadline = s->timeline.next_deadline()) hub_.arm(s, *deadline);
   return snapshot_locked(*s);
 }
 
@@ -358,7 +347,7 @@ Result<std::vector<std::string>> ScheduleRegistry::remove(const std::string& ten
     s->metrics.reset();
     s->gate.drop_buffered();
     running.assign(s->running.begin(), s->running.end());
-    poke(s);
+    hub_.disarm(*s);
   }
   if (!abort_running || running.empty()) return std::vector<std::string>{};
   return engine_.abort(tenant, running);
@@ -376,9 +365,9 @@ void ScheduleRegistry::stop() {
       std::lock_guard lock(s->mutex);
       s->deleted = true;
       s->metrics.reset();
-      poke(s);
     }
   }
+  hub_.stop();
 }
 
 }  // namespace orch::schedules

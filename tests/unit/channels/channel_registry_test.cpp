@@ -188,6 +188,64 @@ TEST_F(ChannelTest, ThirdSendOnACapacityTwoChannelWaitsUntilAReceiveMakesRoom) {
   EXPECT_EQ(payload_of(recv("jobs")), "c");
 }
 
+TEST_F(ChannelTest, TrySendAcceptsAllThatFitsAndLeavesASendThatMustWaitUntouched) {
+  create("jobs", ChannelKind::kMpsc, 3);
+  std::vector<std::string> two{"a", "b"};
+  auto sent = registry_->try_send("alpha", "jobs", two, {});
+  ASSERT_TRUE(sent.has_value());
+  ASSERT_TRUE(*sent) << sent->error().message;
+  EXPECT_EQ((*sent)->accepted, 2u);
+  EXPECT_EQ((*sent)->first_sequence, 1u);
+
+  // Room for one of two: it would have to wait, so nothing is taken and the payloads stay.
+  std::vector<std::string> more{"c", "d"};
+  EXPECT_FALSE(registry_->try_send("alpha", "jobs", more, {}).has_value());
+  EXPECT_EQ(more, (std::vector<std::string>{"c", "d"}));
+  EXPECT_EQ(info("jobs").depth, 2u);
+  EXPECT_EQ(info("jobs").messages_sent, 2u);
+
+  // The waiting path then sends it whole once there is room, in order.
+  std::optional<Result<SendOutcome>> waited;
+  send_later("jobs", more, waited);
+  EXPECT_FALSE(waited.has_value());
+  EXPECT_EQ(payload_of(recv("jobs")), "a");
+  settle();
+  ASSERT_TRUE(waited.has_value() && *waited);
+  EXPECT_EQ((*waited)->accepted, 2u);
+  EXPECT_EQ((*waited)->first_sequence, 3u);
+  for (const char* p : {"b", "c", "d"}) EXPECT_EQ(payload_of(recv("jobs")), p);
+}
+
+TEST_F(ChannelTest, TrySendAnswersEveryOutcomeThatNeedsNoWaitAsSendDoes) {
+  create("jobs", ChannelKind::kMpsc, 1);
+  std::vector<std::string> one{"a"};
+  ASSERT_TRUE(registry_->try_send("alpha", "jobs", one, {}).value());
+  // no_wait on a full channel: refused, as send() refuses it.
+  std::vector<std::string> full{"b"};
+  auto refused = registry_->try_send("alpha", "jobs", full, SendOptions{std::nullopt, true});
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_FALSE(*refused);
+  EXPECT_EQ(refused->error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(refused->error().message, "channel jobs is full (capacity 1); nothing was sent");
+  // Too large, unknown, another tenant's, closed: each as send() answers it.
+  std::vector<std::string> large{std::string(17, 'x')};
+  EXPECT_EQ(registry_->try_send("alpha", "jobs", large, {})->error().code,
+            ErrorCode::kResourceExhausted);
+  std::vector<std::string> any{"z"};
+  EXPECT_EQ(registry_->try_send("alpha", "nope", any, {})->error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(registry_->try_send("beta", "jobs", any, {})->error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(registry_->close("alpha", "jobs"));
+  auto closed = registry_->try_send("alpha", "jobs", any, {});
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->error().code, ErrorCode::kFailedPrecondition);
+  // BROADCAST never waits.
+  create("news", ChannelKind::kBroadcast, 1);
+  std::vector<std::string> news{"x", "y"};
+  auto fanned = registry_->try_send("alpha", "news", news, {});
+  ASSERT_TRUE(fanned.has_value() && *fanned);
+  EXPECT_EQ((*fanned)->accepted, 2u);
+}
+
 TEST_F(ChannelTest, ASendThatTimesOutOnAFullChannelIsDeadlineExceededWithNothingEnqueued) {
   create("jobs", ChannelKind::kMpsc, 1);
   ASSERT_TRUE(*send("jobs", {"a"}));

@@ -104,5 +104,43 @@ TEST(ChannelConvert, InfoCarriesEveryField) {
   EXPECT_TRUE(out.has_created_at());
 }
 
+channels::Message message_of(std::string payload, std::uint64_t sequence, std::string delivery_id,
+                             std::uint32_t count, engine::TimePoint sent_at) {
+  channels::Message m;
+  m.payload = std::move(payload);
+  m.sequence = sequence;
+  m.delivery_id = std::move(delivery_id);
+  m.delivery_count = count;
+  m.sent_at = sent_at;
+  return m;
+}
+
+TEST(ChannelConvert, ABatchRefilledIntoAReusedEventEqualsOneBuiltFresh) {
+  const auto t0 = engine::Clock::now();
+  const std::vector<channels::Message> first{
+      message_of("a long first payload, longer than any small-string buffer", 1, "7-1", 2, t0),
+      message_of("b", 2, "7-2", 1, t0 + 1s), message_of("c", 3, "7-3", 1, t0 + 2s)};
+  const std::vector<channels::Message> second{message_of("x", 4, "", 1, t0 + 3s),
+                                              message_of("", 5, "", 3, t0 + 4s)};
+  const std::vector<channels::Message> third{
+      message_of("p", 6, "", 1, t0 + 5s), message_of("q", 7, "", 1, t0 + 5s),
+      message_of("r", 8, "", 1, t0 + 5s), message_of("s", 9, "", 1, t0 + 6s)};
+
+  v1::ChannelEvent reused;
+  reused.mutable_lagged()->set_skipped(3);  // another kind of event was in the buffer
+  for (const auto* batch : {&first, &second, &third}) {
+    batch_to_proto(*batch, reused);
+    v1::ChannelEvent fresh;
+    for (const auto& m : *batch) message_to_proto(m, *fresh.mutable_batch()->add_messages());
+    EXPECT_EQ(reused.SerializeAsString(), fresh.SerializeAsString());
+    EXPECT_EQ(reused.DebugString(), fresh.DebugString());
+  }
+  // The timestamps are those TimeUtil gives.
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(reused.batch().messages(3).sent_at()),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                engine::Clock::to_system(t0 + 6s).time_since_epoch())
+                .count());
+}
+
 }  // namespace
 }  // namespace orch::rpc

@@ -161,6 +161,53 @@ TEST_F(ScheduleRegistryTest, APausedScheduleSpawnsNothingUntilResumed) {
   EXPECT_GT(info.ticks_missed, 0u);
 }
 
+TEST_F(ScheduleRegistryTest, SchedulesDueAtOneInstantEachSpawnTheirOwnTicks) {
+  // One timer wakes them all: every schedule still gets each of its own ticks, once.
+  for (int i = 0; i < 5; ++i) {
+    auto s = spec("same" + std::to_string(i), 10ms, 1ms, OverlapPolicy::kAllow);
+    s.max_ticks = 3;
+    registry_->create("alpha", std::move(s), kMaxSchedules);
+  }
+  settle();
+  advance(45ms);
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "same" + std::to_string(i);
+    EXPECT_EQ(get(name).ticks_fired, 3u) << name;
+    EXPECT_EQ(get(name).state, ScheduleSnapshot::State::kFinished) << name;
+    EXPECT_EQ(tasks_of(name).size(), 3u) << name;
+  }
+}
+
+TEST_F(ScheduleRegistryTest, ResumeWithResetMovesTheNextTickOnePeriodFromTheResume) {
+  create("alpha", spec("r", 10ms, 1ms, OverlapPolicy::kAllow));
+  ASSERT_EQ(get("r").ticks_fired, 1u);
+  advance(5ms);
+  // Reset while active: the tick due at 10 ms moves to 15 ms (the hub's wake-up at 10 finds
+  // nothing due).
+  ASSERT_TRUE(registry_->pause("alpha", "r").has_value());
+  auto resumed = registry_->resume("alpha", "r", true);
+  ASSERT_TRUE(resumed.has_value());
+  ASSERT_TRUE(resumed->next_tick_at.has_value());
+  EXPECT_EQ(*resumed->next_tick_at, Clock::now() + 10ms);
+  advance(9ms);
+  EXPECT_EQ(get("r").ticks_fired, 1u);
+  advance(1ms);
+  EXPECT_EQ(get("r").ticks_fired, 2u);
+  advance(10ms);
+  EXPECT_EQ(get("r").ticks_fired, 3u);
+}
+
+TEST_F(ScheduleRegistryTest, ADeletedScheduleNeverFiresAgainAndItsNameCanBeReused) {
+  create("alpha", spec("d", 10ms, 1ms, OverlapPolicy::kAllow));
+  ASSERT_TRUE(registry_->remove("alpha", "d", false).has_value());
+  advance(30ms);
+  EXPECT_EQ(tasks_of("d").size(), 1u);  // only the first tick, spawned at creation
+  create("alpha", spec("d", 10ms, 1ms, OverlapPolicy::kAllow));
+  advance(10ms);
+  EXPECT_EQ(get("d").ticks_fired, 2u);
+  EXPECT_EQ(tasks_of("d").size(), 3u);
+}
+
 TEST_F(ScheduleRegistryTest, NamesAreUniquePerTenantAndInvisibleToOtherTenants) {
   create("alpha", spec("n", 1s, 1ms, OverlapPolicy::kSkip));
   auto again = registry_->create("alpha", spec("n", 1s, 1ms, OverlapPolicy::kSkip), kMaxSchedules);

@@ -158,6 +158,15 @@ class ChannelRegistry {
                                                            std::vector<std::string> payloads,
                                                            SendOptions options);
 
+  /// send() for a caller that must not wait (an RPC answered on gRPC's own thread): the same
+  /// outcome when the send needs no wait (room for every payload, no sender waiting before it,
+  /// `no_wait`, a closed or deleted channel, a refusal, BROADCAST and WATCH); nullopt when it
+  /// would have to wait for room, and then nothing was taken and `payloads` is as it was.
+  std::optional<engine::Result<SendOutcome>> try_send(const std::string& tenant,
+                                                      const std::string& name,
+                                                      std::vector<std::string>& payloads,
+                                                      const SendOptions& options);
+
   /// Takes messages from an MPSC channel, or reads a WATCH value (see channels.proto, Recv).
   /// DEADLINE_EXCEEDED past the timeout and CANCELLED when the caller's slot fires, both with
   /// nothing taken; FAILED_PRECONDITION on a BROADCAST channel.

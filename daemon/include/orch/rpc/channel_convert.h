@@ -39,6 +39,10 @@ engine::Result<channels::SubscribeOptions> subscribe_options_from_proto(
 
 void info_to_proto(const channels::ChannelInfo& info, v1::ChannelInfo& out);
 void message_to_proto(const channels::Message& message, v1::ChannelMessage& out);
+/// Makes `out` a batch event of `messages`, reusing what `out` already holds: the
+/// ChannelMessages, payload buffers and timestamps of an earlier batch are overwritten, not
+/// allocated again (a Subscribe stream reuses its event buffers from one write to the next).
+void batch_to_proto(const std::vector<channels::Message>& messages, v1::ChannelEvent& out);
 void value_to_proto(const channels::WatchValue& value, v1::WatchValue& out);
 
 }  // namespace orch::rpc

@@ -1,14 +1,16 @@
 #pragma once
-/// ScheduleRegistry: the tenants' interval schedules. Each schedule is an IntervalTimeline
-/// driven by a coroutine on its own strand; each tick that fires goes through the schedule's
-/// OverlapGate and, when the gate says so, spawns the schedule's template through the engine
-/// under the tenant (labels `schedule=<name>`, `tick=<n>` and the schedule's task labels).
+/// ScheduleRegistry: the tenants' interval schedules. Each schedule is an IntervalTimeline; one
+/// TickHub (one timer) wakes every schedule whose tick is due, all those due at one instant
+/// from one wake-up, with no timer or coroutine per schedule. Each tick that fires goes through
+/// the schedule's OverlapGate and, when the gate says so, spawns the schedule's template through
+/// the engine under the tenant (labels `schedule=<name>`, `tick=<n>` and the schedule's task
+/// labels).
 ///
 /// Protobuf-free: the RPC layer converts requests to ScheduleSpec and snapshots to ScheduleInfo.
 ///
 /// Thread-safety: every public member may be called from any thread. One short mutex guards
-/// every schedule's state and is never held across a co_await; a schedule's timer is touched
-/// only on its strand.
+/// every schedule's state and is never held across a co_await; the hub fires one schedule at a
+/// time.
 ///
 /// Cancellation and lifetime: stop() (and the destructor) ends every driver and forgets every
 /// schedule; tasks already spawned belong to the engine and keep running. The engine and the
@@ -26,6 +28,7 @@
 #include "orch/engine/engine.h"
 #include "orch/schedules/interval_timeline.h"
 #include "orch/schedules/overlap_gate.h"
+#include "orch/schedules/tick_hub.h"
 
 namespace orch::metrics {
 class Metrics;
@@ -112,6 +115,7 @@ class ScheduleRegistry {
   bool stopped_ = false;
   // tenant -> name -> schedule
   std::map<std::string, std::map<std::string, std::shared_ptr<Schedule>>> schedules_;
+  TickHub hub_;  // after executor_: built from it
 };
 
 }  // namespace orch::schedules
