@@ -11,6 +11,7 @@
 #include "daemon_process.h"
 #include "orch/client/specs.h"
 #include "orch/client/task_runner.h"
+#include "raw_run_stream.h"
 #include "task_calls.h"
 #include "text_assertions.h"
 
@@ -24,53 +25,7 @@ using namespace std::chrono_literals;
 constexpr const char* kAlpha = "alpha-secret";
 constexpr const char* kBeta = "beta-secret";
 
-using Outcome = v1::RunStreamResponse::Outcome;
-
-// A RunStream driven message by message from the test's thread.
-class RawRunStream {
- public:
-  explicit RawRunStream(oc::Client& client)
-      : ctx_(client.context(kCallDeadline)), stream_(client.tasks().RunStream(ctx_.get())) {}
-  ~RawRunStream() {
-    if (!finished_) {
-      ctx_->TryCancel();
-      finish();
-    }
-  }
-  // Sends one message of (ref, request) items.
-  bool send(const std::vector<std::pair<std::uint64_t, v1::SpawnRequest>>& items) {
-    v1::RunStreamRequest message;
-    for (const auto& [ref, request] : items) {
-      auto* item = message.add_items();
-      item->set_ref(ref);
-      *item->mutable_spawn() = request;
-    }
-    return stream_->Write(message);
-  }
-  // Reads answers until `count` have come (fewer when the stream ends).
-  std::vector<Outcome> read(std::size_t count) {
-    std::vector<Outcome> out;
-    v1::RunStreamResponse message;
-    while (out.size() < count && stream_->Read(&message)) {
-      for (const auto& o : message.outcomes()) out.push_back(o);
-    }
-    return out;
-  }
-  void half_close() { stream_->WritesDone(); }
-  void cancel() { ctx_->TryCancel(); }
-  grpc::Status finish() {
-    v1::RunStreamResponse ignored;
-    while (stream_->Read(&ignored)) {
-    }
-    finished_ = true;
-    return stream_->Finish();
-  }
-
- private:
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::RunStreamRequest, v1::RunStreamResponse>> stream_;
-  bool finished_ = false;
-};
+using Outcome = RawRunStream::Outcome;
 
 v1::SpawnRequest request(const v1::TaskSpec& spec, const std::string& name = {},
                          const std::string& key = {}) {

@@ -6,6 +6,7 @@
 
 #include "daemon_process.h"
 #include "orch/client/specs.h"
+#include "raw_run_stream.h"
 #include "raw_worker.h"
 #include "task_calls.h"
 #include "text_assertions.h"
@@ -18,58 +19,11 @@ namespace oc = orch::client;
 
 constexpr const char* kAlpha = "alpha-secret";
 
-using Outcome = v1::RunStreamResponse::Outcome;
-
-// A RunStream driven message by message from the test's thread.
-class Stream {
- public:
-  explicit Stream(oc::Client& client)
-      : ctx_(client.context(kCallDeadline)), stream_(client.tasks().RunStream(ctx_.get())) {}
-  ~Stream() {
-    if (!finished_) {
-      ctx_->TryCancel();
-      finish();
-    }
-  }
-  bool send(std::uint64_t ref, const v1::TaskSpec& spec) {
-    v1::RunStreamRequest message;
-    auto* item = message.add_items();
-    item->set_ref(ref);
-    *item->mutable_spawn()->mutable_spec() = spec;
-    return stream_->Write(message);
-  }
-  // The next answer; an empty Outcome when the stream ended first.
-  Outcome next() {
-    while (pending_.empty()) {
-      v1::RunStreamResponse message;
-      if (!stream_->Read(&message)) return {};
-      for (const auto& o : message.outcomes()) pending_.push_back(o);
-    }
-    Outcome o = pending_.front();
-    pending_.erase(pending_.begin());
-    return o;
-  }
-  void cancel() { ctx_->TryCancel(); }
-  grpc::Status finish() {
-    v1::RunStreamResponse ignored;
-    while (stream_->Read(&ignored)) {
-    }
-    finished_ = true;
-    return stream_->Finish();
-  }
-
- private:
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::RunStreamRequest, v1::RunStreamResponse>> stream_;
-  std::vector<Outcome> pending_;
-  bool finished_ = false;
-};
-
 TEST(RunStreamWorkers, AWorkersReportIsTheStreamsAnswer) {
   DaemonProcess daemon(two_tenants());
   auto alpha = daemon.client(kAlpha);
   RawWorker worker(alpha, "q");
-  Stream stream(alpha);
+  RawRunStream stream(alpha);
   ASSERT_TRUE(stream.send(7, oc::worker("q", "in")));
   const auto a = worker.read_assignment();
   EXPECT_EQ(a.payload(), "in");
@@ -89,7 +43,7 @@ TEST(RunStreamWorkers, AnAbortReachesTheWorkerAndIsTheStreamsAnswer) {
   DaemonProcess daemon(two_tenants());
   auto alpha = daemon.client(kAlpha);
   RawWorker worker(alpha, "q");
-  Stream stream(alpha);
+  RawRunStream stream(alpha);
   ASSERT_TRUE(stream.send(1, oc::worker("q", "in")));
   const auto a = worker.read_assignment();
   v1::AbortRequest abort;
@@ -114,7 +68,7 @@ TEST(RunStreamWorkers, AnAbortReachesTheWorkerAndIsTheStreamsAnswer) {
 TEST(RunStreamWorkers, AWorkerThatGoesAwayFailsTheStreamsTaskAsWorkerLost) {
   DaemonProcess daemon(two_tenants());
   auto alpha = daemon.client(kAlpha);
-  Stream stream(alpha);
+  RawRunStream stream(alpha);
   std::string task_id;
   {
     RawWorker worker(alpha, "q");
@@ -135,7 +89,7 @@ TEST(RunStreamWorkers, ACancelledStreamCancelsItsTaskOnTheWorker) {
   RawWorker worker(alpha, "q");
   std::string task_id;
   {
-    Stream stream(alpha);
+    RawRunStream stream(alpha);
     ASSERT_TRUE(stream.send(1, oc::worker("q", "in")));
     const auto a = worker.read_assignment();
     task_id = a.task_id();
