@@ -174,6 +174,15 @@ class HubTimer final : public orch::schedules::TickHub::Entry {
   std::vector<std::int64_t>& out_;
 };
 
+// A timer's schedule: o.periods ticks, one period apart, from `start`.
+orch::schedules::IntervalOptions interval_options(const Options& o, TimePoint start) {
+  orch::schedules::IntervalOptions options;
+  options.start = start;
+  options.period = o.period;
+  options.max_ticks = o.periods;
+  return options;
+}
+
 Summary measure_hub(const Options& o, std::size_t timers) {
   asio::io_context io(static_cast<int>(o.threads));
   Samples samples(timers);
@@ -183,10 +192,7 @@ Summary measure_hub(const Options& o, std::size_t timers) {
     orch::schedules::TickHub hub(io.get_executor());
     for (std::size_t i = 0; i < timers; ++i) {
       samples[i].reserve(o.periods);
-      orch::schedules::IntervalOptions options;
-      options.start = start + phase[i];
-      options.period = o.period;
-      options.max_ticks = o.periods;
+      const auto options = interval_options(o, start + phase[i]);
       hub.arm(std::make_shared<HubTimer>(options, samples[i]), options.start);
     }
     // The hub is idle once every timeline has finished: then the io_context runs out of work.
@@ -225,10 +231,7 @@ Summary measure_ticks_stream(const Options& o, std::size_t timers) {
   const TimePoint start = orch::engine::Clock::now() + setup_margin(timers);
   for (std::size_t i = 0; i < timers; ++i) {
     samples[i].reserve(o.periods);
-    orch::schedules::IntervalOptions options;
-    options.start = start + phase[i];
-    options.period = o.period;
-    options.max_ticks = o.periods;
+    const auto options = interval_options(o, start + phase[i]);
     auto timer = std::make_shared<OrchTimer>(OrchTimer{orch::schedules::IntervalTimeline(options),
                                                        RecordingSink(samples[i])});
     asio::co_spawn(asio::make_strand(io), drive(std::move(timer)), asio::detached);
