@@ -204,7 +204,8 @@ struct Walk {
     const FieldPath env_path(path, "env");
     for (const auto& [name, value] : exec.env()) {
       // exec.env["NAME"], spelled out only for an error.
-      const auto invalid_var = [&](std::string_view reason) {
+      // (Captured by name: clang 14 cannot capture a structured binding.)
+      const auto invalid_var = [&path, &name = name](std::string_view reason) {
         return invalid(path.str() + ".env[\"" + name.substr(0, 64) + "\"]", reason);
       };
       if (name.empty()) return invalid(env_path, "a variable name must not be empty");
@@ -287,7 +288,9 @@ struct Walk {
       return invalid(headers_path, "more than " + std::to_string(kMaxHeaders) + " headers");
     }
     for (const auto& [name, value] : in.headers()) {
-      const auto header_path = [&] { return headers_path.str() + "[" + quote_text(name) + "]"; };
+      const auto header_path = [&headers_path, &name = name] {
+        return headers_path.str() + "[" + quote_text(name) + "]";
+      };
       if (name.empty() || name.size() > kMaxHeaderNameBytes || !is_token(name)) {
         return invalid(header_path(),
                        "a header name must be a token (letters, digits and !#$%&'*+-.^_`|~) of 1 "
@@ -604,7 +607,9 @@ Result<engine::SpawnArgs> spawn_args_from_proto(const v1::SpawnRequest& request,
   engine::Labels labels;
   for (const auto& [key, value] : request.labels()) {
     // labels["KEY"], spelled out only for an error.
-    const auto label_path = [&] { return FieldPath(path, "labels").str() + "[\"" + key.substr(0, 64) + "\"]"; };
+    const auto label_path = [&path, &key = key] {
+      return FieldPath(path, "labels").str() + "[\"" + key.substr(0, 64) + "\"]";
+    };
     if (key.empty()) return invalid(FieldPath(path, "labels"), "a label key must not be empty");
     if (key.size() > limits.max_label_bytes || value.size() > limits.max_label_bytes) {
       return invalid(label_path(), "key or value longer than " + std::to_string(limits.max_label_bytes) +
