@@ -439,6 +439,7 @@ Op orch_run(std::shared_ptr<orch::client::Client> client, orch::v1::TaskSpec spe
     orch::v1::RunRequest req;
     *req.mutable_task()->mutable_spec() = spec;
     req.mutable_timeout()->set_seconds(10);
+    req.set_view(orch::v1::TASK_VIEW_BASIC);  // how it ended; the floor answers nothing at all
     orch::v1::RunResponse resp;
     const auto status = client->run(req, resp, Ms(15000));
     if (!status.ok()) throw Error("Run: " + status.error_message());

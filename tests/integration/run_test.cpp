@@ -221,7 +221,47 @@ TEST(Run, ABadRequestIsRefusedAndSpawnsNothing) {
   status = client.run(bad_timeout, response, kCallDeadline);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << describe(status);
   EXPECT_TRUE(starts_with(status.error_message(), "timeout: ")) << describe(status);
+
+  auto bad_view = run_request(oc::sleep(1ms));
+  (*bad_view.mutable_task()->mutable_labels())["run"] = "bad";
+  bad_view.set_view(static_cast<v1::TaskView>(7));
+  status = client.run(bad_view, response, kCallDeadline);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << describe(status);
+  EXPECT_EQ(status.error_message(), "view: unknown value 7 (use TASK_VIEW_BASIC or TASK_VIEW_FULL)");
   EXPECT_TRUE(tagged(client, "bad").empty());
+}
+
+// BASIC answers the id and state, and the error of a task that did not succeed; Get still reads
+// the whole task. Both when the task ends inside the spawn and when it ends later.
+TEST(Run, TheBasicViewAnswersIdStateAndTheErrorOfWhatDidNotSucceed) {
+  DaemonProcess daemon(two_tenants());
+  auto client = daemon.client(kAlpha);
+  for (const auto& spec : {oc::sleep(0ms), oc::sleep(20ms)}) {
+    auto request = run_request(spec);
+    request.mutable_task()->set_name("basic");
+    request.set_view(v1::TASK_VIEW_BASIC);
+    v1::RunResponse response;
+    const auto status = client.run(request, response, kCallDeadline);
+    ASSERT_TRUE(status.ok()) << describe(status);
+    const auto& task = response.task();
+    EXPECT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED);
+    EXPECT_FALSE(task.id().empty());
+    EXPECT_FALSE(task.has_result());
+    EXPECT_FALSE(task.has_spec());
+    EXPECT_EQ(task.name(), "");
+    const auto full = get_task(client, task.id());
+    EXPECT_EQ(full.name(), "basic");
+    EXPECT_TRUE(full.spec().has_sleep());
+    EXPECT_EQ(full.result().state(), v1::TASK_STATE_SUCCEEDED);
+  }
+  auto failing = run_request(oc::timeout(20ms, oc::sleep(60s)));
+  failing.set_view(v1::TASK_VIEW_BASIC);
+  v1::RunResponse response;
+  ASSERT_TRUE(client.run(failing, response, kCallDeadline).ok());
+  EXPECT_EQ(response.task().state(), v1::TASK_STATE_TIMED_OUT);
+  EXPECT_EQ(response.task().result().state(), v1::TASK_STATE_TIMED_OUT);
+  EXPECT_FALSE(response.task().result().error().empty());
+  EXPECT_FALSE(response.task().has_spec());
 }
 
 TEST(Run, PastItsTimeoutTheCallEndsAndTheTaskKeepsRunning) {

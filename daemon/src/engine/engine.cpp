@@ -955,7 +955,7 @@ asio::awaitable<Result<SelectOutcome>> Engine::select(std::string tenant,
 Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::string_view id,
                                          TerminalCallback done,
                                          std::optional<asio::any_io_executor> executor,
-                                         TerminalDelivery delivery) {
+                                         TerminalDelivery delivery, SnapshotDetail detail) {
   std::unique_lock lock(impl_->mutex);
   auto tenant = impl_->tenant_locked(tenant_name);
   if (!tenant) return tenant.error();
@@ -964,7 +964,7 @@ Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::stri
   if (!record) return not_found(id);
   const bool terminal = is_terminal(record->state);
   if (terminal && delivery == TerminalDelivery::kInline) {
-    TaskSnapshot snapshot = impl_->snapshot_locked(*record);
+    TaskSnapshot snapshot = impl_->snapshot_locked(*record, detail);
     lock.unlock();
     done(std::move(snapshot));
     return TerminalWait{};
@@ -976,11 +976,11 @@ Result<TerminalWait> Engine::on_terminal(std::string_view tenant_name, std::stri
   std::shared_ptr<GroupWait> group;
   if (!terminal) group = std::make_shared<GroupWait>(impl_->mutex, GroupWait::Mode::kFirst, 1);
   WaitQueue::Handler handler(
-      [impl = impl_.get(), record, group, done = std::move(done)](boost::system::error_code) {
+      [impl = impl_.get(), record, group, detail, done = std::move(done)](boost::system::error_code) {
         TaskSnapshot snapshot;
         {
           std::lock_guard lock(impl->mutex);
-          snapshot = impl->snapshot_locked(*record);
+          snapshot = impl->snapshot_locked(*record, detail);
         }
         done(std::move(snapshot));
       });

@@ -200,6 +200,8 @@ class RunCall final : public grpc::ServerUnaryReactor {
     if (!args) return refuse(refuse_spawn(call, args.error()));
     auto timeout = timeout_from_proto(request->timeout(), request->has_timeout(), "timeout", limits->max_duration);
     if (!timeout) return refuse(to_status(timeout.error()));
+    auto view = view_from_proto(request->view(), "view");
+    if (!view) return refuse(to_status(view.error()));
     // The slot is taken before the spawn: a tenant at its limit spawns nothing.
     auto slot = service.take_slot((*tenant)->name, SlotKind::kWaiting);
     if (!slot) return refuse(to_status(slot.error()));
@@ -210,7 +212,7 @@ class RunCall final : public grpc::ServerUnaryReactor {
     }
     response->set_existing(outcome->existing);
     auto* run = new RunCall(service, started, ctx, std::move(*tenant), std::move(*slot), outcome->id,
-                            *timeout, request->abort_unfinished(), *response);
+                            *timeout, request->abort_unfinished(), *view, *response);
     run->wait();
     return run;
   }
@@ -229,9 +231,9 @@ class RunCall final : public grpc::ServerUnaryReactor {
   RunCall(const ServiceBase& service, std::chrono::steady_clock::time_point started,
           grpc::CallbackServerContext* ctx, std::shared_ptr<const config::TenantConfig> tenant,
           CallSlot slot, std::string id, std::optional<Duration> timeout, bool abort,
-          v1::RunResponse& response)
+          engine::SnapshotDetail view, v1::RunResponse& response)
       : service_(service), started_(started), ctx_(ctx), tenant_(std::move(tenant)),
-        slot_(std::move(slot)), id_(std::move(id)), timeout_(timeout), abort_(abort),
+        slot_(std::move(slot)), id_(std::move(id)), timeout_(timeout), abort_(abort), view_(view),
         response_(response) {}
 
   // Registers the callbacks. The terminal callback may run before on_terminal returns (a task
@@ -245,7 +247,7 @@ class RunCall final : public grpc::ServerUnaryReactor {
           on_terminal(std::move(task));
           release();
         },
-        {}, engine::TerminalDelivery::kInline);
+        {}, engine::TerminalDelivery::kInline, view_);
     if (!registered) {
       // Swept already (retention shorter than this call took): answer with the error.
       refs_.fetch_sub(1, std::memory_order_relaxed);
@@ -278,7 +280,7 @@ class RunCall final : public grpc::ServerUnaryReactor {
 
   void on_terminal(engine::TaskSnapshot task) {
     if (!claim()) return;
-    task_to_proto(task, *response_.mutable_task());
+    task_to_proto(task, view_, *response_.mutable_task());
     answer(grpc::Status::OK);
   }
 
@@ -317,6 +319,7 @@ class RunCall final : public grpc::ServerUnaryReactor {
   const std::string id_;
   const std::optional<Duration> timeout_;
   const bool abort_;
+  const engine::SnapshotDetail view_;
   v1::RunResponse& response_;
   std::atomic<int> refs_{1};  // gRPC's (OnDone), the terminal callback's, the timer's
   std::mutex mutex_;          // guards answered_ and timer_

@@ -208,13 +208,14 @@ class Engine {
   /// Calls `done` once the task is terminal, with its snapshot then (at once when it already
   /// is). `done` runs on `executor` (the engine's when none is given), except with
   /// TerminalDelivery::kInline (see there; the caller must then hold no lock that `done` takes
-  /// while it calls this). NOT_FOUND
+  /// while it calls this). `detail`: how much of the task the snapshot holds. NOT_FOUND
   /// (naming the id) for an unknown task. The callback way to wait for one task: no coroutine,
   /// no timer. The caller may drop the TerminalWait; only cancel_on_terminal stops the call.
   Result<TerminalWait> on_terminal(std::string_view tenant, std::string_view id,
                                    TerminalCallback done,
                                    std::optional<boost::asio::any_io_executor> executor = {},
-                                   TerminalDelivery delivery = TerminalDelivery::kPost);
+                                   TerminalDelivery delivery = TerminalDelivery::kPost,
+                                   SnapshotDetail detail = SnapshotDetail::kFull);
   /// Unregisters a callback of on_terminal. True: it will never run; false: it has run, or is
   /// on its way and will run.
   bool cancel_on_terminal(const TerminalWait& wait);
