@@ -22,15 +22,6 @@ namespace oc = orch::client;
 
 constexpr const char* kAlpha = "alpha-secret";
 
-void add_result(v1::WorkerMessage& message, const v1::Assignment& a, const std::string& output) {
-  auto* r = message.mutable_completions()->add_results();
-  r->set_assignment_id(a.assignment_id());
-  r->set_task_id(a.task_id());
-  r->set_attempt(a.attempt());
-  r->set_fencing_token(a.fencing_token());
-  r->set_output(output);
-}
-
 void add_error(v1::WorkerMessage& message, const v1::Assignment& a, const std::string& why) {
   auto* e = message.mutable_completions()->add_errors();
   e->set_assignment_id(a.assignment_id());

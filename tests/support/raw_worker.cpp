@@ -54,14 +54,18 @@ int RawWorker::read_assignments(std::size_t count, std::vector<v1::Assignment>& 
   return messages;
 }
 
-void RawWorker::send_result(const v1::Assignment& a, const std::string& output) {
-  v1::WorkerMessage message;
+void add_result(v1::WorkerMessage& message, const v1::Assignment& a, const std::string& output) {
   auto* r = message.mutable_completions()->add_results();
   r->set_assignment_id(a.assignment_id());
   r->set_task_id(a.task_id());
   r->set_attempt(a.attempt());
   r->set_fencing_token(a.fencing_token());
   r->set_output(output);
+}
+
+void RawWorker::send_result(const v1::Assignment& a, const std::string& output) {
+  v1::WorkerMessage message;
+  add_result(message, a, output);
   EXPECT_TRUE(stream_->Write(message));
 }
 

@@ -13,6 +13,10 @@
 
 namespace orch::test {
 
+/// Adds `a`'s result with `output` to `message`'s completions.
+void add_result(orch::v1::WorkerMessage& message, const orch::v1::Assignment& a,
+                const std::string& output);
+
 class RawWorker {
  public:
   /// Connects, says hello for `queue` with `slots`, and reads the welcome.
