@@ -1299,6 +1299,7 @@ int run(const Options& o) {
 }  // namespace bench
 
 int main(int argc, char** argv) {
+  orch::client::prepare_client_process();  // this process and its roles open channels by hand
   try {
     if (argc > 1 && std::string(argv[1]) == "role") {
       return bench::run_role(std::vector<std::string>(argv + 1, argv + argc));

@@ -1,5 +1,7 @@
 #include "orch/client/client.h"
 
+#include <absl/base/internal/sysinfo.h>
+
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -48,6 +50,8 @@ std::string read_pem_file(const std::string& path) {
   return text;
 }
 
+void prepare_client_process() { absl::base_internal::NominalCPUFrequency(); }
+
 Client::Client(ClientOptions options)
     : options_(std::move(options)),
       channel_(make_channel(options_)),
@@ -56,7 +60,9 @@ Client::Client(ClientOptions options)
       schedules_(orch::v1::ScheduleService::NewStub(channel_)),
       mutexes_(orch::v1::MutexService::NewStub(channel_)),
       channels_(orch::v1::ChannelService::NewStub(channel_)),
-      workers_(orch::v1::WorkerService::NewStub(channel_)) {}
+      workers_(orch::v1::WorkerService::NewStub(channel_)) {
+  prepare_client_process();  // before the first call: channels connect lazily
+}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : options_(std::move(options)),
@@ -66,7 +72,9 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
       schedules_(orch::v1::ScheduleService::NewStub(channel_)),
       mutexes_(orch::v1::MutexService::NewStub(channel_)),
       channels_(orch::v1::ChannelService::NewStub(channel_)),
-      workers_(orch::v1::WorkerService::NewStub(channel_)) {}
+      workers_(orch::v1::WorkerService::NewStub(channel_)) {
+  prepare_client_process();  // before the first call: channels connect lazily
+}
 
 std::unique_ptr<grpc::ClientContext> Client::context(
     std::optional<std::chrono::milliseconds> deadline) const {

@@ -118,7 +118,7 @@ struct Stats {
       kill_worker{0}, abort_task{0}, sigterm{0};
   // Things that happened and are allowed.
   Counter late_acks{0}, mutex_holds{0}, mutex_lease_lost{0}, mutex_wait_timeouts{0}, send_full{0},
-      watch_overflow{0}, refused_results{0}, client_reconnects{0};
+      watch_overflow{0}, refused_results{0};
 };
 
 std::uint64_t faults_total(const Stats& s) {
@@ -188,34 +188,6 @@ std::unique_ptr<oc::Client> make_client(const std::string& address, bool small_w
   auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   return std::make_unique<oc::Client>(channel, oc::ClientOptions{address, kToken});
 }
-
-/// Rarely (a few runs in a hundred on this machine) one of this process's channels fails to
-/// connect with "No such file or directory" and never recovers, while the daemon keeps serving
-/// every other channel. Nothing was sent on it, so nothing acknowledged is at stake: the caller
-/// opens a new connection, as a production client would. A daemon that really refuses
-/// connections fails the new ones too, and past the third replacement that is a finding again.
-class Reconnector {
- public:
-  /// True when `status` is such a failure and `client` was replaced (the old one is kept alive:
-  /// contexts of its calls may still be referenced).
-  bool replace_after_failed_connect(const grpc::Status& status, std::unique_ptr<oc::Client>& client,
-                                    const std::string& address, Counter& reconnects) {
-    constexpr int kMaxReplacements = 3;
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
-        status.error_message().find("failed to connect to all addresses") == std::string::npos ||
-        replaced_ >= kMaxReplacements) {
-      return false;
-    }
-    ++replaced_;
-    ++reconnects;
-    retired_.push_back(std::exchange(client, make_client(address)));
-    return true;
-  }
-
- private:
-  int replaced_ = 0;
-  std::vector<std::unique_ptr<oc::Client>> retired_;
-};
 
 /// Contexts of streams blocked in Read, so that the run's end can cancel them from outside.
 class OpenStreams {
@@ -319,11 +291,6 @@ class LoadClient {
   // An unexpected status; a transport failure says how far this client's connection got.
   void fail(const std::string& what, const grpc::Status& status) {
     std::string detail = tag_ + ": " + what;
-    if (!s_.stop_load &&
-        reconnector_.replace_after_failed_connect(status, client_, s_.address,
-                                                  s_.stats.client_reconnects)) {
-      return;
-    }
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       detail += " [channel state " + std::to_string(client_->channel()->GetState(false)) +
                 " after " + std::to_string(++unavailable_) + " such errors and " +
@@ -760,7 +727,6 @@ class LoadClient {
   std::string tag_;
   std::uint64_t counter_ = 0;
   std::uint64_t unavailable_ = 0;
-  Reconnector reconnector_;
   std::vector<std::string> pending_;  // acked tasks whose end this client has not seen yet
 };
 
@@ -982,7 +948,6 @@ void watch_subscriber(Shared& s, unsigned index) {
 // random 1-4 s (its client deadline) and sometimes goes away right after taking an assignment.
 void inproc_worker(Shared& s, unsigned index) {
   auto client = make_client(s.address);
-  Reconnector reconnector;
   Rng rng(s.options.seed * 1009 + index);
   while (!s.stop_workers) {
     auto ctx = client->context(rng.ms(1000, 4000));
@@ -1020,9 +985,7 @@ void inproc_worker(Shared& s, unsigned index) {
     auto status = stream->Finish();
     if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       ++s.stats.worker_session_deadline;
-    } else if (!cancelled && !status.ok() &&
-               !reconnector.replace_after_failed_connect(status, client, s.address,
-                                                         s.stats.client_reconnects)) {
+    } else if (!cancelled && !status.ok()) {
       unexpected(s, "Connect", status);
       std::this_thread::sleep_for(100ms);
     }
@@ -1476,8 +1439,7 @@ bool phase1(const Options& options, double load_seconds, std::ostream& out) {
       << "  load: " << fixed(load_seconds) << " s, " << options.clients << " load clients + 10 "
       << "stream/worker clients + orchctl children, seed " << options.seed << "\n"
       << "  RPCs: " << st.rpcs << " calls/streams opened, " << st.stream_messages
-      << " stream messages, " << st.spawned << " tasks spawned, " << st.client_reconnects
-      << " client reconnects after a failed connect\n"
+      << " stream messages, " << st.spawned << " tasks spawned\n"
       << "  faults: " << faults_total(st) << " = join cancelled " << st.cancel_join
       << ", watch cancelled " << st.cancel_watch << ", subscribe cancelled " << st.cancel_subscribe
       << ", recv cancelled " << st.cancel_recv << ", send cancelled " << st.cancel_send

@@ -49,6 +49,18 @@ struct ClientOptions {
 /// "cannot read PATH: REASON", or "PATH holds no PEM block" when it has no "-----BEGIN".
 std::string read_pem_file(const std::string& path);
 
+/// Readies this process for gRPC client connections; Client's constructors call it, and so
+/// must code that opens channels of its own before their first call. Cheap after the first time.
+///
+/// Why: gRPC 1.51 reads `errno` after a non-blocking connect() only once it has taken a lock
+/// (src/core/lib/iomgr/tcp_client_posix.cc). The first contended Abseil lock in a process
+/// measures the CPU's cycle-clock frequency, and that opens a /sys file most virtual machines do
+/// not have. When this falls inside a connect, the connect in progress is reported as failed
+/// ("No such file or directory") and the channel backs off for a second, failing the calls
+/// made meanwhile. Measuring it here, before any connect, takes the measurement out of that
+/// window.
+void prepare_client_process();
+
 class Client {
  public:
   /// Connects lazily to `options.address`, over TLS when `options.tls` is set, else over a
