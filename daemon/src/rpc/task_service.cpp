@@ -176,8 +176,10 @@ asio::awaitable<grpc::Status> watch(CallContext call, const v1::WatchRequest& re
 // Run: spawns a task and answers once it is terminal, without a coroutine or a strand. The
 // request is checked and the task spawned on gRPC's thread; the answer is sent from the engine's
 // on_terminal callback, the timeout's timer, or OnCancel, whichever comes first (`answered_`).
-// A task already terminal once spawned (a `sleep` of 0, a key naming a finished task) is
-// answered at once on gRPC's thread: no hand-off to another thread and no timer.
+// A task that ends before the handler returns (a `sleep` of 0, a key naming a finished task) is
+// answered through the context's default reactor: no timer, no hand-off to another thread, and
+// none when the call is done either (gRPC runs a reactor of ours's OnDone on an executor thread,
+// its own default reactor's inline).
 // The reactor is deleted when gRPC is done with it and neither callback can still run (`refs_`).
 class RunCall final : public grpc::ServerUnaryReactor {
  public:
@@ -213,8 +215,7 @@ class RunCall final : public grpc::ServerUnaryReactor {
     response->set_existing(outcome->existing);
     auto* run = new RunCall(service, started, ctx, std::move(*tenant), std::move(*slot), outcome->id,
                             *timeout, request->abort_unfinished(), *view, *response);
-    run->wait();
-    return run;
+    return run->wait();
   }
 
   void OnCancel() override {
@@ -236,10 +237,12 @@ class RunCall final : public grpc::ServerUnaryReactor {
         slot_(std::move(slot)), id_(std::move(id)), timeout_(timeout), abort_(abort), view_(view),
         response_(response) {}
 
-  // Registers the callbacks. The terminal callback may run before on_terminal returns (a task
-  // terminal already: inline, on this thread) or on another thread; `wait_` and the timer are
-  // set under `mutex_`, and only while the call is still unanswered.
-  void wait() {
+  // Registers the callbacks and returns the reactor that answers the call. The terminal
+  // callback may run before on_terminal returns (a task terminal already: inline, on this
+  // thread) or on another thread; `wait_` and the timer are set under `mutex_`, and only while
+  // the call is still unanswered. An answer given before this returns is sent through the
+  // default reactor, and this object is never handed to gRPC.
+  grpc::ServerUnaryReactor* wait() {
     refs_.fetch_add(1, std::memory_order_relaxed);
     auto registered = service_.engine.on_terminal(
         tenant_->name, id_,
@@ -252,14 +255,23 @@ class RunCall final : public grpc::ServerUnaryReactor {
       // Swept already (retention shorter than this call took): answer with the error.
       refs_.fetch_sub(1, std::memory_order_relaxed);
       if (claim()) answer(to_status(registered.error()));
-      return;
     }
     std::unique_lock lock(mutex_);
-    if (answered_) {
-      // Answered already (terminal at once, or ended on another thread): no timer is needed.
+    if (early_answer_) {
+      const grpc::Status status = std::move(*early_answer_);
+      auto* reactor = ctx_->DefaultReactor();
       lock.unlock();
-      if (service_.engine.cancel_on_terminal(*registered)) release();
-      return;
+      if (registered && service_.engine.cancel_on_terminal(*registered)) release();
+      release();  // the reference gRPC's OnDone would have dropped; `this` may be gone now
+      reactor->Finish(status);
+      return reactor;
+    }
+    handed_over_ = true;
+    if (answered_ || !registered) {
+      // Being answered on another thread right now: it finishes this reactor.
+      lock.unlock();
+      if (registered && service_.engine.cancel_on_terminal(*registered)) release();
+      return this;
     }
     wait_ = std::move(*registered);
     if (timeout_) {
@@ -276,6 +288,7 @@ class RunCall final : public grpc::ServerUnaryReactor {
         release();
       });
     }
+    return this;
   }
 
   void on_terminal(engine::TaskSnapshot task) {
@@ -304,6 +317,13 @@ class RunCall final : public grpc::ServerUnaryReactor {
     service_.observe(kMethod, status, started_);
     // The call waits no more: its slot is free before the caller sees the answer.
     slot_ = CallSlot();
+    {
+      std::lock_guard lock(mutex_);
+      if (!handed_over_) {
+        early_answer_ = status;  // wait() sends it through the default reactor
+        return;
+      }
+    }
     Finish(status);
   }
 
@@ -322,8 +342,10 @@ class RunCall final : public grpc::ServerUnaryReactor {
   const engine::SnapshotDetail view_;
   v1::RunResponse& response_;
   std::atomic<int> refs_{1};  // gRPC's (OnDone), the terminal callback's, the timer's
-  std::mutex mutex_;          // guards answered_ and timer_
+  std::mutex mutex_;          // guards answered_, handed_over_, early_answer_ and timer_
   bool answered_ = false;
+  bool handed_over_ = false;  // wait() returned this reactor to gRPC
+  std::optional<grpc::Status> early_answer_;
   std::optional<engine::Timer> timer_;
   engine::TerminalWait wait_;
 };
