@@ -178,8 +178,8 @@ asio::awaitable<grpc::Status> watch(CallContext call, const v1::WatchRequest& re
 // on_terminal callback, the timeout's timer, or OnCancel, whichever comes first (`answered_`).
 // A task that ends before the handler returns (a `sleep` of 0, a key naming a finished task) is
 // answered through the context's default reactor: no timer, no hand-off to another thread, and
-// none when the call is done either (gRPC runs a reactor of ours's OnDone on an executor thread,
-// its own default reactor's inline).
+// none when the call is done either (gRPC runs OnDone of an application's reactor on an executor
+// thread, and that of its own default reactor inline).
 // The reactor is deleted when gRPC is done with it and neither callback can still run (`refs_`).
 class RunCall final : public grpc::ServerUnaryReactor {
  public:
