@@ -391,20 +391,16 @@ struct Engine::Impl {
     });
   }
 
-  static std::optional<Permit> take_root_permit_locked(TaskRecord& record) {
-    std::optional<Permit> out;
-    if (record.run && record.run->root_permit) {
-      out.emplace(std::move(*record.run->root_permit));
-      record.run->root_permit.reset();
-    }
-    return out;
+  // Gives an ended task's root permit back, under the engine's mutex and after its terminal
+  // state is set (see finish_locked).
+  static void release_root_permit_locked(TaskRecord& record) {
+    if (record.run) record.run->root_permit.reset();
   }
 
   // Starts tasks that hold their first permit: a root sleep as a bare timer, any other leaf as
   // a coroutine that finds the permit already granted.
   void launch(std::vector<TaskPtr>& granted) {
     std::vector<WaitQueue::Waiter> wake;
-    std::vector<std::optional<Permit>> release;
     std::vector<TaskPtr> coroutines;
     std::vector<TaskPtr> bare_workers;
     {
@@ -418,7 +414,7 @@ struct Engine::Impl {
           r.state = State::kCancelled;
           r.finished = now;
           finish_locked(*record, std::move(r), wake);
-          release.emplace_back(std::in_place, record->tenant.semaphore);
+          record->tenant.semaphore.release();  // its grant's permit, after the terminal state
           record->run.reset();
           continue;
         }
@@ -427,8 +423,8 @@ struct Engine::Impl {
         if (record->bare_sleep() && record->sleep_for <= Duration::zero()) {
           // Due as it starts: it ends here, on the calling thread, with no timer, no RunState
           // and no post; states, events, metrics and waiters as for any sleep.
-          release.emplace_back(std::in_place, record->tenant.semaphore);
           end_sleep_locked(*record, false, wake);
+          record->tenant.semaphore.release();  // its grant's permit, after the terminal state
           continue;
         }
         if (!record->run) record->run = std::make_unique<RunState>();
@@ -450,7 +446,6 @@ struct Engine::Impl {
         }
       }
     }
-    release.clear();
     for (auto& record : bare_workers) start_bare_worker(record);
     for (auto& record : coroutines) start(std::move(record));
     for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
@@ -459,13 +454,10 @@ struct Engine::Impl {
   // A root sleep's timer fired (or was cancelled by an abort or shutdown).
   void sleep_done(TaskRecord& record, boost::system::error_code ec) {
     std::vector<WaitQueue::Waiter> wake;
-    std::optional<Permit> permit;
     {
       std::lock_guard lock(mutex);
-      if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
       end_sleep_locked(record, static_cast<bool>(ec), wake);
     }
-    permit.reset();
     for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
 
@@ -479,7 +471,7 @@ struct Engine::Impl {
     r.state = cancelled ? State::kCancelled : State::kSucceeded;
     r.finished = Clock::now();
     finish_locked(record, std::move(r), wake);
-    record.run.reset();
+    record.run.reset();  // with it the root permit, if it holds one (see finish_locked)
   }
 
   // A root worker without a coroutine (bare_worker.h): its attempt goes to the hub, whose
@@ -510,14 +502,12 @@ struct Engine::Impl {
   // withdraw(). Waiters that allow it run here, on this thread.
   void bare_worker_done(TaskRecord& record, NodeResult result) {
     std::vector<WaitQueue::Waiter> wake;
-    std::optional<Permit> permit;
     {
       std::lock_guard lock(mutex);
       finish_locked(record, std::move(result), wake);
-      if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
+      release_root_permit_locked(record);
       record.run.reset();
     }
-    permit.reset();
     for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
 
@@ -550,9 +540,10 @@ struct Engine::Impl {
     co_return co_await run_node(*record->spec, ctx);
   }
 
-  // Stores the result and publishes the terminal state. The caller returns the root permit
-  // (take_root_permit_locked) after unlocking, so no observer sees the next task RUNNING
-  // while this one still is.
+  // Stores the result and publishes the terminal state. The caller then returns the root permit
+  // under the same lock (release_root_permit_locked): an observer that sees the task terminal
+  // also sees its permit free, and none sees the next task RUNNING while this one still is
+  // (the permit's next holder starts from a post, after this lock).
   void finish_locked(TaskRecord& record, NodeResult result, std::vector<WaitQueue::Waiter>& wake) {
     if (record.run && !record.run->cancel_reason.empty()) {
       explain_cancellation(result, record.run->cancel_reason);
@@ -576,13 +567,11 @@ struct Engine::Impl {
       result.finished = Clock::now();
     }
     std::vector<WaitQueue::Waiter> wake;
-    std::optional<Permit> permit;
     {
       std::lock_guard lock(mutex);
       finish_locked(record, std::move(result), wake);
-      if (auto held = take_root_permit_locked(record)) permit.emplace(std::move(*held));
+      release_root_permit_locked(record);
     }
-    permit.reset();
     for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
 

@@ -8,7 +8,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <optional>
+#include <thread>
 
 #include "orch/metrics/metrics.h"
 
@@ -404,6 +406,51 @@ TEST_F(EngineTest, OnTerminalOfAnotherTenantsOrUnknownTaskIsNotFound) {
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
   advance(1s);
+}
+
+// The permit goes back under the same lock that publishes the terminal state: another thread
+// that has seen T of the tasks end finds at most (all - T) permits in use. It used to go back
+// just after that lock; a Join answered in between found it still held (an integration test
+// failed so on a loaded machine). That window was too narrow for this test to hit; a release
+// later than that (posted, say) would leave it a wide one.
+TEST_F(EngineTest, AnObserverThatSeesATaskEndedSeesItsPermitFree) {
+  constexpr std::uint32_t kTasks = 300;
+  engine_->add_tenant({"wide", kTasks, 20});
+  std::vector<std::string> ids;
+  for (std::uint32_t i = 0; i < kTasks; ++i) ids.push_back(spawn(sleep_node(1ms), "wide"));
+  ASSERT_EQ(engine_->usage("wide")->permits_in_use, kTasks);
+
+  std::atomic<bool> done{false};
+  std::string violation;
+  std::thread observer([&] {
+    // Watches one task at a time, and reads the permits the moment it sees that one end.
+    std::vector<bool> ended(kTasks, false);
+    std::uint32_t seen = 0;
+    while (seen < kTasks && violation.empty()) {
+      const bool all_ended_before_this_scan = done;
+      for (std::uint32_t i = 0; i < kTasks; ++i) {
+        if (ended[i]) continue;
+        auto task = engine_->get("wide", ids[i]);
+        if (!task || !is_terminal(task->state)) continue;
+        ended[i] = true;
+        ++seen;
+        const auto in_use = engine_->usage("wide")->permits_in_use;
+        if (in_use > kTasks - seen) {
+          violation = std::to_string(seen) + " tasks seen ended, " + std::to_string(in_use) +
+                      " permits still in use";
+          break;
+        }
+      }
+      if (violation.empty() && all_ended_before_this_scan && seen < kTasks) {
+        violation = "only " + std::to_string(seen) + " tasks ended";
+      }
+    }
+  });
+  advance(1ms);  // every sleep ends here, on this thread, while the observer reads
+  done = true;
+  observer.join();
+  EXPECT_EQ(violation, "");
+  EXPECT_EQ(engine_->usage("wide")->permits_in_use, 0u);
 }
 
 TEST_F(EngineTest, ARootSleepOfZeroEndsInsideSpawnOnTheCallingThread) {
