@@ -155,8 +155,18 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
         continue;
       }
       if (!spawned->existing) {
-        std::lock_guard lock(mutex_);
-        running_.emplace(spawned->id, item.ref());
+        std::optional<std::string> ended;  // why, when the stream ended while this one spawned
+        {
+          std::lock_guard lock(mutex_);
+          if (ending_) {
+            ended = ending_->error_message();
+          } else {
+            running_.emplace(spawned->id, item.ref());
+          }
+        }
+        // end() ran between the spawn and the line above and could not see this task: it is
+        // aborted here, as end() would have (its answer still comes through on_terminal).
+        if (ended) abort_own({spawned->id}, *ended);
       }
       const std::uint64_t ref = item.ref();
       // The wait is never cancelled: a stream gone before the answer finds link->stream null.
@@ -236,14 +246,16 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
       for (auto& [id, ref] : running_) abort.push_back(id);
       running_.clear();
     }
-    if (!abort.empty()) {
-      // Every id is the stream's own, unexpired task: the abort finds them all.
-      auto aborted = service_.engine.abort(tenant_->name, abort,
-                                           "cancelled: the RunStream that spawned it ended (" +
-                                               status.error_message() + ")");
-      if (!aborted) spdlog::warn("{}: aborting the stream's tasks: {}", kMethod, aborted.error().message);
-    }
+    if (!abort.empty()) abort_own(abort, status.error_message());
     pump();
+  }
+
+  // Aborts tasks this stream spawned, because it ended for `why`.
+  void abort_own(const std::vector<std::string>& ids, const std::string& why) {
+    // Every id is the stream's own, unexpired task: the abort finds them all.
+    auto aborted = service_.engine.abort(tenant_->name, ids,
+                                         "cancelled: the RunStream that spawned it ended (" + why + ")");
+    if (!aborted) spdlog::warn("{}: aborting the stream's tasks: {}", kMethod, aborted.error().message);
   }
 
   const ServiceBase& service_;
