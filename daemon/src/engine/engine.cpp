@@ -391,12 +391,6 @@ struct Engine::Impl {
     });
   }
 
-  // Gives an ended task's root permit back, under the engine's mutex and after its terminal
-  // state is set (see finish_locked).
-  static void release_root_permit_locked(TaskRecord& record) {
-    if (record.run) record.run->root_permit.reset();
-  }
-
   // Starts tasks that hold their first permit: a root sleep as a bare timer, any other leaf as
   // a coroutine that finds the permit already granted.
   void launch(std::vector<TaskPtr>& granted) {
@@ -505,8 +499,7 @@ struct Engine::Impl {
     {
       std::lock_guard lock(mutex);
       finish_locked(record, std::move(result), wake);
-      release_root_permit_locked(record);
-      record.run.reset();
+      record.run.reset();  // with it the root permit (see finish_locked)
     }
     for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
@@ -541,9 +534,9 @@ struct Engine::Impl {
   }
 
   // Stores the result and publishes the terminal state. The caller then returns the root permit
-  // under the same lock (release_root_permit_locked): an observer that sees the task terminal
-  // also sees its permit free, and none sees the next task RUNNING while this one still is
-  // (the permit's next holder starts from a post, after this lock).
+  // under the same lock (resetting it, or the RunState holding it): an observer that sees the
+  // task terminal also sees its permit free, and none sees the next task RUNNING while this one
+  // still is (the permit's next holder starts from a post, after this lock).
   void finish_locked(TaskRecord& record, NodeResult result, std::vector<WaitQueue::Waiter>& wake) {
     if (record.run && !record.run->cancel_reason.empty()) {
       explain_cancellation(result, record.run->cancel_reason);
@@ -570,7 +563,7 @@ struct Engine::Impl {
     {
       std::lock_guard lock(mutex);
       finish_locked(record, std::move(result), wake);
-      release_root_permit_locked(record);
+      if (record.run) record.run->root_permit.reset();  // after the terminal state (finish_locked)
     }
     for (auto& w : wake) WaitQueue::deliver(std::move(w), {});
   }
