@@ -52,17 +52,7 @@ std::string read_pem_file(const std::string& path) {
 
 void prepare_client_process() { absl::base_internal::NominalCPUFrequency(); }
 
-Client::Client(ClientOptions options)
-    : options_(std::move(options)),
-      channel_(make_channel(options_)),
-      tasks_(orch::v1::TaskService::NewStub(channel_)),
-      tenants_(orch::v1::TenantService::NewStub(channel_)),
-      schedules_(orch::v1::ScheduleService::NewStub(channel_)),
-      mutexes_(orch::v1::MutexService::NewStub(channel_)),
-      channels_(orch::v1::ChannelService::NewStub(channel_)),
-      workers_(orch::v1::WorkerService::NewStub(channel_)) {
-  prepare_client_process();  // before the first call: channels connect lazily
-}
+Client::Client(ClientOptions options) : Client(make_channel(options), options) {}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : options_(std::move(options)),
