@@ -14,6 +14,7 @@
 #include "metrics_text.h"
 #include "orch/client/specs.h"
 #include "raw_worker.h"
+#include "stream_drain.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -252,10 +253,7 @@ TEST(Workers, AWorkerOnlyGetsItsOwnTenantsTasks) {
   auto stranger = daemon.client("no-such-token");
   auto ctx = stranger.context(kCallDeadline);
   auto stream = stranger.workers().Connect(ctx.get());
-  v1::ServerMessage ignored;
-  while (stream->Read(&ignored)) {
-  }
-  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(drain_and_finish(*stream).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST(Workers, ProtocolErrorsAndShutdownEndTheStreamWithAStatus) {
@@ -267,10 +265,7 @@ TEST(Workers, ProtocolErrorsAndShutdownEndTheStreamWithAStatus) {
     v1::WorkerMessage heartbeat;
     heartbeat.mutable_heartbeat();
     stream->Write(heartbeat);
-    v1::ServerMessage ignored;
-    while (stream->Read(&ignored)) {
-    }
-    const auto status = stream->Finish();
+    const auto status = drain_and_finish(*stream);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(status.error_message(), "the first message must be a hello");
   }
@@ -281,10 +276,7 @@ TEST(Workers, ProtocolErrorsAndShutdownEndTheStreamWithAStatus) {
     hello.mutable_hello()->add_queues("bad queue");
     hello.mutable_hello()->set_slots(1);
     stream->Write(hello);
-    v1::ServerMessage ignored;
-    while (stream->Read(&ignored)) {
-    }
-    const auto status = stream->Finish();
+    const auto status = drain_and_finish(*stream);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_NE(status.error_message().find("hello.queues[0]"), std::string::npos) << status.error_message();
   }

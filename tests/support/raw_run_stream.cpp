@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "stream_drain.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -62,11 +63,8 @@ void RawRunStream::half_close() { stream_->WritesDone(); }
 void RawRunStream::cancel() { ctx_->TryCancel(); }
 
 grpc::Status RawRunStream::finish() {
-  v1::RunStreamResponse ignored;
-  while (stream_->Read(&ignored)) {
-  }
   finished_ = true;
-  return stream_->Finish();
+  return drain_and_finish(*stream_);
 }
 
 }  // namespace orch::test

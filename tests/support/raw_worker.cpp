@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "stream_drain.h"
 #include "task_calls.h"
 
 namespace orch::test {
@@ -72,11 +73,8 @@ void RawWorker::send_result(const v1::Assignment& a, const std::string& output) 
 bool RawWorker::write(const v1::WorkerMessage& message) { return stream_->Write(message); }
 
 grpc::Status RawWorker::finish() {
-  v1::ServerMessage ignored;
-  while (stream_->Read(&ignored)) {
-  }
   finished_ = true;
-  return stream_->Finish();
+  return drain_and_finish(*stream_);
 }
 
 }  // namespace orch::test
