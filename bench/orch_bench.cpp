@@ -726,8 +726,8 @@ void scenario_batch(const Options& o, const Env& env, Results& r) {
       for (const auto& e : errors) {
         if (!e.empty()) throw Error(e);
       }
-      r.add(3, "SpawnBatch(1000) completed, 2 in flight", "orchestrd", "tasks/s",
-            true, static_cast<double>(completed.load() * kBatch) / overlapped_s);
+      r.add(3, "SpawnBatch(1000) completed, " + std::to_string(kInFlight) + " in flight", "orchestrd",
+            "tasks/s", true, static_cast<double>(completed.load() * kBatch) / overlapped_s);
       s.proc->stop();
     } catch (const std::exception& e) {
       r.errors.push_back(std::string("scenario 3: ") + e.what());
