@@ -73,8 +73,18 @@ struct WorkerHub::Worker {
   std::shared_ptr<WorkerSink> sink;
   std::uint64_t last_assigned = 0;
   TimePoint last_seen;
-  std::unordered_map<std::string, RefusalReason> closed;  // given-up or reported ids
-  std::deque<std::string> closed_order;
+  // Given-up or reported assignments, at most remembered_per_worker: a ring whose oldest entry
+  // is at closed_next once it is full. Looked up only to refuse a report, so a scan will do.
+  std::vector<AttemptId> closed;
+  std::vector<RefusalReason> closed_why;
+  std::size_t closed_next = 0;
+
+  std::optional<RefusalReason> closed_reason(std::optional<AttemptId> id) const {
+    if (!id) return std::nullopt;
+    const auto it = std::find(closed.begin(), closed.end(), *id);
+    if (it == closed.end()) return std::nullopt;
+    return closed_why[static_cast<std::size_t>(it - closed.begin())];
+  }
 
   bool serves(std::string_view queue) const {
     return std::find(queues.begin(), queues.end(), queue) != queues.end();
@@ -198,9 +208,8 @@ void WorkerHub::report_locked(Worker& w, Report report, Wakes& wakes) {
   {
     const auto id = parse_assignment(report.assignment_id);
     if (!id || !w.in_flight.contains(*id)) {
-      auto closed = w.closed.find(report.assignment_id);
-      if (closed != w.closed.end()) {
-        const RefusalReason why = closed->second;
+      if (const auto closed = w.closed_reason(id)) {
+        const RefusalReason why = *closed;
         refuse_locked(w, report.assignment_id, why,
                       why == RefusalReason::kCancelled
                           ? "the assignment was cancelled or timed out before this report"
@@ -245,7 +254,7 @@ void WorkerHub::report_locked(Worker& w, Report report, Wakes& wakes) {
           result = AttemptResult{false, std::move(message), FailureReason::kWorkerError,
                                  report.retryable, worker_id};
         }
-        remember_locked(w, report.assignment_id, RefusalReason::kAlreadyReported);
+        remember_locked(w, *id, RefusalReason::kAlreadyReported);
         finish_locked(*id, a, std::move(result), wakes);
         fill_locked(w, wakes);
       }
@@ -526,7 +535,7 @@ void WorkerHub::cancel_running_locked(AttemptId id, Attempt& attempt, CancelReas
   Worker& w = *it->second;
   if (w.in_flight.erase(id) == 0) return;
   --running_;
-  remember_locked(w, attempt.assignment_id, RefusalReason::kCancelled);
+  remember_locked(w, id, RefusalReason::kCancelled);
   w.outbox.emplace_back(CancelNotice{attempt.assignment_id, reason, message});
   wakes.add(w.sink);
   fill_locked(w, wakes);
@@ -544,13 +553,18 @@ void WorkerHub::finish_locked(AttemptId id, Attempt& attempt, AttemptResult resu
   while (auto w = attempt.waiters.pop_front()) wakes.waiters.push_back(std::move(*w));
 }
 
-void WorkerHub::remember_locked(Worker& worker, const std::string& assignment_id,
-                                RefusalReason why) {
-  if (worker.closed.emplace(assignment_id, why).second) worker.closed_order.push_back(assignment_id);
-  while (worker.closed_order.size() > options_.remembered_per_worker) {
-    worker.closed.erase(worker.closed_order.front());
-    worker.closed_order.pop_front();
+void WorkerHub::remember_locked(Worker& worker, AttemptId id, RefusalReason why) {
+  // An assignment leaves in_flight once, so it is remembered at most once.
+  const std::size_t capacity = options_.remembered_per_worker;
+  if (capacity == 0) return;
+  if (worker.closed.size() < capacity) {
+    worker.closed.push_back(id);
+    worker.closed_why.push_back(why);
+    return;
   }
+  worker.closed[worker.closed_next] = id;
+  worker.closed_why[worker.closed_next] = why;
+  worker.closed_next = (worker.closed_next + 1) % capacity;
 }
 
 void WorkerHub::refuse_locked(Worker& worker, const std::string& assignment_id,

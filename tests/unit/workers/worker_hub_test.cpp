@@ -297,6 +297,31 @@ TEST_F(WorkerHubTest, WithdrawingAWaitingCallbackAttemptLeavesNothingQueued) {
   EXPECT_TRUE(results.got.empty());
 }
 
+TEST(WorkerHubMemory, AWorkerRemembersItsLastClosedAssignmentsAndForgetsOlderOnes) {
+  WorkerHub hub("alpha", WorkerHub::Options{.remembered_per_worker = 2});
+  const auto worker = hub.connect("test", {"q"}, 3, std::make_shared<FakeSink>()).value_or("");
+  Results results;
+  for (const char* task : {"t1", "t2", "t3"}) hub.submit(request(task), results.callback());
+  const auto sent = drain(hub, worker).assignments;
+  ASSERT_EQ(sent.size(), 3u);
+  hub.report(worker, result_for(sent[0]));
+  const auto t4_id = hub.submit(request("t4"), results.callback());  // takes the freed slot
+  hub.report(worker, result_for(sent[1]));
+  EXPECT_TRUE(hub.withdraw(t4_id, "cancelled: aborted by request"));
+  hub.report(worker, result_for(sent[2]));
+  ASSERT_EQ(results.got.size(), 3u);
+  const auto t4 = drain(hub, worker);
+  ASSERT_EQ(t4.assignments.size(), 1u);
+  // Four closed, two remembered: the last report and the withdrawn t4 are; t1 is not.
+  for (const auto& a : {sent[0], sent[2], t4.assignments[0]}) hub.report(worker, result_for(a, "late"));
+  const auto refusals = drain(hub, worker).refusals;
+  ASSERT_EQ(refusals.size(), 3u);
+  EXPECT_EQ(refusals[0].reason, RefusalReason::kUnknownAssignment);
+  EXPECT_EQ(refusals[1].reason, RefusalReason::kAlreadyReported);
+  EXPECT_EQ(refusals[2].reason, RefusalReason::kCancelled);
+  EXPECT_EQ(results.got.size(), 3u);
+}
+
 TEST_F(WorkerHubTest, AWaitingCallbackAttemptIsAssignedWhenAWorkerConnectsInQueueOrder) {
   Results results;
   hub_.submit(request("t1"), results.callback());

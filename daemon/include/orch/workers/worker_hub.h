@@ -263,7 +263,7 @@ class WorkerHub {
                              const std::string& message, Wakes& wakes);
   void finish_locked(AttemptId id, Attempt& attempt, AttemptResult result, Wakes& wakes);
   void report_locked(Worker& worker, Report report, Wakes& wakes);
-  void remember_locked(Worker& worker, const std::string& assignment_id, RefusalReason why);
+  void remember_locked(Worker& worker, AttemptId id, RefusalReason why);
   void refuse_locked(Worker& worker, const std::string& assignment_id, RefusalReason reason,
                      std::string message, Wakes& wakes);
   void update_gauges_locked();
