@@ -170,23 +170,28 @@ class TaskTable {
   const std::deque<Slot>& slots() const { return slots_; }
 
  private:
-  // The first slot whose id is not below `id`. Ids come from one engine-wide sequence, so
-  // while a tenant's spawns are not interleaved with another's and no hole has been compacted
-  // away, a slot sits at its id's distance from the first one: that place is tried first.
-  template <typename Slots>
-  static auto lower(Slots& slots, std::uint64_t id) {
-    if (!slots.empty() && id >= slots.front().id) {
-      const std::uint64_t guess = id - slots.front().id;
-      if (guess < slots.size() && slots[guess].id == id) return slots.begin() + static_cast<std::ptrdiff_t>(guess);
+  // The first slot whose id is not below `id`. A join or a batch looks up tasks spawned
+  // together, in spawn order, and they sit in consecutive slots: the slot after the last one
+  // found is tried before a binary search.
+  template <typename Table>
+  static auto lower(Table& table, std::uint64_t id) {
+    auto& slots = table.slots_;
+    const std::size_t hint = table.hint_;
+    if (hint < slots.size() && slots[hint].id == id) {
+      table.hint_ = hint + 1;
+      return slots.begin() + static_cast<std::ptrdiff_t>(hint);
     }
-    return std::lower_bound(slots.begin(), slots.end(), id,
-                            [](const Slot& s, std::uint64_t v) { return s.id < v; });
+    auto it = std::lower_bound(slots.begin(), slots.end(), id,
+                               [](const Slot& s, std::uint64_t v) { return s.id < v; });
+    table.hint_ = static_cast<std::size_t>(it - slots.begin()) + 1;
+    return it;
   }
-  std::deque<Slot>::const_iterator lower(std::uint64_t id) const { return lower(slots_, id); }
-  std::deque<Slot>::iterator lower(std::uint64_t id) { return lower(slots_, id); }
+  std::deque<Slot>::const_iterator lower(std::uint64_t id) const { return lower(*this, id); }
+  std::deque<Slot>::iterator lower(std::uint64_t id) { return lower(*this, id); }
 
   std::deque<Slot> slots_;
   std::size_t size_ = 0;
+  mutable std::size_t hint_ = 0;  // where the next lookup looks first (under the engine's mutex)
 };
 
 struct TenantState {

@@ -1,5 +1,5 @@
-// A tenant's task table: lookups by numeric id whether ids are consecutive, interleaved with
-// another tenant's, or left with holes by removals and compaction.
+// A tenant's task table: lookups by numeric id, in spawn order or not, whether ids are
+// consecutive, interleaved with another tenant's, or left with holes by removals and compaction.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -30,6 +30,7 @@ class TaskTableTest : public ::testing::Test {
 TEST_F(TaskTableTest, FindsConsecutiveAndInterleavedIds) {
   for (std::uint64_t id : {10, 11, 12, 20, 21, 35}) append(id);  // 13..19: another tenant's
   for (std::uint64_t id : {10, 11, 12, 20, 21, 35}) EXPECT_TRUE(found(id)) << id;
+  for (std::uint64_t id : {35, 21, 20, 12, 11, 10, 21, 12}) EXPECT_TRUE(found(id)) << id;
   for (std::uint64_t id : {0, 9, 13, 15, 19, 22, 34, 36, 1000}) EXPECT_FALSE(found(id)) << id;
   EXPECT_EQ(table_.size(), 6u);
 }
@@ -43,13 +44,16 @@ TEST_F(TaskTableTest, FindsWhatIsLeftAfterRemovalsFromTheFrontTheMiddleAndACompa
   EXPECT_TRUE(found(101));
   EXPECT_TRUE(found(151));
   EXPECT_TRUE(found(299));
-  // Keeping one id in four leaves more holes than tasks: the table compacts, and a slot no
-  // longer sits at its id's distance from the first.
+  // Keeping one id in four leaves more holes than tasks: the table compacts, and the slots
+  // move under the last lookup's place.
   for (std::uint64_t id = 102; id < 300; ++id) {
     if (id % 4 != 1) table_.erase(id);
   }
   EXPECT_LT(table_.slots().size(), 100u);
   for (std::uint64_t id = 90; id < 310; ++id) {
+    EXPECT_EQ(found(id), id >= 101 && id < 300 && id % 4 == 1) << id;
+  }
+  for (std::uint64_t id = 310; id-- > 90;) {
     EXPECT_EQ(found(id), id >= 101 && id < 300 && id % 4 == 1) << id;
   }
   EXPECT_EQ(table_.size(), 50u);
