@@ -122,7 +122,7 @@ TEST(RequestLimits, StreamsPerTenantAreCappedAndAClosedStreamGivesItsSlotBack) {
   EXPECT_TRUE(reopened);
 }
 
-TEST(RequestLimits, WaitingCallsPerTenantAreCappedAcrossLockJoinAndRecv) {
+TEST(RequestLimits, WaitingCallsPerTenantAreCappedAcrossLockJoinRecvAndAJoiningSpawnBatch) {
   DaemonProcess daemon(with_limit("max_waiting_rpcs_per_tenant", "2"));
   auto alpha = daemon.client(kAlpha);
   auto beta = daemon.client(kBeta);
@@ -178,6 +178,14 @@ TEST(RequestLimits, WaitingCallsPerTenantAreCappedAcrossLockJoinAndRecv) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   auto third_ctx = alpha.context(kCallDeadline);
   EXPECT_EQ(lock(third_ctx.get()), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // A SpawnBatch that joins its tasks waits too; one that does not still works.
+  v1::SpawnBatchRequest batch;
+  *batch.add_tasks()->mutable_spec() = oc::sleep(0ms);
+  v1::SpawnBatchResponse spawned;
+  EXPECT_TRUE(alpha.spawn_batch(batch, spawned, kCallDeadline).ok());
+  batch.mutable_join();
+  EXPECT_EQ(alpha.spawn_batch(batch, spawned, kCallDeadline).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
   // Calls that do not wait still work, and beta waits as it likes.
   EXPECT_EQ(get_task(alpha, id).state(), v1::TASK_STATE_RUNNING);
   EXPECT_EQ(join_task(beta, spawn_task(beta, oc::sleep(1ms))).state(), v1::TASK_STATE_SUCCEEDED);

@@ -881,7 +881,7 @@ asio::awaitable<Result<std::vector<TaskSnapshot>>> Engine::join(std::string tena
                                                 : "cancelled: another task of a fail_fast join did not succeed (abort_remaining)");
   }
   auto snapshots = impl_->snapshots(*records, options.detail);
-  if (timed_out) {
+  if (timed_out && !options.answer_on_timeout) {
     const auto unfinished = std::count_if(snapshots.begin(), snapshots.end(),
                                           [](const auto& s) { return !is_terminal(s.state); });
     co_return make_error(ErrorCode::kDeadlineExceeded,

@@ -121,9 +121,11 @@ template <typename Request, typename Response>
 struct InlineCall {
   using Handler = grpc::Status (*)(CallContext, const Request&, Response&);
 
+  /// `waits`: the call takes a waiting slot although its method does not always wait (a
+  /// SpawnBatch that joins its tasks).
   static grpc::ServerUnaryReactor* start(const ServiceBase& service, const char* method,
                                          grpc::CallbackServerContext* ctx, const Request* request,
-                                         Response* response, Handler handler) {
+                                         Response* response, Handler handler, bool waits = false) {
     const auto started = std::chrono::steady_clock::now();
     grpc::Status status;
     if (auto tenant = service.authenticate(ctx); !tenant) {
@@ -153,9 +155,11 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   // A plain function, not a lambda: a coroutine lambda's captures would die before its frame.
   using Handler = asio::awaitable<grpc::Status> (*)(CallContext, const Request&, Response&);
 
+  /// `waits`: the call takes a waiting slot although its method does not always wait (a
+  /// SpawnBatch that joins its tasks).
   static grpc::ServerUnaryReactor* start(const ServiceBase& service, const char* method,
                                          grpc::CallbackServerContext* ctx, const Request* request,
-                                         Response* response, Handler handler) {
+                                         Response* response, Handler handler, bool waits = false) {
     const auto started = std::chrono::steady_clock::now();
     const auto refuse = [&](const grpc::Status& status) {
       auto* reactor = ctx->DefaultReactor();
@@ -168,7 +172,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
       return refuse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, tenant.error().message));
     }
     CallSlot slot;
-    if (is_waiting_method(method)) {
+    if (waits || is_waiting_method(method)) {
       auto taken = service.take_slot((*tenant)->name, SlotKind::kWaiting);
       if (!taken) return refuse(to_status(taken.error()));
       slot = std::move(*taken);

@@ -39,6 +39,17 @@ Result<std::vector<std::string>> ids_from_proto(const google::protobuf::Repeated
   return std::vector<std::string>(ids.begin(), ids.end());
 }
 
+// A JoinRequest's options (its ids aside); `prefix` is the message's path in error messages.
+Result<engine::JoinOptions> join_options_from_proto(const v1::JoinRequest& request, const CallContext& call,
+                                                    std::string_view prefix) {
+  const std::string path(prefix);
+  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), path + "timeout", call.limits.max_duration);
+  if (!timeout) return timeout.error();
+  auto view = view_from_proto(request.view(), path + "view");
+  if (!view) return view.error();
+  return engine::JoinOptions{request.fail_fast(), request.abort_remaining(), *timeout, *view};
+}
+
 grpc::Status spawn(CallContext call, const v1::SpawnRequest& request,
                                     v1::SpawnResponse& response) {
   auto args = spawn_args_from_proto(request, policy(call));
@@ -50,8 +61,9 @@ grpc::Status spawn(CallContext call, const v1::SpawnRequest& request,
   return grpc::Status::OK;
 }
 
-grpc::Status spawn_batch(CallContext call, const v1::SpawnBatchRequest& request,
-                                          v1::SpawnBatchResponse& response) {
+// Validates and spawns a batch, all or none: the engine's outcomes, in request order.
+grpc::Status spawn_all(const CallContext& call, const v1::SpawnBatchRequest& request,
+                       std::vector<engine::SpawnOutcome>& outcomes) {
   if (request.tasks().empty()) {
     return to_status(engine::make_error(engine::ErrorCode::kInvalidArgument, "tasks: must not be empty"));
   }
@@ -68,11 +80,44 @@ grpc::Status spawn_batch(CallContext call, const v1::SpawnBatchRequest& request,
     if (!args) return refuse_spawn(call, args.error());
     batch.push_back(std::move(*args));
   }
-  auto outcomes = call.engine.spawn_batch(call.tenant.name, std::move(batch));
-  if (!outcomes) return to_status(outcomes.error());
-  response.mutable_ids()->Reserve(static_cast<int>(outcomes->size()));
-  for (const auto& outcome : *outcomes) response.add_ids(outcome.id);
+  auto spawned = call.engine.spawn_batch(call.tenant.name, std::move(batch));
+  if (!spawned) return to_status(spawned.error());
+  outcomes = std::move(*spawned);
   return grpc::Status::OK;
+}
+
+grpc::Status spawn_batch(CallContext call, const v1::SpawnBatchRequest& request,
+                                          v1::SpawnBatchResponse& response) {
+  std::vector<engine::SpawnOutcome> outcomes;
+  if (auto status = spawn_all(call, request, outcomes); !status.ok()) return status;
+  response.mutable_ids()->Reserve(static_cast<int>(outcomes.size()));
+  for (const auto& outcome : outcomes) response.add_ids(outcome.id);
+  return grpc::Status::OK;
+}
+
+// A SpawnBatch with `join`: the join's options are checked before anything is spawned, then
+// the batch is spawned and waited for as a Join of its ids. A wait that ends early answers
+// with the tasks as they are: the caller has no other way to learn their ids.
+asio::awaitable<grpc::Status> spawn_batch_and_join(CallContext call, const v1::SpawnBatchRequest& request,
+                                                   v1::SpawnBatchResponse& response) {
+  const auto& join = request.join();
+  if (!join.ids().empty()) {
+    co_return to_status(engine::make_error(engine::ErrorCode::kInvalidArgument,
+                                           "join.ids: must be empty: the call joins the tasks it spawns"));
+  }
+  auto options = join_options_from_proto(join, call, "join.");
+  if (!options) co_return to_status(options.error());
+  options->answer_on_timeout = true;
+  std::vector<engine::SpawnOutcome> outcomes;
+  if (auto status = spawn_all(call, request, outcomes); !status.ok()) co_return status;
+  std::vector<std::string> ids;
+  ids.reserve(outcomes.size());
+  for (auto& outcome : outcomes) ids.push_back(std::move(outcome.id));
+  auto tasks = co_await call.engine.join(call.tenant.name, std::move(ids), *options);
+  if (!tasks) co_return to_status(tasks.error());
+  response.mutable_tasks()->Reserve(static_cast<int>(tasks->size()));
+  for (const auto& task : *tasks) task_to_proto(task, options->detail, *response.add_tasks());
+  co_return grpc::Status::OK;
 }
 
 grpc::Status get(CallContext call, const v1::GetTaskRequest& request, v1::TaskInfo& response) {
@@ -99,15 +144,12 @@ grpc::Status list(CallContext call, const v1::ListTasksRequest& request,
 asio::awaitable<grpc::Status> join(CallContext call, const v1::JoinRequest& request, v1::JoinResponse& response) {
   auto ids = ids_from_proto(request.ids(), call);
   if (!ids) co_return to_status(ids.error());
-  auto timeout = timeout_from_proto(request.timeout(), request.has_timeout(), "timeout", call.limits.max_duration);
-  if (!timeout) co_return to_status(timeout.error());
-  auto view = view_from_proto(request.view(), "view");
-  if (!view) co_return to_status(view.error());
-  auto tasks = co_await call.engine.join(call.tenant.name, std::move(*ids),
-                                         engine::JoinOptions{request.fail_fast(), request.abort_remaining(), *timeout, *view});
+  auto options = join_options_from_proto(request, call, "");
+  if (!options) co_return to_status(options.error());
+  auto tasks = co_await call.engine.join(call.tenant.name, std::move(*ids), *options);
   if (!tasks) co_return to_status(tasks.error());
   response.mutable_tasks()->Reserve(static_cast<int>(tasks->size()));
-  for (const auto& task : *tasks) task_to_proto(task, *view, *response.add_tasks());
+  for (const auto& task : *tasks) task_to_proto(task, options->detail, *response.add_tasks());
   co_return grpc::Status::OK;
 }
 
@@ -372,6 +414,10 @@ grpc::ServerUnaryReactor* TaskServiceImpl::Spawn(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* TaskServiceImpl::SpawnBatch(grpc::CallbackServerContext* ctx,
                                                       const v1::SpawnBatchRequest* request,
                                                       v1::SpawnBatchResponse* response) {
+  if (request->has_join()) {
+    return UnaryCall<v1::SpawnBatchRequest, v1::SpawnBatchResponse>::start(
+        base_, "TaskService/SpawnBatch", ctx, request, response, spawn_batch_and_join, /*waits=*/true);
+  }
   return InlineCall<v1::SpawnBatchRequest, v1::SpawnBatchResponse>::start(base_, "TaskService/SpawnBatch", ctx,
                                                                          request, response, spawn_batch);
 }

@@ -117,6 +117,8 @@ struct JoinOptions {
   bool abort_remaining = false;
   std::optional<Duration> timeout;
   SnapshotDetail detail = SnapshotDetail::kFull;  // of the tasks the join answers with
+  /// A passed timeout answers with the tasks as they are, not with kDeadlineExceeded.
+  bool answer_on_timeout = false;
 };
 
 struct SelectOutcome {
