@@ -121,11 +121,9 @@ template <typename Request, typename Response>
 struct InlineCall {
   using Handler = grpc::Status (*)(CallContext, const Request&, Response&);
 
-  /// `waits`: the call takes a waiting slot although its method does not always wait (a
-  /// SpawnBatch that joins its tasks).
   static grpc::ServerUnaryReactor* start(const ServiceBase& service, const char* method,
                                          grpc::CallbackServerContext* ctx, const Request* request,
-                                         Response* response, Handler handler, bool waits = false) {
+                                         Response* response, Handler handler) {
     const auto started = std::chrono::steady_clock::now();
     grpc::Status status;
     if (auto tenant = service.authenticate(ctx); !tenant) {
