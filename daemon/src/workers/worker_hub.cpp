@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 #include "worker_metrics.h"
 
@@ -75,15 +76,14 @@ struct WorkerHub::Worker {
   TimePoint last_seen;
   // Given-up or reported assignments, at most remembered_per_worker: a ring whose oldest entry
   // is at closed_next once it is full. Looked up only to refuse a report, so a scan will do.
-  std::vector<AttemptId> closed;
-  std::vector<RefusalReason> closed_why;
+  std::vector<std::pair<AttemptId, RefusalReason>> closed;
   std::size_t closed_next = 0;
 
   std::optional<RefusalReason> closed_reason(std::optional<AttemptId> id) const {
     if (!id) return std::nullopt;
-    const auto it = std::find(closed.begin(), closed.end(), *id);
+    const auto it = std::find_if(closed.begin(), closed.end(), [&](const auto& c) { return c.first == *id; });
     if (it == closed.end()) return std::nullopt;
-    return closed_why[static_cast<std::size_t>(it - closed.begin())];
+    return it->second;
   }
 
   bool serves(std::string_view queue) const {
@@ -558,12 +558,10 @@ void WorkerHub::remember_locked(Worker& worker, AttemptId id, RefusalReason why)
   const std::size_t capacity = options_.remembered_per_worker;
   if (capacity == 0) return;
   if (worker.closed.size() < capacity) {
-    worker.closed.push_back(id);
-    worker.closed_why.push_back(why);
+    worker.closed.emplace_back(id, why);
     return;
   }
-  worker.closed[worker.closed_next] = id;
-  worker.closed_why[worker.closed_next] = why;
+  worker.closed[worker.closed_next] = {id, why};
   worker.closed_next = (worker.closed_next + 1) % capacity;
 }
 
