@@ -298,11 +298,14 @@ int Daemon::run() {
   d.admin.stop();
   d.signals.cancel();
   d.hangups.cancel();
-  // 4. Stop the runtime.
+  // 4. Stop the runtime. gRPC's last callbacks posted work that must still run (each call's
+  // reactor deletes itself on its strand after OnDone): the main thread runs what is ready.
   d.work.reset();
   d.io.stop();
   for (auto& t : d.threads) t.join();
   d.threads.clear();
+  d.io.restart();
+  d.io.poll();
   spdlog::info("shutdown complete");
   return 0;
 }
