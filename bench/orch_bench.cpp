@@ -3,8 +3,9 @@
 // are separate processes, payloads are 16 bytes, every process is started and stopped by its
 // own pid, and every loop is bounded in count and time.
 //
-//   orch_bench [--smoke] [--rounds N] [--scenarios 1,2,...] [--json PATH] [--markdown PATH]
-//              [--notes PATH] [--memory-tasks N]
+//   orch_bench [--smoke] [--rounds N] [--scenarios 1,2,...] [--systems NAME,...] [--json PATH]
+//              [--markdown PATH] [--notes PATH] [--memory-tasks N] [--channel-batch N]
+//   orch_bench --help               (what each flag does)
 //   orch_bench role KIND ...        (the helper processes; see roles.cpp)
 //
 // Rounds interleave the systems (A B C A B C ...); each figure is the median of the rounds,
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -66,6 +68,7 @@ struct Options {
   bool smoke = false;
   int rounds = 3;
   std::set<int> scenarios = {1, 2, 3, 4, 5, 6, 7};
+  std::set<std::string> systems;  // empty: every system
   std::string json;
   std::string markdown;
   std::string notes;
@@ -90,13 +93,56 @@ struct Options {
                                          "--periods", "5"};
 };
 
+const char* const kUsage =
+    "usage: orch_bench [--smoke] [--rounds N] [--scenarios 1,2,...] [--systems NAME,...]\n"
+    "                  [--json PATH] [--markdown PATH] [--notes PATH] [--memory-tasks N]\n"
+    "                  [--channel-batch N]\n";
+
 [[noreturn]] void usage(const std::string& error) {
-  std::fprintf(stderr,
-               "orch_bench: %s\nusage: orch_bench [--smoke] [--rounds N] [--scenarios 1,2,...] "
-               "[--json PATH] [--markdown PATH] [--notes PATH] [--memory-tasks N] "
-               "[--channel-batch N]\n",
-               error.c_str());
+  std::fprintf(stderr, "orch_bench: %s\n%s", error.c_str(), kUsage);
   std::exit(2);
+}
+
+[[noreturn]] void help() {
+  std::printf(
+      "orch_bench: orchestrd against Redis, beanstalkd, gearmand, NATS and bare gRPC calls, in\n"
+      "one run on this machine. Figures are medians of the rounds; read them as ratios.\n\n%s\n"
+      "  --smoke             tiny counts, one round (what the test suite runs)\n"
+      "  --rounds N          rounds per scenario, 1 to 20 (default 3)\n"
+      "  --scenarios LIST    scenarios to run (default 1,2,3,4,5,6,7): 1 worker round trip,\n"
+      "                      2 no-op, 3 SpawnBatch, 4 memory, 5 timers, 6 channels, 7 scrape\n"
+      "  --systems LIST      scenarios 1, 2, 4 and 6 run only these systems, e.g.\n"
+      "                      orchestrd,nats (default: all installed): orchestrd, nats, redis,\n"
+      "                      beanstalkd, gearmand, grpc-relay, grpc-floor\n"
+      "  --json PATH         write the results as JSON\n"
+      "  --markdown PATH     write the results as a Markdown report\n"
+      "  --notes PATH        a Markdown file appended to the report\n"
+      "  --memory-tasks N    tasks of scenario 4, 2000 to 1000000 (default 100000)\n"
+      "  --channel-batch N   messages per write in scenario 6, 1 to 1000 (default 1000)\n\n"
+      "Environment: ORCH_BENCH_WRAPPER=\"CMD ...\" starts orchestrd and the gRPC floors under\n"
+      "CMD (e.g. valgrind); ORCH_BENCH_SPAWN_JOIN=1 runs scenario 1 as a Spawn and a Join.\n",
+      kUsage);
+  std::exit(0);
+}
+
+// A whole number in [low, high] for `flag`, or the usage and exit 2.
+std::uint64_t number(const std::string& flag, const std::string& text, std::uint64_t low,
+                     std::uint64_t high) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < low || n > high) {
+    usage(flag + ": '" + text + "' is not a whole number from " + std::to_string(low) + " to " +
+          std::to_string(high));
+  }
+  return n;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) items.push_back(item);
+  return items;
 }
 
 Options parse(int argc, char** argv) {
@@ -107,7 +153,9 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(flag + " needs a value");
       return argv[++i];
     };
-    if (flag == "--smoke") {
+    if (flag == "--help" || flag == "-h") {
+      help();
+    } else if (flag == "--smoke") {
       o.smoke = true;
       o.rounds = 1;
       o.c1_ops = 20;
@@ -121,13 +169,19 @@ Options parse(int argc, char** argv) {
       o.scrapes = 5;
       o.timer_args = {"--timers", "200", "--period", "100ms", "--periods", "2"};
     } else if (flag == "--rounds") {
-      o.rounds = std::stoi(value());
-      if (o.rounds < 1 || o.rounds > 20) usage("--rounds: 1 to 20");
+      o.rounds = static_cast<int>(number(flag, value(), 1, 20));
     } else if (flag == "--scenarios") {
       o.scenarios.clear();
-      std::stringstream in(value());
-      std::string item;
-      while (std::getline(in, item, ',')) o.scenarios.insert(std::stoi(item));
+      for (const auto& item : split_list(value())) {
+        o.scenarios.insert(static_cast<int>(number(flag, item, 1, 7)));
+      }
+    } else if (flag == "--systems") {
+      static const std::set<std::string> known{"orchestrd", "nats",       "redis",     "beanstalkd",
+                                               "gearmand",  "grpc-relay", "grpc-floor"};
+      for (const auto& item : split_list(value())) {
+        if (!known.count(item)) usage(flag + ": unknown system '" + item + "'");
+        o.systems.insert(item);
+      }
     } else if (flag == "--json") {
       o.json = value();
     } else if (flag == "--markdown") {
@@ -135,11 +189,9 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--notes") {
       o.notes = value();
     } else if (flag == "--memory-tasks") {
-      o.memory_tasks = std::stoull(value());
-      if (o.memory_tasks < 2000 || o.memory_tasks > 1'000'000) usage("--memory-tasks: 2000 to 1000000");
+      o.memory_tasks = number(flag, value(), 2000, 1'000'000);
     } else if (flag == "--channel-batch") {
-      o.channel_batch = static_cast<unsigned>(std::stoul(value()));
-      if (o.channel_batch < 1 || o.channel_batch > 1000) usage("--channel-batch: 1 to 1000");
+      o.channel_batch = static_cast<unsigned>(number(flag, value(), 1, 1000));
     } else {
       usage("unknown flag " + flag);
     }
@@ -202,6 +254,11 @@ struct Env {
   std::string self;
   double role_seconds = 600;
   std::set<std::string> missing;  // peers whose server is not installed
+  std::set<std::string> only;     // --systems; empty: every system
+  /// Whether `system` takes part in this run.
+  bool runs(const std::string& system) const {
+    return !missing.count(system) && (only.empty() || only.count(system));
+  }
 };
 
 struct Server {
@@ -567,7 +624,7 @@ void scenario_worker_round_trip(const Options& o, const Env& env, Results& r) {
   for (int round = 0; round < o.rounds; ++round) {
     for (const unsigned c : {1u, o.high_c}) {
       for (const auto& system : systems) {
-        if (env.missing.count(system)) continue;
+        if (!env.runs(system)) continue;
         try {
           Server s = start_server(env, system, OrchConfig{.max_concurrency = 1000});
           auto worker = start_worker(env, s, c);
@@ -613,6 +670,7 @@ void scenario_noop(const Options& o, const Env& env, Results& r) {
   for (int round = 0; round < o.rounds; ++round) {
     for (const unsigned c : {1u, o.high_c}) {
       for (const std::string system : {"orchestrd", "grpc-floor"}) {
+        if (!env.runs(system)) continue;
         try {
           Server s = start_server(env, system, OrchConfig{.max_concurrency = 1000});
           OpFactory factory;
@@ -839,7 +897,7 @@ void scenario_memory(const Options& o, const Env& env, Results& r) {
   const std::string sleeping = "bytes per sleeping task (" + std::to_string(o.memory_tasks) + ")";
   for (int round = 0; round < o.rounds; ++round) {
     for (const std::string system : {"orchestrd", "redis", "beanstalkd", "gearmand"}) {
-      if (env.missing.count(system)) continue;
+      if (!env.runs(system)) continue;
       try {
         r.add(4, queued, system, "B", false, memory_of(system, env, o.memory_tasks, false, o.smoke));
       } catch (const std::exception& e) {
@@ -972,7 +1030,7 @@ double channel_rate(const Options& o, const Env& env, const std::string& system)
 void scenario_channels(const Options& o, const Env& env, Results& r) {
   for (int round = 0; round < o.rounds; ++round) {
     for (const std::string system : {"orchestrd", "nats", "redis"}) {
-      if (env.missing.count(system)) continue;
+      if (!env.runs(system)) continue;
       try {
         r.add(6, "one-way messages, producer -> consumer", system, "msgs/s", true,
               channel_rate(o, env, system));
@@ -1274,6 +1332,7 @@ int run(const Options& o) {
   env.dir = make_temp_dir("orch-bench");
   env.log = env.dir + "/bench.log";
   env.self = self_exe();
+  env.only = o.systems;
   env.role_seconds = o.smoke ? 60 : 600;
   for (const auto& [system, binary] : std::vector<std::pair<std::string, std::string>>{
            {"redis", "redis-server"}, {"beanstalkd", "beanstalkd"}, {"gearmand", "gearmand"},
