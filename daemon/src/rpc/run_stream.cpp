@@ -15,6 +15,7 @@
 #include "orch/engine/engine.h"
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/convert.h"
+#include "arena_messages.h"
 #include "orch/rpc/status.h"
 #include "services.h"
 
@@ -51,7 +52,7 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
       end(*refuse);
       return;
     }
-    StartRead(&in_);
+    StartRead(in_.get());
   }
 
   void OnReadDone(bool ok) override {
@@ -64,12 +65,13 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
       pump();
       return;
     }
-    handle(in_);
+    handle(*in_);
     {
       std::lock_guard lock(mutex_);
       if (finished_) return;
     }
-    StartRead(&in_);
+    in_.renew();
+    StartRead(in_.get());
   }
 
   void OnWriteDone(bool ok) override {
@@ -264,7 +266,7 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
   CallSlot slot_;  // the tenant's stream slot, given back when the stream is deleted
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<Link> link_;
-  Request in_;
+  ArenaMessage<Request> in_;  // renewed for each read
 
   std::mutex mutex_;
   std::uint32_t in_flight_ = 0;                           // spawned (or spawning), not answered

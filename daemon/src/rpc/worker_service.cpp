@@ -7,6 +7,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include "arena_messages.h"
 #include "orch/engine/clock.h"
 #include "orch/tenants/tenant_registry.h"
 #include "orch/workers/worker_hub.h"
@@ -49,9 +50,8 @@ v1::RefusalReason refusal_reason_to_proto(workers::RefusalReason reason) {
   return v1::REFUSAL_REASON_UNSPECIFIED;
 }
 
-// Moves the message's strings into `out`.
+// Moves the message's strings into `out`, an empty message.
 void to_proto(workers::Outgoing& message, v1::ServerMessage& out) {
-  out.Clear();
   if (auto* batch = std::get_if<std::vector<workers::Assignment>>(&message)) {
     auto* assignments = out.mutable_assignments();
     assignments->mutable_assignments()->Reserve(static_cast<int>(batch->size()));
@@ -117,7 +117,7 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
       end(*refuse);
       return;
     }
-    StartRead(&in_);
+    StartRead(in_.get());
   }
 
   void OnReadDone(bool ok) override {
@@ -126,11 +126,12 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
       end(grpc::Status::OK);
       return;
     }
-    if (auto status = handle(in_); !status.ok()) {
+    if (auto status = handle(*in_); !status.ok()) {
       end(status);
       return;
     }
-    StartRead(&in_);
+    in_.renew();
+    StartRead(in_.get());
   }
 
   void OnWriteDone(bool ok) override {
@@ -165,17 +166,19 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
       return;
     }
     if (welcome_) {
-      out_ = std::move(*welcome_);
+      out_.renew();
+      *out_ = std::move(*welcome_);
       welcome_.reset();
     } else {
       if (worker_id_.empty()) return;
       auto next = hub_->next_message(worker_id_);
       if (!next) return;
-      to_proto(*next, out_);
+      out_.renew();
+      to_proto(*next, *out_);
     }
     writing_ = true;
     lock.unlock();
-    StartWrite(&out_);
+    StartWrite(out_.get());
   }
 
   /// Ends the stream with `status` (the first call wins): the worker leaves the hub at once,
@@ -296,12 +299,12 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Serv
   CallSlot slot_;  // the tenant's stream slot, given back when the session is deleted
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<SessionSink> sink_;
-  v1::WorkerMessage in_;
+  ArenaMessage<v1::WorkerMessage> in_;  // renewed for each read
 
   std::mutex mutex_;
   std::string worker_id_;  // set after the hello, cleared once disconnected
   std::optional<v1::ServerMessage> welcome_;
-  v1::ServerMessage out_;
+  ArenaMessage<v1::ServerMessage> out_;  // renewed for each write, once the last one is done
   bool writing_ = false;
   std::optional<grpc::Status> ending_;
   bool finished_ = false;
