@@ -4,6 +4,9 @@
 // answered on the stream.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+
 #include "daemon_process.h"
 #include "orch/client/specs.h"
 #include "raw_run_stream.h"
@@ -37,6 +40,57 @@ TEST(RunStreamWorkers, AWorkersReportIsTheStreamsAnswer) {
   EXPECT_EQ(o.result().worker().worker_id(), worker.worker_id);
   EXPECT_EQ(o.result().fencing_token(), a.fencing_token());
   EXPECT_EQ(usage(alpha).permits_in_use(), 0u);
+}
+
+TEST(RunStreamWorkers, LargeAnswersLeaveInMessagesOfAtMostOneMebibyte) {
+  DaemonProcess daemon(two_tenants());
+  auto alpha = daemon.client(kAlpha);
+  constexpr int kTasks = 6;
+  constexpr std::size_t kOutput = 300'000;
+  RawWorker worker(alpha, "q", kTasks);
+  RawRunStream stream(alpha);
+  std::vector<std::pair<std::uint64_t, v1::SpawnRequest>> items;
+  for (int i = 1; i <= kTasks; ++i) {
+    v1::SpawnRequest request;
+    *request.mutable_spec() = oc::worker("q", std::to_string(i));
+    items.emplace_back(i, std::move(request));
+  }
+  ASSERT_TRUE(stream.send(items));
+  std::vector<v1::Assignment> assignments;
+  worker.read_assignments(kTasks, assignments);
+  ASSERT_EQ(assignments.size(), static_cast<std::size_t>(kTasks));
+  // One report of all six: their answers are queued one after another, on one thread.
+  v1::WorkerMessage report;
+  for (const auto& a : assignments) {
+    add_result(report, a, std::string(kOutput, static_cast<char>('a' + std::stoi(a.payload()))));
+  }
+  ASSERT_TRUE(worker.write(report));
+  // Nothing is read until every task has ended.
+  for (int i = 0; i < 1000 && usage(alpha).permits_in_use() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(usage(alpha).permits_in_use(), 0u);
+
+  const auto outcomes = stream.read(kTasks);
+  ASSERT_EQ(outcomes.size(), static_cast<std::size_t>(kTasks));
+  std::set<std::uint64_t> refs;
+  for (const auto& o : outcomes) {
+    ASSERT_EQ(o.state(), v1::TASK_STATE_SUCCEEDED) << o.ShortDebugString().substr(0, 200);
+    EXPECT_EQ(o.result().worker().result(),
+              std::string(kOutput, static_cast<char>('a' + static_cast<int>(o.ref()))));
+    refs.insert(o.ref());
+  }
+  EXPECT_EQ(refs.size(), static_cast<std::size_t>(kTasks));
+  // Answers queued while a write is in flight share the next message, up to 1 MiB: three of
+  // these at most. How many queue together depends on how fast the writes complete (often
+  // none do here), so only the bound is asserted.
+  std::size_t answers = 0;
+  for (const auto& m : stream.messages()) {
+    answers += m.outcomes;
+    EXPECT_LE(m.bytes, std::size_t{1} << 20) << m.outcomes << " answers";
+    EXPECT_LE(m.outcomes, 3u);
+  }
+  EXPECT_EQ(answers, static_cast<std::size_t>(kTasks));
 }
 
 TEST(RunStreamWorkers, AnAbortReachesTheWorkerAndIsTheStreamsAnswer) {

@@ -54,6 +54,7 @@ RawRunStream::Outcome RawRunStream::next() {
 bool RawRunStream::fill() {
   v1::RunStreamResponse message;
   if (!stream_->Read(&message)) return false;
+  messages_.push_back({static_cast<std::size_t>(message.outcomes_size()), message.ByteSizeLong()});
   for (auto& o : *message.mutable_outcomes()) pending_.push_back(std::move(o));
   return true;
 }

@@ -35,6 +35,13 @@ class RawRunStream {
   /// Reads to the stream's end; its status.
   grpc::Status finish();
 
+  /// What each message read so far carried: its answers and its encoded size.
+  struct Message {
+    std::size_t outcomes = 0;
+    std::size_t bytes = 0;
+  };
+  const std::vector<Message>& messages() const { return messages_; }
+
  private:
   bool fill();  // reads one message's answers into pending_; false when the stream ended
 
@@ -42,6 +49,7 @@ class RawRunStream {
   std::unique_ptr<grpc::ClientReaderWriter<orch::v1::RunStreamRequest, orch::v1::RunStreamResponse>>
       stream_;
   std::vector<Outcome> pending_;  // read from the stream, not yet returned
+  std::vector<Message> messages_;
   bool finished_ = false;
 };
 

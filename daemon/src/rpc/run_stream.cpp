@@ -95,17 +95,16 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
 
   /// A task this stream waits for is terminal: queue its answer.
   void answered(std::uint64_t ref, const engine::TaskSnapshot& task) {
-    Response::Outcome o;
-    o.set_ref(ref);
-    o.set_id(task.id);
-    o.set_state(state_to_proto(task.state));
-    if (task.result) result_to_proto(*task.result, *o.mutable_result());
-    const std::size_t bytes = o.ByteSizeLong();
     {
       std::lock_guard lock(mutex_);
       running_.erase(task.id);
       --in_flight_;
-      add_outcome_locked(bytes) = std::move(o);
+      queue_outcome_locked([&](Response::Outcome& o) {
+        o.set_ref(ref);
+        o.set_id(task.id);
+        o.set_state(state_to_proto(task.state));
+        if (task.result) result_to_proto(*task.result, *o.mutable_result());
+      });
     }
     pump();
   }
@@ -148,12 +147,13 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
       }
       if (refusal) {
         refused_any = true;
-        std::lock_guard lock(mutex_);
-        auto& o = add_outcome_locked(refusal->message.size() + 16);
-        o.set_ref(item.ref());
         const auto status = to_status(*refusal);
-        o.set_code(static_cast<std::int32_t>(status.error_code()));
-        o.set_message(status.error_message());
+        std::lock_guard lock(mutex_);
+        queue_outcome_locked([&](Response::Outcome& o) {
+          o.set_ref(item.ref());
+          o.set_code(static_cast<std::int32_t>(status.error_code()));
+          o.set_message(status.error_message());
+        });
         continue;
       }
       if (!spawned->existing) {
@@ -188,10 +188,11 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
         std::lock_guard lock(mutex_);
         running_.erase(spawned->id);
         --in_flight_;
-        auto& o = add_outcome_locked(64);
-        o.set_ref(ref);
-        o.set_code(static_cast<std::int32_t>(grpc::StatusCode::NOT_FOUND));
-        o.set_message("task " + spawned->id + " is no longer kept");
+        queue_outcome_locked([&](Response::Outcome& o) {
+          o.set_ref(ref);
+          o.set_code(static_cast<std::int32_t>(grpc::StatusCode::NOT_FOUND));
+          o.set_message("task " + spawned->id + " is no longer kept");
+        });
       }
     }
     if (refused_any) pump();
@@ -203,15 +204,35 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
     service_.metrics->add_tenant(tenant_->name).rejected(permission ? "permission" : "invalid").Increment();
   }
 
-  // A new answer in the last queued message, or in a new one when that one is full.
-  v1::RunStreamResponse::Outcome& add_outcome_locked(std::size_t bytes) {
-    if (queued_.empty() || queued_.back().outcomes_size() >= static_cast<int>(kMaxOutcomesPerMessage) ||
-        queued_bytes_ + bytes > kMaxBytesPerMessage) {
-      queued_.emplace_back();
-      queued_bytes_ = 0;
+  // A new answer, made by `fill`, in the last queued message, or in a new one when that one is
+  // full. The answer is built in place, on the message's arena; one that would take the message
+  // past its byte bound is copied to a new message (only answers near that size are).
+  template <typename Fill>
+  void queue_outcome_locked(Fill&& fill) {
+    if (queued_.empty() || (*queued_.back())->outcomes_size() >= static_cast<int>(kMaxOutcomesPerMessage)) {
+      start_message_locked();
+    }
+    auto* last = queued_.back()->get();
+    Response::Outcome& o = *last->add_outcomes();
+    fill(o);
+    const std::size_t bytes = o.ByteSizeLong();
+    if (queued_bytes_ + bytes > kMaxBytesPerMessage && last->outcomes_size() > 1) {
+      start_message_locked();
+      *(*queued_.back())->add_outcomes() = o;
+      last->mutable_outcomes()->RemoveLast();
     }
     queued_bytes_ += bytes;
-    return *queued_.back().add_outcomes();
+  }
+
+  // An empty message at the end of the queue: the one last written, when its write is done.
+  void start_message_locked() {
+    if (spare_) {
+      spare_->renew();
+      queued_.push_back(std::move(spare_));
+    } else {
+      queued_.push_back(std::make_unique<Answer>());
+    }
+    queued_bytes_ = 0;
   }
 
   /// Writes the next message if none is in flight; finishes once ending (or half-closed with
@@ -220,12 +241,13 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
     std::unique_lock lock(mutex_);
     if (writing_ || finished_) return;
     if (!ending_ && !queued_.empty()) {
-      out_.Swap(&queued_.front());
+      spare_ = std::move(out_);  // its write is done
+      out_ = std::move(queued_.front());
       queued_.pop_front();
       if (queued_.empty()) queued_bytes_ = 0;
       writing_ = true;
       lock.unlock();
-      StartWrite(&out_);
+      StartWrite(out_->get());
       return;
     }
     if (!ending_ && reads_done_ && in_flight_ == 0) ending_ = grpc::Status::OK;
@@ -271,9 +293,11 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
   std::mutex mutex_;
   std::uint32_t in_flight_ = 0;                           // spawned (or spawning), not answered
   std::unordered_map<std::string, std::uint64_t> running_;  // own tasks not answered: id -> ref
-  std::deque<Response> queued_;                           // answers waiting to be written
-  std::size_t queued_bytes_ = 0;                          // estimated, of queued_.back()
-  Response out_;
+  using Answer = ArenaMessage<Response>;
+  std::deque<std::unique_ptr<Answer>> queued_;  // answers waiting to be written
+  std::size_t queued_bytes_ = 0;                // of queued_.back()
+  std::unique_ptr<Answer> out_;                 // the message written last (or being written)
+  std::unique_ptr<Answer> spare_;               // the one before, kept for reuse
   bool writing_ = false;
   bool reads_done_ = false;
   std::optional<grpc::Status> ending_;
