@@ -23,6 +23,7 @@
 
 #include "orch/bench/floor.grpc.pb.h"
 #include "orch/client/client.h"
+#include "orch/common/arena_message.h"
 #include "peers.h"
 #include "relay.h"
 #include "support.h"
@@ -91,14 +92,15 @@ class OrchWorker final
  public:
   OrchWorker(orch::client::Client& client, std::uint32_t slots) : ctx_(client.context()) {
     client.workers().async()->Connect(ctx_.get(), this);
-    auto* hello = queued_.mutable_hello();
+    auto* hello = queued()->mutable_hello();
     hello->set_worker_name("bench");
     hello->add_queues("bench");
     hello->set_slots(slots);
     writing_ = true;
-    out_.Swap(&queued_);
-    StartWrite(&out_);
-    StartRead(&in_);
+    auto* out = queued();
+    queued_ ^= 1;
+    StartWrite(out);
+    StartRead(in_.get());
     StartCall();
   }
 
@@ -127,15 +129,15 @@ class OrchWorker final
       over_ = true;  // no write may start now: OnDone follows the last one
       return;
     }
-    if (in_.has_welcome()) {
+    if (in_->has_welcome()) {
       const std::lock_guard lock(mutex_);
       welcomed_ = true;
-      interval_ = std::chrono::seconds(in_.welcome().heartbeat_interval().seconds());
+      interval_ = std::chrono::seconds(in_->welcome().heartbeat_interval().seconds());
       cv_.notify_all();
-    } else if (in_.has_assignments()) {
+    } else if (in_->has_assignments()) {
       std::unique_lock lock(mutex_);
-      auto* completions = queued_.mutable_completions();
-      for (auto& a : *in_.mutable_assignments()->mutable_assignments()) {
+      auto* completions = queued()->mutable_completions();
+      for (auto& a : *in_->mutable_assignments()->mutable_assignments()) {
         auto* r = completions->add_results();
         r->set_assignment_id(std::move(*a.mutable_assignment_id()));
         r->set_task_id(std::move(*a.mutable_task_id()));
@@ -145,7 +147,8 @@ class OrchWorker final
       }
       write_locked(lock);
     }
-    StartRead(&in_);
+    in_.renew();
+    StartRead(in_.get());
   }
 
   void OnWriteDone(bool ok) override {
@@ -164,24 +167,29 @@ class OrchWorker final
   // Starts a write of what is queued (or a due heartbeat) unless one is in flight. Unlocks.
   void write_locked(std::unique_lock<std::mutex>& lock) {
     if (writing_ || over_) return;
-    if (queued_.kind_case() == orch::v1::WorkerMessage::KIND_NOT_SET) {
+    if (queued()->kind_case() == orch::v1::WorkerMessage::KIND_NOT_SET) {
       if (!beat_due_) return;
-      queued_.mutable_heartbeat();
+      queued()->mutable_heartbeat();
     }
     beat_due_ = false;
     writing_ = true;
-    out_.Clear();
-    out_.Swap(&queued_);
+    auto* out = queued();
+    queued_ ^= 1;
+    messages_[queued_].renew();  // the write before this one is done
     lock.unlock();
-    StartWrite(&out_);
+    StartWrite(out);
   }
 
   std::unique_ptr<grpc::ClientContext> ctx_;
-  orch::v1::ServerMessage in_;
+  orch::v1::WorkerMessage* queued() { return messages_[queued_].get(); }
+
+  // Messages on arenas renewed per use (orch/common/arena_message.h): what is read, and the
+  // two written in turn, messages_[queued_] filling while the other one is in flight.
+  orch::ArenaMessage<orch::v1::ServerMessage> in_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  orch::v1::WorkerMessage queued_;
-  orch::v1::WorkerMessage out_;
+  orch::ArenaMessage<orch::v1::WorkerMessage> messages_[2];
+  int queued_ = 0;
   bool writing_ = false;
   bool beat_due_ = false;
   bool over_ = false;

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "orch/common/arena_message.h"
+
 namespace orch::client {
 
 namespace v1 = orch::v1;
@@ -36,7 +38,7 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
     }
     const std::uint64_t ref = ++last_ref_;
     waiting_.emplace(ref, std::move(done));
-    auto* item = queued_.add_items();
+    auto* item = queued()->add_items();
     item->set_ref(ref);
     *item->mutable_spawn() = request;
     write_locked(lock);
@@ -88,7 +90,7 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
     std::unique_lock lock(mutex_);
     writing_ = false;
     if (!ok) ended_ = true;  // broken: the read fails too, and OnDone reports why
-    if (!ended_ && !queued_.items().empty()) {
+    if (!ended_ && !queued()->items().empty()) {
       write_locked(lock);
     } else if (closing_ || ended_) {
       half_close_locked(lock);
@@ -113,12 +115,13 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
  private:
   // Sends what is queued when no write is in flight. Unlocks.
   void write_locked(std::unique_lock<std::mutex>& lock) {
-    if (writing_ || ended_ || queued_.items().empty()) return;
+    if (writing_ || ended_ || queued()->items().empty()) return;
     writing_ = true;
-    out_.Clear();
-    out_.Swap(&queued_);
+    auto* out = queued();
+    queued_ ^= 1;
+    messages_[queued_].renew();  // the write before this one is done
     lock.unlock();
-    StartWrite(&out_);
+    StartWrite(out);
   }
 
   // Half-closes once (and lets OnDone come). Unlocks.
@@ -140,8 +143,12 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
   std::condition_variable done_cv_;
   std::uint64_t last_ref_ = 0;
   std::unordered_map<std::uint64_t, Done> waiting_;
-  v1::RunStreamRequest queued_;  // items not yet written
-  v1::RunStreamRequest out_;     // the write in flight
+  v1::RunStreamRequest* queued() { return messages_[queued_].get(); }
+
+  // Items not yet written go to messages_[queued_]; the other one is the write in flight. The
+  // items' specs are copied onto the messages' arenas.
+  ArenaMessage<v1::RunStreamRequest> messages_[2];
+  int queued_ = 0;
   bool writing_ = false;
   bool closing_ = false;      // close() was called
   bool ended_ = false;        // the stream broke or the daemon ended it: no more writes

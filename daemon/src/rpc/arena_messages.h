@@ -1,8 +1,8 @@
 #pragma once
 // RPC internals: messages on protobuf arenas whose first block lives inside their holder.
 //
-// ArenaMessages: a unary call's request and response on one arena per call.
-// ArenaMessage: one message of a stream, renewed for each read or write.
+// ArenaMessages: a unary call's request and response on one arena per call. (A stream's
+// messages: orch/common/arena_message.h.)
 //
 // gRPC's default holder keeps the two messages inside the call, but every sub-message, string and
 // repeated field of theirs on the heap: a Run's request (the task's spec) and answer (a TaskInfo
@@ -17,14 +17,9 @@
 
 #include <cstddef>
 
-namespace orch::rpc {
+#include "orch/common/arena_message.h"
 
-inline google::protobuf::ArenaOptions arena_options(char* block, std::size_t size) {
-  google::protobuf::ArenaOptions o;
-  o.initial_block = block;
-  o.initial_block_size = size;
-  return o;
-}
+namespace orch::rpc {
 
 template <typename Request, typename Response, std::size_t kFirstBlock = 2048>
 class ArenaMessages final : public grpc::MessageAllocator<Request, Response> {
@@ -47,36 +42,6 @@ class ArenaMessages final : public grpc::MessageAllocator<Request, Response> {
     alignas(std::max_align_t) char block_[kFirstBlock];  // before arena_, which uses it
     google::protobuf::Arena arena_;
   };
-};
-
-/// One message of a stream reactor, read into or built for one write at a time. A message kept
-/// on the heap and reused loses its sub-messages at each parse or Clear (a proto3 message field
-/// or a oneof is deleted, not cleared): a task's spec, a worker's report or an assignment cost
-/// their allocations per message. Here they are bumps of the arena's pointer, and renew(),
-/// called once gRPC is done with the message, drops them all at once.
-template <typename Message, std::size_t kFirstBlock = 4096>
-class ArenaMessage {
- public:
-  ArenaMessage()
-      : arena_(arena_options(block_, kFirstBlock)),
-        message_(google::protobuf::Arena::CreateMessage<Message>(&arena_)) {}
-  ArenaMessage(const ArenaMessage&) = delete;
-  ArenaMessage& operator=(const ArenaMessage&) = delete;
-
-  Message& operator*() { return *message_; }
-  Message* operator->() { return message_; }
-  Message* get() { return message_; }
-
-  /// An empty message; what the previous one held is freed (blocks past the first included).
-  void renew() {
-    arena_.Reset();
-    message_ = google::protobuf::Arena::CreateMessage<Message>(&arena_);
-  }
-
- private:
-  alignas(std::max_align_t) char block_[kFirstBlock];  // before arena_, which uses it
-  google::protobuf::Arena arena_;
-  Message* message_;
 };
 
 }  // namespace orch::rpc
