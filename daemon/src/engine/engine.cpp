@@ -9,8 +9,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 #include <deque>
 #include <set>
+#include <span>
 
 #include "bare_worker.h"
 #include "engine_metrics.h"
@@ -212,6 +214,9 @@ struct GroupWait {
 // ---------------------------------------------------------------------------------------------
 
 struct Engine::Impl {
+  // The tasks one spawn or grant starts: most often one, kept inline.
+  using TaskList = boost::container::small_vector<TaskPtr, 4>;
+
   Impl(Engine& engine, asio::any_io_executor executor, EngineOptions options,
        metrics::Metrics* metrics)
       : engine(engine), executor(std::move(executor)), options(options), metrics(metrics) {}
@@ -364,13 +369,52 @@ struct Engine::Impl {
            static_cast<std::uint64_t>(s.max_concurrency) + static_cast<std::uint64_t>(s.max_queued);
   }
 
+  // Spawns `batch` under one lock, outcomes[i] for batch[i]; the error refuses the whole batch
+  // (unknown tenant, shutting down, no room for it).
+  std::optional<Error> spawn_all(std::string_view tenant_name, std::span<SpawnArgs> batch,
+                                 std::span<SpawnOutcome> outcomes) {
+    TaskList granted;
+    TaskList started;
+    {
+      std::lock_guard lock(mutex);
+      auto tenant = tenant_locked(tenant_name);
+      if (!tenant) return tenant.error();
+      TenantState& t = **tenant;
+      if (!accepting) {
+        count_rejected(t, "unavailable");
+        return make_error(ErrorCode::kUnavailable,
+                          "orchestrd is shutting down and accepts no new tasks");
+      }
+      const TimePoint now = Clock::now();
+      sweep_locked(now);
+      // Tasks whose idempotency key already exists (or repeats within the batch) take no room.
+      std::uint64_t fresh = 0;
+      std::set<std::string_view> keys;
+      for (const auto& args : batch) {
+        const auto& key = args.idempotency_key;
+        if (key.empty() || (!t.idempotency.contains(key) && keys.insert(key).second)) ++fresh;
+      }
+      if (!has_room_locked(t, fresh)) {
+        count_rejected(t, "quota");
+        return queue_full(t);
+      }
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto admitted = admit_locked(t, batch[i], outcomes[i], now);
+        if (admitted && *admitted) place_locked(t, **admitted, granted, started);
+      }
+    }
+    if (!granted.empty()) launch(granted);
+    for (auto& record : started) start(std::move(record));
+    return std::nullopt;
+  }
+
   // --- running tasks ---
 
   // Admitted tasks under one lock: a root that needs a permit takes one now or queues as a
   // small entry of the tenant's semaphore (`granted` gets those holding one); any other root
   // starts its coroutine at once (`started`).
-  void place_locked(TenantState& tenant, TaskRecord& record, std::vector<TaskPtr>& granted,
-                    std::vector<TaskPtr>& started) {
+  void place_locked(TenantState& tenant, TaskRecord& record, TaskList& granted,
+                    TaskList& started) {
     if (holds_permit(record.kind)) {
       if (tenant.semaphore.acquire_or_queue(record)) granted.emplace_back(&record);
       return;
@@ -385,7 +429,7 @@ struct Engine::Impl {
     auto* impl = static_cast<Impl*>(context);
     TaskPtr record(static_cast<TaskRecord*>(&request));
     asio::post(impl->executor, [impl, record = std::move(record)]() mutable {
-      std::vector<TaskPtr> one;
+      TaskList one;
       one.push_back(std::move(record));
       impl->launch(one);
     });
@@ -393,10 +437,10 @@ struct Engine::Impl {
 
   // Starts tasks that hold their first permit: a root sleep as a bare timer, any other leaf as
   // a coroutine that finds the permit already granted.
-  void launch(std::vector<TaskPtr>& granted) {
+  void launch(TaskList& granted) {
     std::vector<WaitQueue::Waiter> wake;
-    std::vector<TaskPtr> coroutines;
-    std::vector<TaskPtr> bare_workers;
+    TaskList coroutines;
+    TaskList bare_workers;
     {
       std::lock_guard lock(mutex);
       const TimePoint now = Clock::now();
@@ -743,48 +787,15 @@ void Engine::add_tenant(const TenantSettings& settings) {
 }
 
 Result<SpawnOutcome> Engine::spawn(std::string_view tenant_name, SpawnArgs args) {
-  std::vector<SpawnArgs> batch;
-  batch.push_back(std::move(args));
-  auto outcomes = spawn_batch(tenant_name, std::move(batch));
-  if (!outcomes) return outcomes.error();
-  return std::move(outcomes->front());
+  SpawnOutcome outcome;
+  if (auto error = impl_->spawn_all(tenant_name, {&args, 1}, {&outcome, 1})) return std::move(*error);
+  return outcome;
 }
 
 Result<std::vector<SpawnOutcome>> Engine::spawn_batch(std::string_view tenant_name,
                                                       std::vector<SpawnArgs> batch) {
   std::vector<SpawnOutcome> outcomes(batch.size());
-  std::vector<TaskPtr> granted;
-  std::vector<TaskPtr> started;
-  {
-    std::lock_guard lock(impl_->mutex);
-    auto tenant = impl_->tenant_locked(tenant_name);
-    if (!tenant) return tenant.error();
-    TenantState& t = **tenant;
-    if (!impl_->accepting) {
-      count_rejected(t, "unavailable");
-      return make_error(ErrorCode::kUnavailable,
-                        "orchestrd is shutting down and accepts no new tasks");
-    }
-    const TimePoint now = Clock::now();
-    impl_->sweep_locked(now);
-    // Tasks whose idempotency key already exists (or repeats within the batch) take no room.
-    std::uint64_t fresh = 0;
-    std::set<std::string_view> keys;
-    for (const auto& args : batch) {
-      const auto& key = args.idempotency_key;
-      if (key.empty() || (!t.idempotency.contains(key) && keys.insert(key).second)) ++fresh;
-    }
-    if (!impl_->has_room_locked(t, fresh)) {
-      count_rejected(t, "quota");
-      return impl_->queue_full(t);
-    }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      auto admitted = impl_->admit_locked(t, batch[i], outcomes[i], now);
-      if (admitted && *admitted) impl_->place_locked(t, **admitted, granted, started);
-    }
-  }
-  if (!granted.empty()) impl_->launch(granted);
-  for (auto& record : started) impl_->start(std::move(record));
+  if (auto error = impl_->spawn_all(tenant_name, batch, outcomes)) return std::move(*error);
   return outcomes;
 }
 

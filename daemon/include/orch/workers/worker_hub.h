@@ -248,7 +248,7 @@ class WorkerHub {
   // What to wake once the mutex is released.
   struct Wakes {
     std::vector<std::shared_ptr<WorkerSink>> sinks;  // streams with messages waiting
-    std::deque<engine::WaitQueue::Waiter> waiters;   // attempts to look at again
+    std::vector<engine::WaitQueue::Waiter> waiters;  // attempts to look at again
     std::vector<std::pair<AttemptDone, AttemptResult>> done;  // attempts with a callback
     void add(const std::shared_ptr<WorkerSink>& sink) {
       if (sinks.empty() || sinks.back() != sink) sinks.push_back(sink);
