@@ -19,17 +19,12 @@ bool is_waiting_method(std::string_view method) {
          kWaitingMethods.end();
 }
 
-CallSlot::CallSlot(CallSlot&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)),
-      tenant_(std::move(other.tenant_)),
-      kind_(other.kind_) {}
+CallSlot::CallSlot(CallSlot&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
 
 CallSlot& CallSlot::operator=(CallSlot&& other) noexcept {
   if (this != &other) {
     reset();
-    owner_ = std::exchange(other.owner_, nullptr);
-    tenant_ = std::move(other.tenant_);
-    kind_ = other.kind_;
+    count_ = std::exchange(other.count_, nullptr);
   }
   return *this;
 }
@@ -37,17 +32,20 @@ CallSlot& CallSlot::operator=(CallSlot&& other) noexcept {
 CallSlot::~CallSlot() { reset(); }
 
 void CallSlot::reset() {
-  if (auto* owner = std::exchange(owner_, nullptr)) owner->release(tenant_, kind_);
+  if (auto* count = std::exchange(count_, nullptr)) count->fetch_sub(1, std::memory_order_relaxed);
 }
 
 engine::Result<CallSlot> CallSlots::acquire(const std::string& tenant, SlotKind kind,
                                             std::uint32_t limit) {
   {
     std::lock_guard lock(mutex_);
-    auto& used = used_[tenant][index_of(kind)];
-    if (used < limit) {
-      ++used;
-      return CallSlot(this, tenant, kind);
+    auto it = used_.find(tenant);
+    if (it == used_.end()) it = used_.try_emplace(tenant).first;
+    auto& used = it->second[index_of(kind)];
+    // Slots come back without the mutex: the count may drop while it is compared.
+    std::uint32_t n = used.load(std::memory_order_relaxed);
+    while (n < limit) {
+      if (used.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return CallSlot(&used);
     }
   }
   const std::string count = std::to_string(limit);
@@ -68,16 +66,7 @@ engine::Result<CallSlot> CallSlots::acquire(const std::string& tenant, SlotKind 
 std::uint32_t CallSlots::in_use(std::string_view tenant, SlotKind kind) const {
   std::lock_guard lock(mutex_);
   auto it = used_.find(tenant);
-  return it == used_.end() ? 0 : it->second[index_of(kind)];
-}
-
-void CallSlots::release(const std::string& tenant, SlotKind kind) {
-  std::lock_guard lock(mutex_);
-  auto it = used_.find(tenant);
-  if (it == used_.end()) return;
-  auto& used = it->second[index_of(kind)];
-  if (used > 0) --used;
-  if (it->second[0] == 0 && it->second[1] == 0) used_.erase(it);
+  return it == used_.end() ? 0 : it->second[index_of(kind)].load(std::memory_order_relaxed);
 }
 
 }  // namespace orch::rpc

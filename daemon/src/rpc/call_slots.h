@@ -4,9 +4,11 @@
 // before its handler starts and gives it back when gRPC is done with it, so a client that stops
 // reading or never returns holds at most its own slots, never more than its limit.
 //
-// Thread-safety: every member may be called from any thread (one short mutex).
+// Thread-safety: every member may be called from any thread. Taking a slot holds one short
+// mutex; giving it back is one atomic decrement.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -40,13 +42,10 @@ class CallSlot {
 
  private:
   friend class CallSlots;
-  CallSlot(CallSlots* owner, std::string tenant, SlotKind kind)
-      : owner_(owner), tenant_(std::move(tenant)), kind_(kind) {}
+  explicit CallSlot(std::atomic<std::uint32_t>* count) : count_(count) {}
   void reset();
 
-  CallSlots* owner_ = nullptr;
-  std::string tenant_;
-  SlotKind kind_ = SlotKind::kStream;
+  std::atomic<std::uint32_t>* count_ = nullptr;  // the tenant's count of this kind
 };
 
 class CallSlots {
@@ -59,11 +58,12 @@ class CallSlots {
   std::uint32_t in_use(std::string_view tenant, SlotKind kind) const;
 
  private:
-  friend class CallSlot;
-  void release(const std::string& tenant, SlotKind kind);
+  using Counts = std::array<std::atomic<std::uint32_t>, 2>;  // by SlotKind
 
-  mutable std::mutex mutex_;
-  std::map<std::string, std::array<std::uint32_t, 2>, std::less<>> used_;
+  mutable std::mutex mutex_;  // guards the map; the counts are atomic
+  // Never erased, so a CallSlot's pointer into it stays valid: one entry per tenant name ever
+  // seen, whose counts go back to zero.
+  std::map<std::string, Counts, std::less<>> used_;
 };
 
 }  // namespace orch::rpc
