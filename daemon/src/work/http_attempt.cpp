@@ -335,7 +335,13 @@ asio::awaitable<bool> converse(Exchange& x, Stream& stream, const Hop& hop) {
 asio::awaitable<bool> fetch(Exchange& x, const Hop& hop) {
   auto executor = co_await asio::this_coro::executor;
   if (hop.url.tls) {
-    ssl::stream<tcp::socket> stream(executor, *x.policy.tls);
+    std::string why;
+    auto* context = x.policy.tls->get(why);
+    if (context == nullptr) {
+      x.failure = Failure{FailureReason::kTls, "tls: " + why};
+      co_return false;
+    }
+    ssl::stream<tcp::socket> stream(executor, *context);
     if (!co_await establish(x, hop.url, stream.next_layer(), &stream)) co_return false;
     co_return co_await converse(x, stream, hop);
   }

@@ -19,8 +19,45 @@ void HttpPolicy::count_response(std::uint32_t status) const {
   if (auto* counter = responses[index]) counter->Increment();
 }
 
+namespace {
+
+ssl::context client_context() {
+  ssl::context context(ssl::context::tls_client);
+  context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  context.set_verify_mode(ssl::verify_peer);
+  return context;
+}
+
+}  // namespace
+
+TlsClientContext::TlsClientContext(const std::string& ca_file)
+    : context_(client_context()), system_store_(ca_file.empty()) {
+  if (system_store_) return;
+  try {
+    context_.load_verify_file(ca_file);
+  } catch (const boost::system::system_error& e) {
+    throw config::ConfigError("http.ca_file: cannot load " + ca_file + ": " + e.code().message());
+  }
+}
+
+ssl::context* TlsClientContext::get(std::string& error) {
+  if (system_store_) {
+    std::call_once(loaded_, [this] {
+      boost::system::error_code ec;
+      context_.set_default_verify_paths(ec);
+      if (ec) load_error_ = "cannot load the system's CA store: " + ec.message();
+    });
+  }
+  if (!load_error_.empty()) {
+    error = load_error_;
+    return nullptr;
+  }
+  return &context_;
+}
+
 struct HttpClient::Impl {
-  std::shared_ptr<ssl::context> tls;
+  std::shared_ptr<TlsClientContext> tls;
   HttpDefaults defaults;
   prometheus::Family<prometheus::Counter>* responses = nullptr;
 };
@@ -28,21 +65,7 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(const config::HttpConfig& http, const config::Limits& limits,
                        metrics::Metrics* metrics)
     : impl_(std::make_shared<Impl>()) {
-  auto tls = std::make_shared<ssl::context>(ssl::context::tls_client);
-  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  tls->set_verify_mode(ssl::verify_peer);
-  try {
-    if (http.ca_file.empty()) {
-      tls->set_default_verify_paths();
-    } else {
-      tls->load_verify_file(http.ca_file);
-    }
-  } catch (const boost::system::system_error& e) {
-    const std::string what = http.ca_file.empty() ? "the system's CA store" : http.ca_file;
-    throw config::ConfigError("http.ca_file: cannot load " + what + ": " + e.code().message());
-  }
-  impl_->tls = std::move(tls);
+  impl_->tls = std::make_shared<TlsClientContext>(http.ca_file);
   impl_->defaults = HttpDefaults{limits.default_http_connect_timeout, limits.default_http_timeout,
                                  limits.default_http_response_bytes};
   if (metrics != nullptr) {

@@ -3,6 +3,7 @@
 
 #include "orch/config/config.h"
 #include "orch/work/http_client.h"
+#include "work/http_policy.h"
 
 using namespace std::chrono_literals;
 
@@ -92,8 +93,14 @@ TEST(HttpClient, ACaFileThatCannotBeLoadedStopsStartUp) {
         std::string_view(e.what()).starts_with("http.ca_file: cannot load /nonexistent/ca.pem: "))
         << e.what();
   }
-  // The system store loads (it may be empty in a container; that only fails verification).
+  // The system store is not read at start-up, but at the first https request; it loads (it
+  // may be empty in a container; that only fails verification).
   EXPECT_NO_THROW(work::HttpClient(HttpConfig{}, Limits{}, nullptr));
+  work::TlsClientContext system_store("");
+  std::string why;
+  EXPECT_NE(system_store.get(why), nullptr) << why;
+  EXPECT_EQ(why, "");
+  EXPECT_THROW(work::TlsClientContext("/nonexistent/ca.pem"), ConfigError);
 }
 
 }  // namespace
