@@ -788,7 +788,9 @@ void Engine::add_tenant(const TenantSettings& settings) {
 
 Result<SpawnOutcome> Engine::spawn(std::string_view tenant_name, SpawnArgs args) {
   SpawnOutcome outcome;
-  if (auto error = impl_->spawn_all(tenant_name, {&args, 1}, {&outcome, 1})) return std::move(*error);
+  if (auto error = impl_->spawn_all(tenant_name, {&args, 1}, {&outcome, 1})) {
+    return std::move(*error);
+  }
   return outcome;
 }
 

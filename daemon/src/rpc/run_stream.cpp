@@ -12,10 +12,10 @@
 #include <deque>
 #include <unordered_map>
 
+#include "orch/common/arena_message.h"
 #include "orch/engine/engine.h"
 #include "orch/metrics/metrics.h"
 #include "orch/rpc/convert.h"
-#include "arena_messages.h"
 #include "orch/rpc/status.h"
 #include "services.h"
 
@@ -209,9 +209,8 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
   // past its byte bound is copied to a new message (only answers near that size are).
   template <typename Fill>
   void queue_outcome_locked(Fill&& fill) {
-    if (queued_.empty() || (*queued_.back())->outcomes_size() >= static_cast<int>(kMaxOutcomesPerMessage)) {
-      start_message_locked();
-    }
+    constexpr int kMaxOutcomes = static_cast<int>(kMaxOutcomesPerMessage);
+    if (queued_.empty() || (*queued_.back())->outcomes_size() >= kMaxOutcomes) start_message_locked();
     auto* last = queued_.back()->get();
     Response::Outcome& o = *last->add_outcomes();
     fill(o);

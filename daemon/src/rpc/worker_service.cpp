@@ -7,7 +7,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
-#include "arena_messages.h"
+#include "orch/common/arena_message.h"
 #include "orch/engine/clock.h"
 #include "orch/tenants/tenant_registry.h"
 #include "orch/workers/worker_hub.h"
