@@ -17,7 +17,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
 constexpr const char* kShuttingDown = "orchestrd is shutting down and accepts no new tasks";
 
 TEST(GracefulShutdown, SigtermCancelsRunningTasksAfterTheGraceAndPendingJoinsSeeIt) {

@@ -23,8 +23,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
 constexpr auto kWait = std::chrono::seconds(30);
 
 TestConfig config() {

@@ -21,9 +21,6 @@ namespace {
 
 namespace v1 = orch::v1;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 // Generous bounds: they only end a test that is already failing.
 constexpr auto kWait = std::chrono::seconds(30);
 

@@ -17,7 +17,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
 constexpr auto kWait = std::chrono::seconds(10);
 
 TestConfig exec_and_http() {

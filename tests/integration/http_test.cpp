@@ -20,7 +20,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
 constexpr auto kWait = std::chrono::seconds(10);
 
 // A daemon config with tenant alpha; `top` goes first (e.g. an `http:` section), `tenant`

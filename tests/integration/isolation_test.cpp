@@ -27,9 +27,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 // What alpha owns before beta tries anything.
 struct AlphaWorld {
   std::string running_task;   // sleeping for a minute

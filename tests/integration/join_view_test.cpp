@@ -17,8 +17,6 @@ namespace oc = orch::client;
 using namespace std::chrono_literals;
 using google::protobuf::util::MessageDifferencer;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 class JoinView : public ::testing::Test {
  protected:
   JoinView() : daemon_(two_tenants()), alpha_(daemon_.client(kAlpha)) {}

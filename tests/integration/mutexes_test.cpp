@@ -28,9 +28,6 @@ namespace {
 namespace v1 = orch::v1;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 // The MutexService calls of one client, each bounded by a client deadline.
 class MutexCalls {
  public:

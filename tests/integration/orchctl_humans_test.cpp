@@ -31,8 +31,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 // A fresh directory, removed with what it holds.
 class TempDir {
  public:

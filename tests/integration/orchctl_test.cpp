@@ -12,8 +12,6 @@ namespace {
 
 namespace v1 = orch::v1;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 TEST(Orchctl, SpawnWaitPrintsTheFinishedTaskAsText) {
   DaemonProcess daemon(two_tenants());
   const auto run = daemon.orchctl(kAlpha)(

@@ -21,9 +21,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 TestConfig alpha_with(unsigned max_concurrency) {
   TestConfig config = two_tenants();
   config.tenants[0].max_concurrency = max_concurrency;

@@ -16,9 +16,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 TestConfig with_limit(const std::string& key, const std::string& value) {
   TestConfig config = two_tenants();
   config.limits = {{key, value}};

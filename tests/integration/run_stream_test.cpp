@@ -22,9 +22,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 using Outcome = RawRunStream::Outcome;
 
 v1::SpawnRequest request(const v1::TaskSpec& spec, const std::string& name = {},

@@ -20,8 +20,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 TEST(RunStreamWorkers, AWorkersReportIsTheStreamsAnswer) {
   DaemonProcess daemon(two_tenants());
   auto alpha = daemon.client(kAlpha);

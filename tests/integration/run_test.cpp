@@ -21,9 +21,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 v1::RunRequest run_request(const v1::TaskSpec& spec) {
   v1::RunRequest request;
   *request.mutable_task()->mutable_spec() = spec;

@@ -23,9 +23,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 class ScheduleCalls {
  public:
   explicit ScheduleCalls(orch::client::Client& client)

@@ -15,8 +15,6 @@ namespace v1 = orch::v1;
 namespace oc = orch::client;
 using namespace std::chrono_literals;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 class SpawnBatchJoin : public ::testing::Test {
  protected:
   SpawnBatchJoin() : daemon_(two_tenants()), alpha_(daemon_.client(kAlpha)) {}

@@ -13,8 +13,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 // Small limits, so that the depth and size checks are reached with small specs. alpha may not
 // use exec; http is allowed.
 TestConfig limited_config() {

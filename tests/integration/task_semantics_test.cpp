@@ -16,8 +16,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 TEST(TaskSemantics, JoinNodeOfThreeSleepsRunsThemConcurrently) {
   DaemonProcess daemon(two_tenants());
   const auto orchctl = daemon.orchctl(kAlpha);

@@ -17,9 +17,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 TestConfig alpha_with(unsigned max_concurrency, unsigned max_queued) {
   TestConfig config = two_tenants();
   config.tenants[0].max_concurrency = max_concurrency;

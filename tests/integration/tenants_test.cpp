@@ -13,9 +13,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
-
 v1::SpawnResponse spawn_with_key(const Orchctl& orchctl, const std::string& key) {
   const auto run = orchctl({"-o", "json", "spawn", "--idempotency-key", key, "sleep", "30s"});
   EXPECT_EQ(run.exit_code, 0) << describe(run);

@@ -14,8 +14,6 @@ namespace {
 
 namespace v1 = orch::v1;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 TEST(Ticks, OrchctlTicksPrintsExactlyCountTickLinesNumberedFromOneAndExitsZero) {
   DaemonProcess daemon(two_tenants());
   const auto run = daemon.orchctl(kAlpha)({"ticks", "--every", "100ms", "--count", "5"});

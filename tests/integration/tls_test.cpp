@@ -20,8 +20,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-constexpr const char* kBeta = "beta-secret";
 // Refusals at the TLS handshake surface as UNAVAILABLE after gRPC's connect attempt; a short
 // deadline keeps such a test from waiting for reconnect back-off.
 constexpr auto kRefusedDeadline = std::chrono::seconds(10);

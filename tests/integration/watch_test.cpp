@@ -19,8 +19,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 TEST(Watch, AStreamOfGivenIdsEndsByItselfOnceTheyAreAllTerminal) {
   DaemonProcess daemon(two_tenants());
   auto client = daemon.client(kAlpha);

@@ -20,8 +20,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 void add_error(v1::WorkerMessage& message, const v1::Assignment& a, const std::string& why) {
   auto* e = message.mutable_completions()->add_errors();
   e->set_assignment_id(a.assignment_id());

@@ -23,8 +23,6 @@ namespace {
 namespace v1 = orch::v1;
 namespace oc = orch::client;
 
-constexpr const char* kAlpha = "alpha-secret";
-
 // A worker node with the given timeouts and retries.
 v1::TaskSpec worker_spec(const std::string& queue, const std::string& payload) {
   return oc::worker(queue, payload);

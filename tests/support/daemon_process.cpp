@@ -84,8 +84,8 @@ std::string TestConfig::yaml() const {
 
 TestConfig two_tenants() {
   TestConfig config;
-  config.tenants = {TestTenant{.name = "alpha", .token = "alpha-secret"},
-                    TestTenant{.name = "beta", .token = "beta-secret"}};
+  config.tenants = {TestTenant{.name = "alpha", .token = kAlpha},
+                    TestTenant{.name = "beta", .token = kBeta}};
   return config;
 }
 

@@ -60,7 +60,11 @@ struct TestConfig {
   std::string yaml() const;
 };
 
-/// Two token tenants: alpha (token "alpha-secret") and beta (token "beta-secret").
+/// The tokens of two_tenants()'s tenants.
+inline constexpr const char* kAlpha = "alpha-secret";
+inline constexpr const char* kBeta = "beta-secret";
+
+/// Two token tenants: alpha (token kAlpha) and beta (token kBeta).
 TestConfig two_tenants();
 
 /// Lower-case hex SHA-256 of a token, as the config's token_sha256 holds it.
