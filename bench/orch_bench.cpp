@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -39,6 +38,7 @@
 #include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
 
+#include "flags.h"
 #include "orch/bench/floor.grpc.pb.h"
 #include "orch/client/client.h"
 #include "orch/client/task_runner.h"
@@ -128,21 +128,12 @@ const char* const kUsage =
 // A whole number in [low, high] for `flag`, or the usage and exit 2.
 std::uint64_t number(const std::string& flag, const std::string& text, std::uint64_t low,
                      std::uint64_t high) {
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size() || n < low || n > high) {
+  const auto n = orch::bench::whole_number(text);
+  if (!n || *n < low || *n > high) {
     usage(flag + ": '" + text + "' is not a whole number from " + std::to_string(low) + " to " +
           std::to_string(high));
   }
-  return n;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) items.push_back(item);
-  return items;
+  return *n;
 }
 
 Options parse(int argc, char** argv) {
@@ -172,13 +163,13 @@ Options parse(int argc, char** argv) {
       o.rounds = static_cast<int>(number(flag, value(), 1, 20));
     } else if (flag == "--scenarios") {
       o.scenarios.clear();
-      for (const auto& item : split_list(value())) {
+      for (const auto& item : orch::bench::split_list(value())) {
         o.scenarios.insert(static_cast<int>(number(flag, item, 1, 7)));
       }
     } else if (flag == "--systems") {
       static const std::set<std::string> known{"orchestrd", "nats",       "redis",     "beanstalkd",
                                                "gearmand",  "grpc-relay", "grpc-floor"};
-      for (const auto& item : split_list(value())) {
+      for (const auto& item : orch::bench::split_list(value())) {
         if (!known.count(item)) usage(flag + ": unknown system '" + item + "'");
         o.systems.insert(item);
       }

@@ -21,19 +21,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "flags.h"
 #include "orch/common/duration.h"
 #include "orch/schedules/interval_timeline.h"
 #include "orch/schedules/tick_hub.h"
@@ -64,12 +63,9 @@ struct Options {
 }
 
 std::uint64_t parse_count(const std::string& text, const char* flag) {
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value == 0) {
-    usage(std::string(flag) + ": \"" + text + "\" is not a positive integer");
-  }
-  return value;
+  const auto value = orch::bench::whole_number(text);
+  if (!value || *value == 0) usage(std::string(flag) + ": \"" + text + "\" is not a positive integer");
+  return *value;
 }
 
 Options parse(int argc, char** argv) {
@@ -81,8 +77,7 @@ Options parse(int argc, char** argv) {
     const std::string value = argv[++i];
     if (flag == "--timers") {
       options.timers.clear();
-      std::stringstream list(value);
-      for (std::string item; std::getline(list, item, ',');) {
+      for (const auto& item : orch::bench::split_list(value)) {
         options.timers.push_back(parse_count(item, "--timers"));
       }
     } else if (flag == "--period") {
