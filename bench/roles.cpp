@@ -92,14 +92,12 @@ class OrchWorker final
  public:
   OrchWorker(orch::client::Client& client, std::uint32_t slots) : ctx_(client.context()) {
     client.workers().async()->Connect(ctx_.get(), this);
-    auto* hello = queued()->mutable_hello();
+    auto* hello = writes_.filling()->mutable_hello();
     hello->set_worker_name("bench");
     hello->add_queues("bench");
     hello->set_slots(slots);
     writing_ = true;
-    auto* out = queued();
-    queued_ ^= 1;
-    StartWrite(out);
+    StartWrite(writes_.take());
     StartRead(in_.get());
     StartCall();
   }
@@ -136,7 +134,7 @@ class OrchWorker final
       cv_.notify_all();
     } else if (in_->has_assignments()) {
       std::unique_lock lock(mutex_);
-      auto* completions = queued()->mutable_completions();
+      auto* completions = writes_.filling()->mutable_completions();
       for (auto& a : *in_->mutable_assignments()->mutable_assignments()) {
         auto* r = completions->add_results();
         r->set_assignment_id(std::move(*a.mutable_assignment_id()));
@@ -167,29 +165,23 @@ class OrchWorker final
   // Starts a write of what is queued (or a due heartbeat) unless one is in flight. Unlocks.
   void write_locked(std::unique_lock<std::mutex>& lock) {
     if (writing_ || over_) return;
-    if (queued()->kind_case() == orch::v1::WorkerMessage::KIND_NOT_SET) {
+    if (writes_.filling()->kind_case() == orch::v1::WorkerMessage::KIND_NOT_SET) {
       if (!beat_due_) return;
-      queued()->mutable_heartbeat();
+      writes_.filling()->mutable_heartbeat();
     }
     beat_due_ = false;
     writing_ = true;
-    auto* out = queued();
-    queued_ ^= 1;
-    messages_[queued_].renew();  // the write before this one is done
+    auto* out = writes_.take();
     lock.unlock();
     StartWrite(out);
   }
 
   std::unique_ptr<grpc::ClientContext> ctx_;
-  orch::v1::WorkerMessage* queued() { return messages_[queued_].get(); }
-
-  // Messages on arenas renewed per use (orch/common/arena_message.h): what is read, and the
-  // two written in turn, messages_[queued_] filling while the other one is in flight.
+  // Messages on arenas renewed per use (orch/common/arena_message.h).
   orch::ArenaMessage<orch::v1::ServerMessage> in_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  orch::ArenaMessage<orch::v1::WorkerMessage> messages_[2];
-  int queued_ = 0;
+  orch::ArenaWritePair<orch::v1::WorkerMessage> writes_;
   bool writing_ = false;
   bool beat_due_ = false;
   bool over_ = false;

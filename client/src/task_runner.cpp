@@ -38,7 +38,7 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
     }
     const std::uint64_t ref = ++last_ref_;
     waiting_.emplace(ref, std::move(done));
-    auto* item = queued()->add_items();
+    auto* item = writes_.filling()->add_items();
     item->set_ref(ref);
     *item->mutable_spawn() = request;
     write_locked(lock);
@@ -90,7 +90,7 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
     std::unique_lock lock(mutex_);
     writing_ = false;
     if (!ok) ended_ = true;  // broken: the read fails too, and OnDone reports why
-    if (!ended_ && !queued()->items().empty()) {
+    if (!ended_ && !writes_.filling()->items().empty()) {
       write_locked(lock);
     } else if (closing_ || ended_) {
       half_close_locked(lock);
@@ -115,11 +115,9 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
  private:
   // Sends what is queued when no write is in flight. Unlocks.
   void write_locked(std::unique_lock<std::mutex>& lock) {
-    if (writing_ || ended_ || queued()->items().empty()) return;
+    if (writing_ || ended_ || writes_.filling()->items().empty()) return;
     writing_ = true;
-    auto* out = queued();
-    queued_ ^= 1;
-    messages_[queued_].renew();  // the write before this one is done
+    auto* out = writes_.take();
     lock.unlock();
     StartWrite(out);
   }
@@ -143,12 +141,8 @@ class TaskRunner::Reactor final : public grpc::ClientBidiReactor<v1::RunStreamRe
   std::condition_variable done_cv_;
   std::uint64_t last_ref_ = 0;
   std::unordered_map<std::uint64_t, Done> waiting_;
-  v1::RunStreamRequest* queued() { return messages_[queued_].get(); }
-
-  // Items not yet written go to messages_[queued_]; the other one is the write in flight. The
-  // items' specs are copied onto the messages' arenas.
-  ArenaMessage<v1::RunStreamRequest> messages_[2];
-  int queued_ = 0;
+  // Items not yet written fill writes_.filling(); their specs are copied onto its arena.
+  ArenaWritePair<v1::RunStreamRequest> writes_;
   bool writing_ = false;
   bool closing_ = false;      // close() was called
   bool ended_ = false;        // the stream broke or the daemon ended it: no more writes

@@ -1,6 +1,7 @@
 #pragma once
 // A protobuf message on an arena whose first block lives inside its holder, renewed for each
 // use: the daemon's stream reactors and the client's TaskRunner read and write through these.
+// ArenaWritePair: two of them written in turn, one filling while the other is in flight.
 
 #include <google/protobuf/arena.h>
 
@@ -43,6 +44,27 @@ class ArenaMessage {
   alignas(std::max_align_t) char block_[kFirstBlock];  // before arena_, which uses it
   google::protobuf::Arena arena_;
   Message* message_;
+};
+
+/// The messages of a stream's writes, one in flight at a time: what is queued fills one
+/// message while the other is written; take() hands over the filled one and starts the next
+/// empty on the arena of the one written before.
+template <typename Message>
+class ArenaWritePair {
+ public:
+  /// The message being filled.
+  Message* filling() { return messages_[filling_].get(); }
+  /// The filled message, to write. Call only once the previous write is done.
+  Message* take() {
+    Message* out = filling();
+    filling_ ^= 1;
+    messages_[filling_].renew();
+    return out;
+  }
+
+ private:
+  ArenaMessage<Message> messages_[2];
+  int filling_ = 0;
 };
 
 }  // namespace orch
