@@ -25,7 +25,7 @@ namespace {
 constexpr const char* kMethod = "TaskService/RunStream";
 // One answer message stops growing past either bound (a client's default receive limit is
 // 4 MiB; a single large output still goes alone).
-constexpr std::size_t kMaxOutcomesPerMessage = 1024;
+constexpr int kMaxOutcomesPerMessage = 1024;
 constexpr std::size_t kMaxBytesPerMessage = 1 << 20;
 
 using Request = v1::RunStreamRequest;
@@ -209,8 +209,9 @@ class RunStreamCall final : public grpc::ServerBidiReactor<Request, Response> {
   // past its byte bound is copied to a new message (only answers near that size are).
   template <typename Fill>
   void queue_outcome_locked(Fill&& fill) {
-    constexpr int kMaxOutcomes = static_cast<int>(kMaxOutcomesPerMessage);
-    if (queued_.empty() || (*queued_.back())->outcomes_size() >= kMaxOutcomes) start_message_locked();
+    if (queued_.empty() || (*queued_.back())->outcomes_size() >= kMaxOutcomesPerMessage) {
+      start_message_locked();
+    }
     auto* last = queued_.back()->get();
     Response::Outcome& o = *last->add_outcomes();
     fill(o);
